@@ -1,0 +1,1 @@
+"""newsarc: archive and search Chinese-language news."""

@@ -1,0 +1,284 @@
+"""Text analysis: script folding and segmentation, shared by the index and the query.
+
+Everything that is indexed and everything that is searched goes through
+:func:`fold` first: Unicode NFKC (full-width Latin and digits become ASCII),
+traditional → simplified script with OpenCC ``t2s``, lower case.  So 朝鮮 and
+朝鲜, 習近平 and 习近平, ＲＩＡ and ria meet in the same tokens.
+
+Folded text is then cut into three kinds of terms (see :func:`analyze`):
+
+``words``
+    jieba search-mode tokens of every CJK run, plus Latin/number tokens that
+    newsarc makes itself (``tu-160``, ``tu``, ``160``).  These rank hits.
+``grams``
+    what the *recall* side needs beyond ``words``: every CJK character of the
+    text, and every dictionary word found anywhere in it (jieba "full mode")
+    that search mode did not emit.  A dictionary word in the query is then
+    matched exactly by ``words`` ∪ ``grams``, wherever jieba's cut put the
+    boundaries in this document; a string jieba does not know is found
+    through its characters and verified against the stored text.
+
+Segmentation uses ``rjieba`` (the jieba-rs binding: same dictionary, same
+tokens, ~28× faster); ``tests/test_analysis.py`` proves token identity with
+jieba on corpus text.  Latin and digits are tokenised here, not by either
+segmenter, because that is where the two disagree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+# CJK ideographs that segmentation handles (BMP blocks, extension A, compatibility
+# ideographs survive NFKC only rarely, and the supplementary planes).
+CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+CJK_RUN = re.compile(f"[{CJK_CLASS}]+")
+CJK_CHAR = re.compile(f"[{CJK_CLASS}]")
+#: A Latin or number token: letters/digits, joined by single inner - . ' + & (tu-160, u.s., 3.5, at&t).
+LATIN_TOKEN = re.compile(r"[0-9a-z\u00c0-\u024f]+(?:[-.'’+&][0-9a-z\u00c0-\u024f]+)*")
+LATIN_PART = re.compile(r"[0-9a-z\u00c0-\u024f]+")
+#: Longest dictionary word considered at query time.
+MAX_WORD_CHARS = 16
+
+
+@lru_cache(maxsize=1)
+def _opencc():  # type: ignore[no-untyped-def]
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def fold(text: str) -> str:
+    """Fold ``text`` for matching: NFKC, traditional → simplified (OpenCC t2s), lower case."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text)
+    if CJK_CHAR.search(text):
+        text = _opencc().convert(text)
+    return text.lower()
+
+
+def fold_aligned(text: str) -> str:
+    """Fold ``text`` keeping one output character per input character.
+
+    Used to map matches in folded text back to the original (snippets).  Where
+    whole-text folding would change the length, characters are folded one by one.
+    """
+    folded = fold(text)
+    if len(folded) == len(text):
+        return folded
+    out = []
+    for ch in text:
+        f = fold(ch)
+        out.append(f if len(f) == 1 else ch.lower()[:1] or ch)
+    return "".join(out)
+
+
+def is_cjk(ch: str) -> bool:
+    """Whether ``ch`` is a CJK ideograph that segmentation handles."""
+    return bool(CJK_CHAR.match(ch))
+
+
+def latin_tokens(text: str) -> Iterator[str]:
+    """Latin/number tokens of folded ``text``: each compound and, if compound, its parts.
+
+    >>> list(latin_tokens("tu-160 ria novosti"))
+    ['tu-160', 'tu', '160', 'ria', 'novosti']
+    """
+    for m in LATIN_TOKEN.finditer(text):
+        token = m.group()
+        yield token
+        if not token.isalnum():
+            yield from LATIN_PART.findall(token)
+
+
+def split_runs(text: str) -> Iterator[tuple[bool, str]]:
+    """Split folded text into ``(is_cjk, chunk)`` runs."""
+    pos = 0
+    for m in CJK_RUN.finditer(text):
+        if m.start() > pos:
+            yield False, text[pos : m.start()]
+        yield True, m.group()
+        pos = m.end()
+    if pos < len(text):
+        yield False, text[pos:]
+
+
+# --------------------------------------------------------------------------- dictionary
+
+
+def jieba_dictionary_path() -> Path:
+    """The path of jieba's main dictionary file (without importing jieba)."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("jieba is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "dict.txt"
+
+
+def read_dictionary(path: str | Path) -> Iterator[tuple[str, int | None]]:
+    """``(word, freq)`` entries of a jieba-format dictionary file (``word [freq] [tag]``).
+
+    ``freq`` is None when the line gives none.  Blank lines and ``#`` comments are skipped.
+    """
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        for line in fh:
+            parts = line.strip().split()
+            if not parts or parts[0].startswith("#"):
+                continue
+            word = parts[0]
+            freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            yield word, freq
+
+
+@dataclass
+class Segmenter:
+    """jieba segmentation (via rjieba) with optional user dictionaries.
+
+    One instance per process; building it loads the dictionary (~0.2 s).
+    """
+
+    user_dicts: tuple[str, ...] = ()
+    _jieba: object = field(init=False, repr=False)
+    user_words: dict[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import rjieba
+
+        self._jieba = rjieba.Jieba()
+        for path in self.user_dicts:
+            for word, freq in read_dictionary(path):
+                word = fold(word)
+                if not CJK_RUN.fullmatch(word):
+                    continue
+                self.user_words[word] = self._jieba.add_word(word, freq, None)
+
+    def cut_for_search(self, run: str) -> list[str]:
+        """jieba search-mode tokens of one CJK run."""
+        return self._jieba.cut_for_search(run, True)
+
+    def cut_all(self, run: str) -> list[str]:
+        """Every dictionary word and every character of one CJK run (jieba full mode)."""
+        return self._jieba.cut_all(run)
+
+
+@dataclass(slots=True)
+class Terms:
+    """The terms of one text: ranked ``words`` with counts, and recall-only ``grams``."""
+
+    words: Counter[str]
+    grams: set[str]
+
+
+def analyze(folded: str, segmenter: Segmenter) -> Terms:
+    """Cut already-folded text into :class:`Terms` (see the module docstring)."""
+    words: Counter[str] = Counter()
+    full: set[str] = set()
+    for cjk, chunk in split_runs(folded):
+        if cjk:
+            words.update(segmenter.cut_for_search(chunk))
+            full.update(segmenter.cut_all(chunk))
+        else:
+            words.update(latin_tokens(chunk))
+    return Terms(words=words, grams=full.difference(words))
+
+
+# --------------------------------------------------------------------------- query side
+
+#: Looks up words in the dictionary: given candidate strings, returns those present with their freq.
+DictionaryLookup = Callable[[Iterable[str]], dict[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPiece:
+    """One unit of a query word after segmentation.
+
+    ``kind`` is ``"word"`` (a dictionary word: exact through the index),
+    ``"chars"`` (CJK jieba does not know: found by its characters, then verified
+    against the text), or ``"latin"`` (a Latin/number token: exact word match).
+    """
+
+    text: str
+    kind: str
+    parts: tuple[str, ...] = ()
+
+
+def segment_query(folded: str, lookup: DictionaryLookup, total_freq: int) -> list[QueryPiece]:
+    """Split a folded query word into pieces, the way jieba's default cut would.
+
+    The dictionary is consulted lazily through ``lookup`` (only the substrings of
+    the query), so no dictionary has to be loaded to answer a query.  CJK runs
+    are cut by jieba's DAG and maximum-probability route (no HMM).  The word is
+    split into independent pieces only between two dictionary words of two or
+    more characters (普京朝鲜 → 普京 + 朝鲜, as if typed with a space); a stretch
+    that jieba can only cut into single characters stays one verbatim piece
+    together with its neighbours (崔善姬, 李家超, 泽连斯基), because that is
+    what an unknown name looks like to a dictionary.
+    """
+    pieces: list[QueryPiece] = []
+    for cjk, chunk in split_runs(folded):
+        if not cjk:
+            pieces.extend(QueryPiece(t, "latin", (t,)) for t in LATIN_TOKEN.findall(chunk))
+            continue
+        groups: list[list[str]] = []
+        for word in _route(chunk, lookup, total_freq):
+            if groups and (len(word) == 1 or len(groups[-1][-1]) == 1):
+                groups[-1].append(word)
+            else:
+                groups.append([word])
+        for group in groups:
+            kind = "word" if len(group) == 1 else "chars"
+            pieces.append(QueryPiece("".join(group), kind, tuple(group)))
+    return pieces
+
+
+def _route(sentence: str, lookup: DictionaryLookup, total_freq: int) -> list[str]:
+    """jieba's ``__cut_DAG_NO_HMM`` route over ``sentence`` with lazy lookups."""
+    n = len(sentence)
+    candidates = {
+        sentence[i:j] for i in range(n) for j in range(i + 2, min(n, i + MAX_WORD_CHARS) + 1)
+    }
+    freqs = lookup(candidates) if candidates else {}
+    logtotal = math.log(total_freq or 1)
+    dag: dict[int, list[int]] = {}
+    for i in range(n):
+        ends = [i]
+        ends.extend(j - 1 for j in range(i + 2, min(n, i + MAX_WORD_CHARS) + 1) if freqs.get(sentence[i:j]))
+        dag[i] = ends
+    route: dict[int, tuple[float, int]] = {n: (0.0, 0)}
+    for idx in range(n - 1, -1, -1):
+        route[idx] = max(
+            (
+                math.log(freqs.get(sentence[idx : x + 1]) or 1) - logtotal + route[x + 1][0],
+                x,
+            )
+            for x in dag[idx]
+        )
+    out = []
+    x = 0
+    while x < n:
+        y = route[x][1] + 1
+        out.append(sentence[x:y])
+        x = y
+    return out
+
+
+def search_tokens(piece: QueryPiece, lookup: DictionaryLookup) -> list[str]:
+    """The ranking tokens of a query piece, as jieba's search mode would emit them.
+
+    A dictionary word longer than two characters also yields the dictionary 2-
+    and 3-grams inside it (北朝鲜 → 北朝, 朝鲜, 北朝鲜); an unknown stretch yields
+    the words and characters jieba's route cuts it into.
+    """
+    if piece.kind != "word":
+        return list(dict.fromkeys(piece.parts))
+    text = piece.text
+    inner = {text[i : i + k] for k in (2, 3) if k < len(text) for i in range(len(text) - k + 1)}
+    found = lookup(inner) if inner else {}
+    return sorted(found, key=lambda w: (len(w), text.find(w))) + [text]

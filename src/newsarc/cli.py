@@ -1,0 +1,322 @@
+"""The ``newsarc`` command line: parses arguments, calls the library, renders.
+
+Exit codes: 0 success (``search``: hits found); 1 nothing found, an unknown or
+ambiguous id, rejected files, or an archive problem; 2 usage errors
+(including malformed queries).  Data goes to stdout, talk to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from newsarc.errors import AmbiguousArticle, NewsarcError, QueryError
+
+DEFAULT_DATA = "data"
+
+
+def _data_option(func: Callable) -> Callable:
+    return click.option(
+        "--data",
+        "data",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="NEWSARC_DATA",
+        default=None,
+        help="Archive directory [env NEWSARC_DATA; default ./data].",
+    )(func)
+
+
+def _data_dir(ctx: click.Context, data: Path | None) -> Path:
+    if data is not None:
+        return data
+    parent = ctx.find_root().params.get("data")
+    return parent if parent is not None else Path(DEFAULT_DATA)
+
+
+def _reports_errors(func: Callable) -> Callable:
+    """Turn newsarc's errors into one line on stderr and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QueryError as exc:
+            click.echo(f"newsarc: bad query: {exc}", err=True)
+            sys.exit(2)
+        except NewsarcError as exc:
+            click.echo(f"newsarc: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _style(stream: Any = None):  # type: ignore[no-untyped-def]
+    from newsarc.render import style_for
+
+    return style_for(stream or sys.stdout)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@_data_option
+@click.version_option(package_name="newsarc")
+def cli(data: Path | None) -> None:
+    """newsarc: archive and search Chinese-language news.
+
+    \b
+    newsarc ingest seeds/          parse, segment and index archive files
+    newsarc search 普京 朝鲜        ranked hits with highlighted snippets
+    newsarc show ID                the clean article
+    """
+
+
+# ----------------------------------------------------------------------------- ingest
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--dict", "user_dict", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Add a jieba-format user dictionary to the archive (kept in DATA/userdict.txt).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes for parsing and segmentation [default: CPU count].")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, workers: int | None,
+           as_json: bool, data: Path | None) -> None:
+    """Parse, segment and index archive files and folders (recursively).
+
+    Idempotent: unchanged files are skipped, and an article already archived is
+    replaced only by a newer version (a later archive timestamp).  Files that are
+    not archive files are reported on stderr, one line each; the rest is still
+    ingested.  Exit code 1 if any file was rejected.
+    """
+    from newsarc.ingest import add_user_dictionary
+    from newsarc.ingest import ingest as run_ingest
+    from newsarc.render import render_ingest_summary, style_for
+
+    data_dir = _data_dir(ctx, data)
+    if user_dict is not None:
+        added = add_user_dictionary(data_dir, user_dict)
+        click.echo(f"dictionary: {added} new words from {user_dict}", err=True)
+    err_style = style_for(sys.stderr)
+    bar = _ProgressBar() if sys.stderr.isatty() else None
+
+    def on_reject(path: str, reason: str) -> None:
+        if bar:
+            bar.clear()
+        click.echo(f"{_printable(path)}: {reason}", err=True)
+
+    summary = run_ingest(
+        paths, data_dir, workers=workers, on_reject=on_reject,
+        on_progress=bar.update if bar else None,
+        on_message=lambda m: click.echo(m, err=True),
+    )
+    if bar:
+        bar.clear()
+    if as_json:
+        import json
+
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+    render_ingest_summary(summary.as_dict(), sys.stderr, err_style)
+    if summary.reindexed:
+        click.echo(f"re-indexed {summary.reindexed} stored articles", err=True)
+    if summary.rejected:
+        sys.exit(1)
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (terminal only)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def update(self, done: int, total: int) -> None:
+        self.total = total
+        width = 30
+        filled = width * done // total if total else width
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
+def _printable(text: str) -> str:
+    from newsarc.render import sanitize_line
+
+    return sanitize_line(text)
+
+
+# ----------------------------------------------------------------------------- search
+
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--source", "sources", multiple=True, metavar="KEY",
+              help="Only this outlet (repeatable): voa, bbc, rfi, dw, …")
+@click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD or YYYY-MM).")
+@click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD or YYYY-MM).")
+@click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance",
+              show_default=True, help="Order of hits.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Hits per page.")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True, help="Page number.")
+@click.option("--all", "show_all", is_flag=True, help="Every hit, no paging.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per hit.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], since: str | None,
+           until: str | None, sort: str, limit: int, page: int, show_all: bool, as_json: bool,
+           data: Path | None) -> None:
+    """Search the archive.  Words are ANDed.
+
+    \b
+    Query language:
+      普京 朝鲜            both words (in either script: 朝鮮 matches 朝鲜)
+      普京 OR 普丁          either word
+      普京 -朝鲜, NOT 朝鲜  exclude a word
+      "俄罗斯总统普京"       an exact phrase
+      (普京 OR 习近平) 朝鲜  grouping
+      title:金正恩 source:voa author:林兰
+    Exit code 0 with hits, 1 with none, 2 for a malformed query.
+    """
+    from newsarc.render import render_hits, render_hits_json, render_search_summary, style_for
+    from newsarc.search import SearchOptions
+    from newsarc.search import search as run_search
+
+    options = SearchOptions(sources=sources, since=since, until=until, sort=sort,
+                            limit=None if show_all else limit, page=1 if show_all else page)
+    result = run_search(_data_dir(ctx, data), " ".join(query), options)
+    out = _stdout()
+    if as_json:
+        render_hits_json(result.hits, out)
+    else:
+        render_hits(result.hits, out, style_for(sys.stdout))
+    out.flush()
+    render_search_summary(result.total, result.elapsed, result.offset + 1,
+                          result.offset + len(result.hits), sys.stderr, style_for(sys.stderr))
+    sys.exit(0 if result.total else 1)
+
+
+# ----------------------------------------------------------------------------- show
+
+
+@cli.command()
+@click.argument("article_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="The record as one JSON object.")
+@click.option("--html", "as_html", is_flag=True, help="The original article HTML.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data: Path | None) -> None:
+    """Show one article: ID is its id or any unique prefix of at least 4 hex digits."""
+    from newsarc.render import render_article, render_article_json, render_candidates, sanitize
+    from newsarc.store import open_store
+
+    if as_json and as_html:
+        raise click.UsageError("--json and --html exclude each other")
+    with open_store(_data_dir(ctx, data)) as store:
+        try:
+            full_id = store.resolve(article_id)
+        except AmbiguousArticle as exc:
+            summaries = store.summaries(exc.candidates)
+            click.echo(f"newsarc: {exc}:", err=True)
+            render_candidates(
+                [(s.id, s.published[:10], s.title) for s in (summaries[c] for c in exc.candidates if c in summaries)],
+                sys.stderr, _style(sys.stderr),
+            )
+            sys.exit(1)
+        article = store.get(full_id)
+    out = _stdout()
+    if as_json:
+        render_article_json(article, out)
+    elif as_html:
+        out.write(sanitize(article.html) if sys.stdout.isatty() else article.html)
+        if not article.html.endswith("\n"):
+            out.write("\n")
+    else:
+        from newsarc.render import page
+
+        style = _style()
+        buffer = io.StringIO()
+        render_article(article, buffer, style)
+        page(buffer.getvalue(), out, style)
+    out.flush()
+
+
+# ----------------------------------------------------------------------------- stats / export
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def stats(ctx: click.Context, as_json: bool, data: Path | None) -> None:
+    """Articles per outlet and per year, date range, size on disk."""
+    from newsarc.render import render_stats, render_stats_json
+    from newsarc.store import archive_size, open_store
+
+    data_dir = _data_dir(ctx, data)
+    with open_store(data_dir) as store:
+        figures = store.stats()
+    figures["size_bytes"] = archive_size(data_dir)
+    out = _stdout()
+    if as_json:
+        render_stats_json(figures, out)
+    else:
+        render_stats(figures, out, _style())
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
+              help="Output format.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def export(ctx: click.Context, fmt: str, data: Path | None) -> None:
+    """Every record, one JSON object per line (the same fields as `show --json`)."""
+    from newsarc.render import render_records_jsonl
+    from newsarc.store import open_store
+
+    with open_store(_data_dir(ctx, data)) as store:
+        render_records_jsonl(store.iter_records(), _stdout())
+
+
+@cli.command()
+@_data_option
+@click.pass_context
+@_reports_errors
+def reindex(ctx: click.Context, data: Path | None) -> None:
+    """Re-segment every stored article and rebuild the search index (after a dictionary change)."""
+    from newsarc.ingest import reindex as run_reindex
+
+    count = run_reindex(_data_dir(ctx, data))
+    click.echo(f"re-indexed {count} articles", err=True)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def _stdout() -> Any:
+    return sys.stdout
+
+
+def main() -> None:
+    """Console-script entry point: runs the CLI; a closed pipe is not an error."""
+    try:
+        cli(prog_name="newsarc")
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)

@@ -1,0 +1,41 @@
+"""newsarc's exceptions.  The library raises only these; the CLI turns them into one-line messages."""
+
+from __future__ import annotations
+
+
+class NewsarcError(Exception):
+    """Base class of every error newsarc reports to a user."""
+
+
+class RejectedFile(NewsarcError):
+    """An input file is not a usable archive file; ``reason`` says why in a few words."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class ArchiveError(NewsarcError):
+    """The archive directory is missing, unreadable, foreign, or of another format version."""
+
+
+class ArchiveLocked(ArchiveError):
+    """Another process is writing to the archive."""
+
+
+class QueryError(NewsarcError):
+    """A search query is malformed; the message says where and why."""
+
+
+class UnknownArticle(NewsarcError):
+    """No article has the given id or id prefix."""
+
+
+class AmbiguousArticle(NewsarcError):
+    """An id prefix matches more than one article; ``candidates`` lists them."""
+
+    def __init__(self, prefix: str, candidates: list[str]) -> None:
+        super().__init__(f"id prefix {prefix!r} is ambiguous: {len(candidates)} articles match")
+        self.prefix = prefix
+        self.candidates = candidates

@@ -1,0 +1,438 @@
+"""Ingest: archive files → parsed, analysed articles → store and index, in committed batches.
+
+Work flows one way.  Worker processes read, parse, fold and segment files
+(the expensive part, on every core); the parent process decides for each
+article whether it is new, newer, unchanged or an older version, writes the
+batch to the store (one SQLite transaction) and then to the Whoosh index (one
+commit), and finally marks the batch indexed.  A crash therefore loses at most
+the batch in flight, and the next ingest re-indexes whatever the store holds
+that the index did not commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from newsarc.analysis import Segmenter, analyze, fold, jieba_dictionary_path, read_dictionary
+from newsarc.errors import NewsarcError, RejectedFile
+from newsarc.index import IndexDocument, open_index
+from newsarc.parse import parse_bytes
+from newsarc.records import Article
+from newsarc.store import USER_DICT_NAME, Store, open_store, published_timestamp
+
+#: Articles per committed batch: what a crash can cost at most.
+BATCH_SIZE = 500
+#: Below this many files, work in-process (a worker pool costs more than it saves).
+POOL_THRESHOLD = 64
+#: Files larger than this are rejected without being read.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest did.  ``rejected`` lists ``(path, reason)``."""
+
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    older: int = 0
+    reindexed: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def articles_per_second(self) -> float:
+        """Files processed per second of wall time."""
+        return self.files / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        """The summary as plain data (for JSON and the renderer)."""
+        return {
+            "files": self.files,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "older": self.older,
+            "reindexed": self.reindexed,
+            "rejected": len(self.rejected),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(slots=True)
+class Analysed:
+    """A parsed and analysed article, as a worker returns it."""
+
+    article: Article
+    folded: str
+    doc: IndexDocument
+    digest: str
+    size: int
+    mtime_ns: int
+
+
+# --------------------------------------------------------------------------- files
+
+
+def iter_archive_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
+    """Expand files and folders (recursively, sorted) into ``(path, problem)`` pairs.
+
+    ``problem`` is None for a readable regular file, else why it cannot be used.
+    Hidden files and folders (``.git``, ``.DS_Store``) inside folders are skipped.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        yield Path(root) / name, None
+        elif path.is_file():
+            yield path, None
+        elif path.exists():
+            yield path, "not a regular file"
+        else:
+            yield path, "no such file or directory"
+
+
+# --------------------------------------------------------------------------- analysis (workers)
+
+_SEGMENTER: Segmenter | None = None
+
+
+def _init_worker(user_dicts: tuple[str, ...]) -> None:
+    global _SEGMENTER
+    _SEGMENTER = Segmenter(user_dicts)
+
+
+def analyse_article(article: Article, segmenter: Segmenter, *, key: int = 0) -> tuple[str, IndexDocument]:
+    """Fold and segment an article: its verification text and its index document."""
+    title = fold(article.title)
+    body = fold("\n".join([article.text, *article.captions]))
+    authors = set()
+    for name in article.authors:
+        folded_name = fold(name).strip()
+        if folded_name:
+            authors.add(folded_name)
+            authors.update(analyze(folded_name, segmenter).words)
+    doc = IndexDocument(
+        id=article.id,
+        key=key,
+        published=published_timestamp(article.published),
+        source=article.source,
+        authors=sorted(authors),
+        title=analyze(title, segmenter),
+        body=analyze(body, segmenter),
+    )
+    return title + "\n" + body, doc
+
+
+def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str, str] | str:
+    """Worker: read, parse and analyse one file.
+
+    Returns an :class:`Analysed`, ``(path, reason)`` for a rejected file, or the
+    path alone when the file's content is what the ledger already holds.
+    """
+    path, known = task
+    assert _SEGMENTER is not None
+    try:
+        st = os.stat(path)
+        if st.st_size > MAX_FILE_BYTES:
+            return path, f"file too large: {st.st_size / 1048576:.0f} MB > {MAX_FILE_BYTES // 1048576} MB"
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        digest = hashlib.sha1(data).hexdigest()
+        if known is not None and known[2] == digest:
+            return path
+        article = parse_bytes(data, path)
+        folded, doc = analyse_article(article, _SEGMENTER)
+        return Analysed(article, folded, doc, digest, st.st_size, st.st_mtime_ns)
+    except RejectedFile as exc:
+        return path, exc.reason
+    except OSError as exc:
+        return path, f"cannot read: {exc.strerror or exc}"
+    except RecursionError:
+        return path, "too deeply nested to parse"
+    except MemoryError:
+        return path, "out of memory while parsing"
+    except Exception as exc:  # a parser bug must not stop the ingest
+        return path, f"internal error while parsing: {type(exc).__name__}: {exc}"
+
+
+# --------------------------------------------------------------------------- dictionary
+
+
+def user_dictionaries(data_dir: Path) -> tuple[str, ...]:
+    """The user dictionary files in effect for an archive."""
+    path = data_dir / USER_DICT_NAME
+    return (str(path),) if path.exists() else ()
+
+
+def _dictionary_signature(user_dicts: tuple[str, ...]) -> str:
+    h = hashlib.sha1()
+    main = jieba_dictionary_path()
+    h.update(f"{main.stat().st_size}".encode())
+    for p in user_dicts:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()
+
+
+def _sync_dictionary(store: Store, segmenter: Segmenter, user_dicts: tuple[str, ...]) -> bool:
+    """Make the store's query dictionary match the segmenter's; True if it changed."""
+    signature = _dictionary_signature(user_dicts)
+    if store.meta("dict_signature") == signature:
+        return False
+    entries: dict[str, int] = {}
+    for word, freq in read_dictionary(jieba_dictionary_path()):
+        entries[word] = freq or 0
+    entries.update(segmenter.user_words)
+    previous = store.meta("dict_signature")
+    store.conn.execute("BEGIN IMMEDIATE")
+    store.replace_dictionary(entries.items(), signature)
+    store.conn.execute("COMMIT")
+    return previous is not None
+
+
+def add_user_dictionary(data_dir: str | Path, source: str | Path) -> int:
+    """Merge the words of a jieba-format dictionary file into the archive's ``userdict.txt``.
+
+    Returns how many new words it added.
+    """
+    data = Path(data_dir)
+    target = data / USER_DICT_NAME
+    have = {w for w, _ in read_dictionary(target)} if target.exists() else set()
+    try:
+        new_lines = [
+            line.rstrip("\n")
+            for line in Path(source).read_text(encoding="utf-8-sig").splitlines()
+            if line.split() and line.split()[0] not in have and not line.startswith("#")
+        ]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NewsarcError(f"{source}: cannot read dictionary: {exc}") from None
+    if new_lines:
+        data.mkdir(parents=True, exist_ok=True)
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(new_lines) + "\n")
+    return len(new_lines)
+
+
+# --------------------------------------------------------------------------- the ingest
+
+
+ProgressCallback = Callable[[int, int], None]
+RejectCallback = Callable[[str, str], None]
+
+
+def ingest(
+    paths: Iterable[str | Path],
+    data_dir: str | Path,
+    *,
+    workers: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    on_reject: RejectCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_message: Callable[[str], None] | None = None,
+) -> IngestSummary:
+    """Ingest archive files and folders into the archive at ``data_dir``.
+
+    Idempotent: unchanged files are skipped on their size and mtime (or, if
+    touched, their digest); an article whose URL is stored already replaces
+    the stored one only when its ``archived`` time is newer.  Rejected files
+    are reported through ``on_reject`` and do not stop the rest.
+    """
+    started = time.perf_counter()
+    data = Path(data_dir)
+    summary = IngestSummary()
+    store = open_store(data, create=True)
+    try:
+        ix = open_index(data, create=True)
+        user_dicts = user_dictionaries(data)
+        segmenter = Segmenter(user_dicts)
+        if _sync_dictionary(store, segmenter, user_dicts):
+            pending = [rowid for (rowid,) in store.conn.execute("SELECT rowid FROM articles")]
+            if pending and on_message:
+                on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
+        else:
+            pending = store.unindexed()
+        if pending:
+            summary.reindexed = _reindex(store, ix, segmenter, pending, batch_size)
+
+        tasks: list[tuple[str, tuple[int, int, str] | None]] = []
+        for path, problem in iter_archive_files(paths):
+            summary.files += 1
+            spath = str(path)
+            if problem:
+                summary.rejected.append((spath, problem))
+                if on_reject:
+                    on_reject(spath, problem)
+                continue
+            known = store.file_state(_ledger_key(path))
+            if known is not None:
+                try:
+                    st = path.stat()
+                except OSError:
+                    st = None
+                if st is not None and (st.st_size, st.st_mtime_ns) == known[:2]:
+                    summary.unchanged += 1
+                    continue
+            tasks.append((spath, known))
+
+        total = len(tasks)
+        done = 0
+        if on_progress:
+            on_progress(0, total)
+        for results in _analysed_batches(tasks, batch_size, workers, user_dicts):
+            _commit_batch(store, ix, results, summary, on_reject)
+            done += len(results)
+            if on_progress:
+                on_progress(done, total)
+    finally:
+        store.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _ledger_key(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except OSError:
+        return str(path.absolute())
+
+
+def _analysed_batches(
+    tasks: list[tuple[str, tuple[int, int, str] | None]],
+    batch_size: int,
+    workers: int | None,
+    user_dicts: tuple[str, ...],
+) -> Iterator[list]:
+    """Analyse tasks batch by batch, at most two batches in flight (bounded memory)."""
+    batches = [tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)]
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers <= 1 or len(tasks) < POOL_THRESHOLD:
+        _init_worker(user_dicts)
+        for batch in batches:
+            yield [_work(t) for t in batch]
+        return
+    ctx = get_context("fork") if hasattr(os, "fork") else get_context()
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(user_dicts,)) as pool:
+        inflight = None
+        for batch in batches:
+            nxt = pool.map_async(_work, batch, chunksize=8)
+            if inflight is not None:
+                yield inflight.get()
+            inflight = nxt
+        if inflight is not None:
+            yield inflight.get()
+
+
+def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_reject) -> None:  # type: ignore[no-untyped-def]
+    """Decide, store and index one batch; commit the store, then the index."""
+    chosen: dict[str, Analysed] = {}
+    ledger: list[tuple[str, int, int, str]] = []
+    for res in results:
+        if isinstance(res, str):
+            summary.unchanged += 1
+            st = os.stat(res)
+            known = store.file_state(_ledger_key(Path(res)))
+            if known:
+                ledger.append((_ledger_key(Path(res)), st.st_size, st.st_mtime_ns, known[2]))
+            continue
+        if isinstance(res, tuple):
+            path, reason = res
+            summary.rejected.append((path, reason))
+            if on_reject:
+                on_reject(path, reason)
+            continue
+        ledger.append((_ledger_key(Path(res.article.path)), res.size, res.mtime_ns, res.digest))
+        aid = res.article.id
+        if aid in chosen:
+            summary.older += 1
+            if res.article.archived_ms > chosen[aid].article.archived_ms:
+                chosen[aid] = res
+            continue
+        chosen[aid] = res
+
+    writes: list[tuple[Analysed, bool]] = []
+    for aid, res in chosen.items():
+        stored_ms = store.archived_ms(aid)
+        if stored_ms is None:
+            summary.added += 1
+            writes.append((res, False))
+        elif res.article.archived_ms > stored_ms:
+            summary.updated += 1
+            writes.append((res, True))
+        elif res.article.archived_ms == stored_ms:
+            summary.unchanged += 1
+        else:
+            summary.older += 1
+
+    conn = store.conn
+    conn.execute("BEGIN IMMEDIATE")
+    rowids = []
+    for res, _replace in writes:
+        rowid = store.put(res.article, res.folded)
+        res.doc.key = rowid
+        rowids.append(rowid)
+    for entry in ledger:
+        store.record_file(*entry)
+    conn.execute("COMMIT")
+    if not writes:
+        return
+    writer = ix.writer(limitmb=128)
+    try:
+        for res, replace in writes:
+            if replace:
+                writer.update_document(**res.doc.fields())
+            else:
+                writer.add_document(**res.doc.fields())
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    conn.execute("BEGIN IMMEDIATE")
+    store.mark_indexed(rowids)
+    conn.execute("COMMIT")
+
+
+def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_size: int) -> int:  # type: ignore[no-untyped-def]
+    """Re-analyse stored articles and replace them in the index."""
+    count = 0
+    for i in range(0, len(rowids), batch_size):
+        chunk = rowids[i : i + batch_size]
+        writer = ix.writer(limitmb=128)
+        try:
+            for rowid in chunk:
+                article = store.get_by_rowid(rowid)
+                _folded, doc = analyse_article(article, segmenter, key=rowid)
+                writer.update_document(**doc.fields())
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        store.conn.execute("BEGIN IMMEDIATE")
+        store.mark_indexed(chunk)
+        store.conn.execute("COMMIT")
+        count += len(chunk)
+    return count
+
+
+def reindex(data_dir: str | Path) -> int:
+    """Rebuild the search index of an archive from its store (after a dictionary change)."""
+    store = open_store(data_dir, create=True)
+    try:
+        ix = open_index(data_dir, create=True)
+        user_dicts = user_dictionaries(Path(data_dir))
+        segmenter = Segmenter(user_dicts)
+        _sync_dictionary(store, segmenter, user_dicts)
+        rowids = [r for (r,) in store.conn.execute("SELECT rowid FROM articles")]
+        return _reindex(store, ix, segmenter, rowids, BATCH_SIZE)
+    finally:
+        store.close()

@@ -1,0 +1,1154 @@
+"""Parse one archive file into an :class:`~newsarc.records.Article`.
+
+An archive file is::
+
+    [optional YAML front matter: ---, title/date/author/tags/from, ---]
+    <!--EPOCH_MS-->
+    [TITLE](URL)
+    ------
+
+    <html body ...>
+
+:func:`parse_file` and :func:`parse_bytes` are the public entry points.  Bad
+input raises :class:`~newsarc.errors.RejectedFile` with a short lowercase
+``reason``; no other exception escapes for any input bytes.
+
+The body is parsed once with lxml's HTML parser and walked iteratively (no
+recursion, so deeply nested markup cannot hit the recursion limit).  The walk
+produces the text lines, captions, images and bylines; the publication date is
+read from the top of the body with a few per-outlet patterns.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import html as htmllib
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from newsarc.errors import RejectedFile
+from newsarc.records import Article
+from newsarc.sources import source_of
+
+__all__ = ["MAX_FILE_BYTES", "parse_bytes", "parse_file"]
+
+#: Files larger than this are rejected unread.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+#: A title line longer than this (characters) is not a title line.
+MAX_TITLE_LINE = 16 * 1024
+
+_UTC = UTC
+_CST = timezone(timedelta(hours=8))
+try:
+    _PARIS: Any = ZoneInfo("Europe/Paris")
+except Exception:  # pragma: no cover - no tz database: CET/CEST approximated
+    _PARIS = timezone(timedelta(hours=1))
+try:
+    _HK: Any = ZoneInfo("Asia/Hong_Kong")
+except Exception:  # pragma: no cover
+    _HK = _CST
+
+_MIN_DATE = datetime(1990, 1, 1, tzinfo=_UTC)
+_FUTURE_SLACK = timedelta(days=2)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def parse_file(path: str | Path) -> Article:
+    """Read and parse the archive file at *path* (see :func:`parse_bytes`)."""
+    spath = str(path)
+    try:
+        p = Path(path)
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise RejectedFile(spath, _too_large(size))
+        data = p.read_bytes()
+    except RejectedFile:
+        raise
+    except IsADirectoryError:
+        raise RejectedFile(spath, "not a file: is a directory") from None
+    except FileNotFoundError:
+        raise RejectedFile(spath, "unreadable file: not found") from None
+    except PermissionError:
+        raise RejectedFile(spath, "unreadable file: permission denied") from None
+    except (OSError, ValueError) as exc:
+        raise RejectedFile(spath, f"unreadable file: {type(exc).__name__.lower()}") from None
+    return parse_bytes(data, spath)
+
+
+def parse_bytes(data: bytes, path: str) -> Article:
+    """Parse the bytes of one archive file; *path* is only recorded in the article.
+
+    Raises :class:`RejectedFile` (and nothing else) when the bytes are not a
+    usable archive file.
+    """
+    spath = str(path)
+    try:
+        return _parse(bytes(data), spath)
+    except RejectedFile:
+        raise
+    except RecursionError:
+        raise RejectedFile(spath, "unparseable file: too deeply nested") from None
+    except MemoryError:
+        raise RejectedFile(spath, "unparseable file: out of memory") from None
+    except Exception as exc:  # defensive: nothing else may escape
+        raise RejectedFile(spath, f"unparseable file: {type(exc).__name__.lower()}") from None
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _too_large(size: int) -> str:
+    return f"file too large: {size / (1024 * 1024):.1f} MB > 20 MB"
+
+
+# Very frequent Chinese characters in both scripts: how GB18030 and Big5 readings are told apart.
+_COMMON_CJK = frozenset(
+    "的一是不了在人有我他这個个们們中来來上大为為和国國地到以说說时時要就出会會可也你对對生能而子那得于於着著下"
+    "自之年过過发發后後作里裡用道行所然家种種事成方多经經么麼去法学學如都同现現当當没沒动動面起看定天分还還进進好"
+    "小部其些主样樣理心她本前开開但因只从從想实實日军軍者意无無力它与與长長把机機十民第公此已工使情明性知全三又关關"
+    "点點正业業外将將两兩高间間由问問很最重并並物手应應战戰向头頭文体體政美相见見被利什二等产產或新己制製身果加西斯"
+    "月话話合回特代内內信表化老给給世位次度门門任常先海通教儿兒原东東声聲提立及比员員解水名真论論处處走义義各入几幾"
+    "口认認条條平系气氣题題活尔爾更别別打女变變四神总總何电電数數安少报報才结結反受目太量再感建务務做接必场場件计計"
+    "管期市直德资資命山金指克许許统統区區保至队隊形社便空决決治展马馬科司五基眼书書非则則听聽白却界达達光放强強即像"
+    "难難且权權思王象完设設式色路记記南品住告类類求据據程北边邊死张張该該交规規万萬取拉格望觉覺术術领領共确確传傳师"
+    "師观觀清今切院让讓识識候带帶导導争爭运運笑飞飛风風步改收根干幹造言联聯持组組每济濟车車亲親极極林服快办辦议議往"
+    "元英士证證近失转轉夫令准准布始怎呢存未远遠叫台单單影具罗羅字爱愛击擊流备備兵连連调調深商算质質团團集百需价價花"
+    "党黨华華城石级級整府离離况況亚亞请請技际際约約示复復病息究线線似官火断斷精满滿支视視消越器容照须須九增研写寫称"
+    "稱企八功吗嗎包片史委乎查轻輕易早曾除农農找装裝广廣显顯吧阿李标標谈談吃图圖念六引历歷首医醫局突专專费費号號尽盡"
+    "另周较較注语語仅僅考落青随隨选選列武红紅响響虽雖推势勢参參希古众眾构構房半节節土投某案黑维維革划劃敌敵致陈陳律"
+    "足态態护護七兴興派孩验驗责責营營星够夠章音跟志底站严嚴巴例防族供效续續施留讲講型料终終答紧緊黄黃绝絕奇察母京段"
+    "依批群项項故按河米围圍江织織害斗鬥双雙境客纪紀采採举舉杀殺攻父苏蘇密低朝友诉訴止细細愿願千值仍男钱錢破网網热熱"
+    "助倒育属屬坐帝限船脸臉职職速刻乐樂否刚剛威毛状狀率甚独獨球般普怕弹彈校苦创創假久错錯承印晚兰蘭试試股拿脑腦预預"
+    "谁誰益阳陽若哪微尼继繼送急血惊驚伤傷素药藥适適波夜省初喜卫衛源食险險待述陆陸习習置居劳勞财財环環排福纳納欢歡雷"
+    "警获獲模充负負云雲停木游遊龙龍树樹疑层層冷洲冲沖射略范範竟句室异異激汉漢村哈策演简簡卡罪判担擔州静靜退既衣您宗"
+    "积積余痛检檢差富灵靈协協角占配征修皮挥揮胜勝降阶階审審沉坚堅善妈媽刘劉读讀啊超免压壓银銀买買皇养養伊怀懷执執副"
+    "乱亂抗犯追帮幫宣佛岁歲航优優怪香著田铁鐵控税稅左右份穿艺藝背阵陣草脚腳概恶惡块塊顿頓敢守酒岛島托央户戶烈洋哥索"
+    "胡款靠评評版宝寶座释釋景顾顧弟登货貨互付伯慢欧歐换換闻聞危忙核暗姐介坏壞讨討丽麗良序升监監临臨亮露永呼味野架域"
+    "沙掉括舰艦鱼魚杂雜误誤湾灣吉减減编編楚肯测測败敗屋跑梦夢散温溫困剑劍渐漸封救贵貴枪槍缺楼樓县縣尚毫移娘朋画畫班"
+    "智亦耳恩短掌恐遗遺固席松秘谢謝鲁魯遇康虑慮幸均销銷钟鐘诗詩藏赶趕剧劇票损損忽巨炮旧舊端探湖录錄叶葉春乡鄉附吸予"
+    "礼禮港雨呀板庭妇婦归歸睛饭飯额額含顺順输輸摇搖招婚脱脫补補谓謂督毒油疗療旅泽澤材灭滅逐莫笔筆亡鲜鮮词詞圣聖择擇"
+    "寻尋厂廠睡博勒烟煙授诺諾伦倫岸奥奧唐卖賣俄炸载載洛健堂旁宫宮喝借君禁阴陰园園谋謀宋避抓荣榮姑孙孫逃牙束跳顶頂玉"
+    "镇鎮雪午练練迫爷爺篇肉嘴馆館遍凡础礎洞卷坦牛宁寧纸紙诸諸训訓私庄莊祖丝絲翻暴森塔默握戏戲隐隱熟骨访訪弱蒙歌店鬼"
+    "软軟典欲萨薩伙遭盘盤爸扩擴盖蓋弄雄稳穩忘亿億刺拥擁徒姆杨楊齐齊赛賽趣曲刀床迎冰虚虛玩析窗醒妻透购購替塞努休虎扬"
+    "揚途侵刑绿綠兄迅套贸貿毕畢唯谷轮輪库庫迹跡尤竞競街促延震弃棄甲伟偉麻川申缓緩潜潛闪閃售灯燈针針哲络絡抵朱埃抱鼓"
+    "植纯純夏忍页頁杰筑築折郑鄭贝貝尊吴吳秀混臣雅振染盛怒舞圆圓搞狂措姓残殘秋培迷诚誠宽寬宇猛摆擺梅毁毀伸摩盟末乃悲"
+    "拍丁赵趙添纷紛援冒"
+)
+_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_BIG5_ERRORS = "replace"
+
+
+def _decode(data: bytes, path: str) -> str:
+    """Decode the file's bytes: UTF-8 (BOM or not), else GB18030 or Big5, whichever reads as Chinese."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise RejectedFile(path, "undecodable text") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A file cut inside a multi-byte character: drop the incomplete tail.
+        if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
+            try:
+                return data[: exc.start].decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+    best_text = ""
+    best_score: float | None = None
+    for enc in ("utf-8", "gb18030", "big5"):
+        text = data.decode(enc, errors="replace")
+        bad = text.count("\ufffd")
+        common = sum(1 for ch in text if ch in _COMMON_CJK)
+        score = common - 20 * bad
+        if best_score is None or score > best_score:
+            best_text, best_score = text, score
+    bad = best_text.count("\ufffd")
+    if bad and bad > max(8, len(best_text) // 200):
+        raise RejectedFile(path, "undecodable text")
+    return best_text
+
+
+def _check_binary(data: bytes, path: str) -> bytes:
+    """Reject binary data; remove stray NUL bytes from text."""
+    head = data[:8192]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data
+    if b"\x00" in head:
+        nul = head.count(b"\x00")
+        if nul > max(4, len(head) // 100):
+            raise RejectedFile(path, "binary file")
+    controls = sum(head.count(bytes([c])) for c in (1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31, 127))
+    if controls > max(8, len(head) // 20):
+        raise RejectedFile(path, "binary file")
+    if b"\x00" in data:
+        data = data.replace(b"\x00", b"")
+    return data
+
+
+# --------------------------------------------------------------------------- header
+
+
+_TS_RE = re.compile(r"^<!--\s*(\d{9,14})\s*-->\s*$")
+_COMMENT_RE = re.compile(r"^<!--.*-->\s*$")
+_SEP_RE = re.compile(r"^\s*-{3,}\s*$")
+_MD_ESCAPE_RE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~\"'])")
+_WS_RE = re.compile(r"\s+")
+
+
+def _front_matter(lines: list[str], i: int) -> tuple[dict[str, Any], int]:
+    """YAML front matter starting at line *i* (``---``), if any: (mapping, index after it)."""
+    if i >= len(lines) or lines[i].strip() != "---":
+        return {}, i
+    for j in range(i + 1, min(len(lines), i + 200)):
+        if lines[j].strip() in ("---", "..."):
+            block = "\n".join(lines[i + 1 : j])
+            meta: Any = None
+            try:
+                import yaml
+
+                loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+                meta = yaml.load(block, Loader=loader)  # noqa: S506 - safe loader
+            except Exception:
+                meta = _loose_front_matter(block)
+            if not isinstance(meta, dict):
+                meta = _loose_front_matter(block)
+            return meta, j + 1
+    return {}, i
+
+
+def _loose_front_matter(block: str) -> dict[str, Any]:
+    """``key: value`` lines of front matter that YAML could not read."""
+    out: dict[str, Any] = {}
+    for line in block.splitlines():
+        m = re.match(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$", line)
+        if m:
+            value = m.group(2).strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            out[m.group(1)] = value
+    return out
+
+
+def _split_title_line(line: str) -> tuple[str, str] | None:
+    """``(title, url)`` of a ``[TITLE](URL)`` line; the URL is the last balanced ``](...)`` group."""
+    s = line.strip()
+    if len(s) < 4 or not s.startswith("[") or not s.endswith(")"):
+        return None
+    depth = 0
+    i = len(s) - 1
+    while i > 0:
+        ch = s[i]
+        if ch == ")":
+            depth += 1
+        elif ch == "(":
+            depth -= 1
+            if depth == 0:
+                break
+        i -= 1
+    if depth == 0 and i > 1 and s[i - 1] == "]":
+        return s[1 : i - 1], s[i + 1 : -1]
+    k = s.rfind("](")
+    if k < 1:
+        return None
+    return s[1:k], s[k + 2 : -1]
+
+
+def _clean_title(raw: str) -> str:
+    text = _MD_ESCAPE_RE.sub(r"\1", raw)
+    text = htmllib.unescape(text)
+    return _WS_RE.sub(" ", text).strip()
+
+
+def _ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, _UTC)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")
+
+
+def _meta_datetime(value: Any) -> datetime | None:
+    """A front-matter ``date`` as an aware datetime (naive values are UTC)."""
+    if value is None or value == "":
+        return None
+    dt: datetime | None = None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            m = re.match(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*([+-]\d{2}:?\d{2}|Z)?", text)
+            if not m:
+                return None
+            try:
+                dt = datetime(*(int(g or 0) for g in m.groups()[:6]))  # type: ignore[misc]
+            except ValueError:
+                return None
+            if m.group(7) and m.group(7) != "Z":
+                tzs = m.group(7).replace(":", "")
+                sign = 1 if tzs[0] == "+" else -1
+                dt = dt.replace(tzinfo=timezone(sign * timedelta(hours=int(tzs[1:3]), minutes=int(tzs[3:5]))))
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=_UTC)
+    return dt
+
+
+def _meta_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[,，、]", str(value))
+    out: list[str] = []
+    for item in items:
+        if item is None or isinstance(item, (dict, list)):
+            continue
+        s = _WS_RE.sub(" ", str(item)).strip()
+        if s and s not in out:
+            out.append(s)
+    return out
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _parse(data: bytes, path: str) -> Article:
+    if len(data) > MAX_FILE_BYTES:
+        raise RejectedFile(path, _too_large(len(data)))
+    if not data.strip():
+        raise RejectedFile(path, "empty file")
+    data = _check_binary(data, path)
+    text = _decode(data, path)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise RejectedFile(path, "empty file")
+
+    lines = text.split("\n")
+    n = len(lines)
+    i = 0
+    while i < n and not lines[i].strip():
+        i += 1
+    meta, i = _front_matter(lines, i)
+    while i < n and not lines[i].strip():
+        i += 1
+
+    # <!--timestamp--> header
+    archived_ms: int | None = None
+    if i < n:
+        m = _TS_RE.match(lines[i].strip())
+        if m:
+            archived_ms = int(m.group(1))
+            if archived_ms < 10**11:  # seconds, not milliseconds
+                archived_ms *= 1000
+            i += 1
+        elif _COMMENT_RE.match(lines[i].strip()):
+            raise RejectedFile(path, "not an archive file: bad timestamp in header")
+    if archived_ms is None:
+        meta_dt = _meta_datetime(meta.get("date")) if meta else None
+        if meta_dt is None:
+            raise RejectedFile(path, "not an archive file: missing <!--timestamp--> header")
+        archived_ms = int(meta_dt.timestamp() * 1000)
+    try:
+        archived_dt = _ms_to_dt(archived_ms)
+    except (OverflowError, OSError, ValueError):
+        raise RejectedFile(path, "not an archive file: bad timestamp in header") from None
+
+    # [title](url) line
+    while i < n and not lines[i].strip():
+        i += 1
+    title = url = ""
+    if i < n and lines[i].lstrip().startswith("["):
+        line = lines[i]
+        if len(line) > MAX_TITLE_LINE:
+            raise RejectedFile(path, "title line too long")
+        parts = _split_title_line(line)
+        if parts is None:
+            raise RejectedFile(path, "malformed title line")
+        title, url = _clean_title(parts[0]), parts[1].strip()
+        i += 1
+    elif meta and meta.get("title") and meta.get("from"):
+        pass  # the front matter names the article
+    else:
+        if i >= n:
+            raise RejectedFile(path, "no title line")
+        raise RejectedFile(path, "no title line")
+    if not title and meta.get("title"):
+        title = _clean_title(str(meta["title"]))
+    if not url and meta.get("from"):
+        url = _WS_RE.sub("", str(meta["from"]))
+    url = _WS_RE.sub("", url)
+    if not url:
+        raise RejectedFile(path, "no url in title line")
+
+    # ------ then a blank line, then the body
+    while i < n and not lines[i].strip():
+        i += 1
+    if i < n and _SEP_RE.match(lines[i]):
+        i += 1
+        if i < n and not lines[i].strip():
+            i += 1
+    body = "\n".join(lines[i:])
+    if not body.strip():
+        raise RejectedFile(path, "truncated: no article body")
+
+    source, source_name = source_of(url)
+    extracted = _extract(body, source)
+
+    published: datetime | None = None
+    for candidate in extracted.dates:
+        if _MIN_DATE <= candidate <= archived_dt + _FUTURE_SLACK:
+            published = candidate
+            break
+    if published is None and meta:
+        meta_dt = _meta_datetime(meta.get("date"))
+        if meta_dt is not None and _MIN_DATE <= meta_dt <= archived_dt + _FUTURE_SLACK:
+            published = meta_dt
+    if published is None:
+        published = archived_dt.astimezone(_HK) if source == "hkcnews" else archived_dt
+
+    authors = extracted.authors
+    if not authors and meta:
+        authors = _meta_list(meta.get("author") or meta.get("authors"))
+    tags = _meta_list(meta.get("tags")) if meta else []
+
+    return Article(
+        id=hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:12],
+        url=url,
+        title=title,
+        source=source,
+        source_name=source_name,
+        published=_iso(published),
+        archived=_iso(archived_dt),
+        archived_ms=archived_ms,
+        path=path,
+        authors=authors,
+        text="\n".join(extracted.lines),
+        captions=extracted.captions,
+        images=extracted.images,
+        tags=tags,
+        html=body,
+    )
+
+
+# --------------------------------------------------------------------------- dates
+
+_RFC2822_RE = re.compile(
+    r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),\s+\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?\s*(?:GMT|UTC|UT|Z|[+-]\d{4})"
+)
+_ISO_RE = re.compile(
+    r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?\b"
+)
+_DMY_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\s*-\s*(\d{1,2}):(\d{2})\b")
+_CN_DATE_RE = re.compile(
+    r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(?:星期.|週.|周.)?\s*(?:(上午|下午|晚上)?\s*(\d{1,2})[:：时時](\d{2})))?"
+)
+_DOT_DATE_RE = re.compile(r"^\s*(\d{4})[./](\d{1,2})[./](\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?\s*$")
+#: Default time zone of naive times, per outlet.
+_NAIVE_TZ: dict[str, Any] = {
+    "nyt": _CST,
+    "zaobao": timezone(timedelta(hours=8)),
+    "rti": _CST,
+    "hkcnews": _HK,
+    "rfi": _PARIS,
+    "initium": _HK,
+    "ft": _CST,
+}
+
+
+def _mk(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, tz: Any = _UTC) -> datetime | None:
+    try:
+        return datetime(y, mo, d, h, mi, s, tzinfo=tz)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _parse_date_text(text: str, source: str, *, loose: bool) -> datetime | None:
+    """The first date in *text* (a short date line or a ``datetime`` attribute).
+
+    *loose* allows Chinese ``YYYY年M月D日`` dates, which are only trusted in
+    date elements (``<time>``, ``<i>`` date lines), not in running text.
+    """
+    text = text.strip()
+    if not text or len(text) > 200:
+        return None
+    naive_tz = _NAIVE_TZ.get(source, _UTC)
+    m = _RFC2822_RE.search(text)
+    if m:
+        try:
+            dt = parsedate_to_datetime(m.group(0))
+        except (TypeError, ValueError, IndexError):
+            dt = None
+        if dt is not None:
+            return dt if dt.tzinfo else dt.replace(tzinfo=_UTC)
+    m = _ISO_RE.search(text)
+    if m:
+        y, mo, d, h, mi, s, tz = m.groups()
+        if h is None:
+            return _mk(int(y), int(mo), int(d))
+        tzinfo: Any = naive_tz
+        if tz == "Z":
+            tzinfo = _UTC
+        elif tz:
+            tzs = tz.replace(":", "")
+            sign = 1 if tzs[0] == "+" else -1
+            tzinfo = timezone(sign * timedelta(hours=int(tzs[1:3]), minutes=int(tzs[3:5])))
+        return _mk(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), tz=tzinfo)
+    m = _DMY_RE.search(text)
+    if m:
+        d, mo, y, h, mi = (int(g) for g in m.groups())
+        return _mk(y, mo, d, h, mi, tz=_PARIS if source == "rfi" else naive_tz)
+    if loose:
+        m = _CN_DATE_RE.search(text)
+        if m:
+            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            if m.group(5):
+                h = int(m.group(5))
+                if m.group(4) in ("下午", "晚上") and h < 12:
+                    h += 12
+                return _mk(y, mo, d, h, int(m.group(6)), tz=naive_tz)
+            return _mk(y, mo, d)
+        m = _DOT_DATE_RE.match(text)
+        if m:
+            y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+            if m.group(4):
+                return _mk(y, mo, d, int(m.group(4)), int(m.group(5)), tz=naive_tz)
+            return _mk(y, mo, d)
+    return None
+
+
+# --------------------------------------------------------------------------- HTML walk
+
+_BLOCK_TAGS = frozenset(
+    ["p", "div", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section", "article", "table", "thead", "tbody", "tfoot", "tr", "figure", "header", "main", "pre", "hr", "dl", "dt", "dd", "address", "center", "details", "summary", "fieldset", "caption", "body", "html"]
+)
+_SKIP_TAGS = frozenset(
+    ["script", "style", "noscript", "iframe", "video", "audio", "source", "track", "object", "embed", "form", "button", "input", "select", "textarea", "svg", "canvas", "map", "nav", "footer", "aside", "template", "head", "title", "link", "meta", "picture"]
+)
+_SKIP_TOKEN_RE = re.compile(
+    r"^(?:.*[-_])?(?:ads?|advert|advertisement|adverts?|dfp|ad-slot|adslot|mpu|o-ads|bbccom_slot|bbccom_advert|"
+    r"self-promo|selfpromo|newsletter|share|sharing|social|share-tools|sharebar|related|related-links|"
+    r"recommend|recommended|promo|promotion|subscribe|subscription|trustbadgecontainer|trustbadgetitle|"
+    r"trustbadgeurl|attribution|interstitial|cboxes|comments?|off-screen|visually-hidden|sr-only|"
+    r"copyright|credit|credits|photo-credit|img-credit|tags?|tag-list|breadcrumbs?|pagination|"
+    r"player-with-placeholder|embed-youtube-warning|cube|more-link|read-more|readmore|pullquote-share|"
+    r"keyword_link_disabled)$",
+    re.I,
+)
+_SKIP_ID_RE = re.compile(r"(?:^|[-_])(?:dfp|ad|ads|innity|imu|mpu|taboola|outbrain|comments?|share|related|newsletter)(?:$|[-_\d])", re.I)
+_CAPTION_TOKENS = frozenset(
+    {
+        "caption",
+        "photo-caption",
+        "img-caption",
+        "image-caption",
+        "media-caption",
+        "media-caption__text",
+        "wp-caption-text",
+        "image_caption",
+        "figure-caption",
+        "media-with-caption__caption",
+        "m-figure__caption",
+        "pic-caption",
+        "photo_caption",
+        "caption-text",
+    }
+)
+_BYLINE_TOKENS = frozenset({"byline", "byline__name", "author-name", "article-author", "author"})
+_MEDIA_E2E = frozenset({"image-placeholder", "media-player", "media-loader"})
+_AD_DATA_ATTRS = ("data-o-ads-name", "data-tms-ad", "data-selfpromo-newsletter", "data-selfpromo-app", "data-ad")
+
+
+class _Extracted:
+    __slots__ = ("lines", "captions", "images", "authors", "dates", "header_credits")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.captions: list[str] = []
+        self.images: list[str] = []
+        self.authors: list[str] = []
+        self.dates: list[datetime] = []
+        #: text lines of the date element that are not the date (NYT/DW ``<i>AUTHOR<br>DATE</i>``)
+        self.header_credits: list[str] = []
+
+
+def _norm(text: str) -> str:
+    return _WS_RE.sub(" ", text.replace("\xa0", " ").replace("\u3000", " ")).strip()
+
+
+def _unproxy(src: str) -> str:
+    src = src.strip()
+    if "images.weserv.nl" in src:
+        m = re.search(r"[?&]url=([^&]+)", src)
+        if m:
+            inner = m.group(1)
+            if not inner.startswith(("http://", "https://", "//")):
+                inner = "https://" + inner
+            return inner
+    if src.startswith("//"):
+        return "https:" + src
+    return src
+
+
+def _classify(el: Any) -> str:
+    """'skip', 'caption', 'byline', 'figure', 'date' or '' for one element (cheap: attributes only)."""
+    tag = el.tag
+    if tag in _SKIP_TAGS:
+        return "skip"
+    attrib = el.attrib
+    if not attrib:
+        if tag == "figcaption":
+            return "caption"
+        if tag == "time":
+            return "date"
+        return ""
+    if tag == "figcaption":
+        return "caption"
+    if tag == "time":
+        return "date"
+    if attrib.get("aria-hidden") == "true" and tag in ("section", "div", "span"):
+        return "skip"
+    for name in _AD_DATA_ATTRS:
+        if name in attrib:
+            return "skip"
+    e2e = attrib.get("data-e2e")
+    if e2e and (e2e == "advertisement" or "promo" in e2e or "related" in e2e):
+        return "skip"
+    role = attrib.get("role")
+    if role in ("region", "complementary", "navigation", "banner", "contentinfo") and (
+        "广告" in attrib.get("aria-label", "") or role != "region"
+    ):
+        return "skip"
+    cls = attrib.get("class")
+    if cls:
+        tokens = cls.split()
+        for tok in tokens:
+            low = tok.lower()
+            if low in _CAPTION_TOKENS:
+                return "caption"
+            if low in _BYLINE_TOKENS:
+                return "byline"
+            if _SKIP_TOKEN_RE.match(low):
+                return "skip"
+    ident = attrib.get("id")
+    if ident and _SKIP_ID_RE.search(ident):
+        return "skip"
+    if attrib.get("itemprop") == "caption":
+        return "caption"
+    return ""
+
+
+def _figure_blocks(root: Any) -> set[Any]:
+    """Containers around BBC-style media placeholders: their text is a caption."""
+    out: set[Any] = set()
+    try:
+        markers = root.xpath("//*[@data-e2e='image-placeholder' or @data-e2e='media-player']")
+    except Exception:
+        return out
+    for marker in markers[:200]:
+        top = marker
+        parent = marker.getparent()
+        steps = 0
+        while parent is not None and parent.tag == "div" and steps < 8:
+            text_len = len(_norm(parent.text_content()))
+            if text_len > 400:
+                break
+            top = parent
+            parent = parent.getparent()
+            steps += 1
+        out.add(top)
+    return out
+
+
+def _extract(body: str, source: str) -> _Extracted:
+    """Text lines, captions, images, authors and candidate dates of an HTML body."""
+    out = _Extracted()
+    _dates_from_raw(body, source, out)
+    try:
+        root = _parse_html(body)
+        if root is None:
+            out.lines = _clean_lines(_flat_lines(body), source, out)
+            return out
+        _walk(root, source, out)
+        if not out.lines and len(body) > 2000:
+            # lxml stops at its depth limit: pathological nesting loses the text
+            out.lines = _clean_lines(_flat_lines(body), source, out)
+    except (RecursionError, ValueError, etree.LxmlError, TypeError, AttributeError, IndexError, KeyError):
+        out.lines = _clean_lines(_flat_lines(body), source, out)
+        out.captions = []
+    return out
+
+
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+
+
+def _parse_html(body: str) -> Any:
+    cleaned = _CTRL_RE.sub("", body)
+    if not cleaned.strip():
+        return None
+    raw = cleaned.encode("utf-8", "replace")
+    try:
+        doc = lxml_html.document_fromstring(raw, parser=_PARSER)
+    except (etree.ParserError, ValueError):
+        return None
+    return doc
+
+
+def _flat_lines(body: str) -> list[str]:
+    """Fallback extraction: strip tags with regexes, block tags break lines."""
+    text = re.sub(r"(?is)<(script|style|noscript)\b.*?</\1\s*>", " ", body)
+    text = re.sub(r"(?i)<\s*(br|/p|/div|/li|/h\d|/tr|p|div|li|h\d|tr)\b[^>]*>", "\n", text)
+    text = re.sub(r"<[^>]*>", " ", text)
+    text = htmllib.unescape(text)
+    return [line for line in (_norm(x) for x in text.split("\n")) if line]
+
+
+def _dates_from_raw(body: str, source: str, out: _Extracted) -> None:
+    """Date-line candidates from the top of the body (cheap regexes on the raw HTML)."""
+    head = body[:4000]
+    for m in re.finditer(r"<time\b[^>]*?\bdate[Tt]ime\s*=\s*[\"']([^\"']+)[\"']", head):
+        dt = _parse_date_text(m.group(1), source, loose=True)
+        if dt is not None:
+            out.dates.append(dt)
+    # <i>date</i> (VOA, DW, Reuters, NYT, old BBC) and RFI's <div>dd/mm/yyyy - hh:mm</div>
+    for m in re.finditer(r"<i>((?:[^<]|<br\s*/?>){4,120})</i>", head[:1500]):
+        parts = [_norm(htmllib.unescape(x)) for x in re.split(r"<br\s*/?>", m.group(1))]
+        for k, part in enumerate(parts):
+            dt = _parse_date_text(part, source, loose=True)
+            if dt is not None:
+                out.dates.append(dt)
+                out.header_credits.extend(x for x in parts[:k] if x)
+                break
+        if out.dates:
+            break
+    m = re.search(r">\s*(\d{1,2}/\d{1,2}/\d{4}\s*-\s*\d{1,2}:\d{2})\s*<", head[:1500])
+    if m:
+        dt = _parse_date_text(m.group(1), source, loose=False)
+        if dt is not None:
+            out.dates.append(dt)
+
+
+_DATE_LINE_RE = re.compile(
+    r"^(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),.*\d{4}.*|\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+Z?)?|\d{1,2}/\d{1,2}/\d{4}\s*-\s*\d{1,2}:\d{2}|"
+    r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*\S{0,3}\s*\d{1,2}:\d{2})?)$"
+)
+
+
+def _walk(root: Any, source: str, out: _Extracted) -> None:
+    """Iterative walk of the tree collecting lines, captions, images and bylines."""
+    lines: list[str] = []
+    buf: list[str] = []
+    captions = out.captions
+    images = out.images
+    seen_images: set[str] = set()
+    figures = _figure_blocks(root)
+    byline_texts: list[str] = []
+    after_media = False
+    first_ul_checked = False
+
+    def flush() -> None:
+        nonlocal after_media
+        if buf:
+            line = _norm("".join(buf))
+            buf.clear()
+            if line:
+                lines.append(line)
+                after_media = False
+
+    def add_caption(text: str) -> None:
+        text = _TRAILING_CREDIT_RE.sub("", _norm(text))
+        if text and not _CREDIT_RE.match(text) and text not in captions:
+            captions.append(text)
+
+    def add_image(el: Any) -> None:
+        nonlocal after_media
+        src = el.get("src") or el.get("data-src") or el.get("data-original") or ""
+        after_media = True
+        if not src or src.startswith("data:"):
+            return
+        src = _unproxy(src)
+        if src not in seen_images:
+            seen_images.add(src)
+            images.append(src)
+        title = el.get("title")
+        if title and source in ("rti", "rfa"):
+            add_caption(title)
+
+    body = root.find("body")
+    start = body if body is not None else root
+    # stack of (element, phase): phase 0 = enter, 1 = leave (emit tail)
+    stack: list[tuple[Any, int]] = [(start, 0)]
+    while stack:
+        el, phase = stack.pop()
+        if phase == 1:
+            if el.tag in _BLOCK_TAGS:
+                flush()
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        tag = el.tag
+        if not isinstance(tag, str):  # comment or processing instruction
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        tag = tag.lower()
+        kind = _classify(el)
+        if kind == "skip":
+            if tag in ("video", "picture", "noscript"):
+                for img in el.iter("img"):
+                    if tag != "noscript":
+                        add_image(img)
+                after_media = True
+                if tag == "video" and el.get("poster"):
+                    src = _unproxy(el.get("poster"))
+                    if src not in seen_images:
+                        seen_images.add(src)
+                        images.append(src)
+            elif tag == "iframe":
+                after_media = True
+            if tag in _BLOCK_TAGS or tag in ("nav", "footer", "aside", "form", "section", "div"):
+                flush()
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        if el in figures:
+            flush()
+            for img in el.iter("img"):
+                add_image(img)
+            for t in _block_texts(el):
+                add_caption(t)
+            after_media = False
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        if kind == "caption" or (tag == "small" and after_media):
+            flush()
+            for img in el.iter("img"):
+                add_image(img)
+            add_caption(" ".join(_block_texts(el)))
+            after_media = tag == "small" or kind == "caption"
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        if kind == "byline":
+            flush()
+            byline_texts.append(_norm(el.text_content()))
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        if kind == "date":
+            flush()
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        if tag == "ul" and not first_ul_checked and el.get("role") == "list" and not lines:
+            first_ul_checked = True
+            names = _bbc_byline(el)
+            if names:
+                byline_texts.extend(names)
+                if el.tail:
+                    buf.append(el.tail)
+                continue
+        if (tag == "ul" or tag == "ol") and _is_link_list(el):
+            flush()
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        if tag == "img":
+            add_image(el)
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        if tag == "br" or tag == "hr":
+            flush()
+            if el.tail:
+                buf.append(el.tail)
+            continue
+        if tag in _BLOCK_TAGS:
+            flush()
+        elif tag in ("td", "th"):
+            buf.append(" ")
+        if el.text:
+            buf.append(el.text)
+        stack.append((el, 1))
+        children = list(el)
+        for child in reversed(children):
+            stack.append((child, 0))
+    flush()
+
+    for t in byline_texts:
+        for name in _split_names(t, source):
+            if name not in out.authors:
+                out.authors.append(name)
+    out.lines = _clean_lines(lines, source, out)
+    # captions are not text
+    if captions and out.lines:
+        cap_set = set(captions)
+        out.lines = [line for line in out.lines if line not in cap_set]
+
+
+def _is_link_list(el: Any) -> bool:
+    """A list whose every item is only a link: "related articles", not text."""
+    items = 0
+    for li in el:
+        if not isinstance(li.tag, str):
+            continue
+        if li.tag != "li":
+            return False
+        text = _norm(li.text_content())
+        if not text:
+            continue
+        links = li.findall(".//a")
+        if not links or _norm("".join(a.text_content() for a in links)) != text:
+            return False
+        items += 1
+    return items > 0
+
+
+def _block_texts(el: Any) -> list[str]:
+    """The text of *el* split at block elements (for captions), skipping hidden parts."""
+    parts: list[str] = []
+    buf: list[str] = []
+    stack: list[tuple[Any, int]] = [(el, 0)]
+    while stack:
+        node, phase = stack.pop()
+        if phase == 1:
+            if isinstance(node.tag, str) and node.tag in _BLOCK_TAGS:
+                parts.append("".join(buf))
+                buf.clear()
+            if node.tail and node is not el:
+                buf.append(node.tail)
+            continue
+        if not isinstance(node.tag, str):
+            if node.tail:
+                buf.append(node.tail)
+            continue
+        if node is not el and _classify(node) == "skip":
+            if node.tail:
+                buf.append(node.tail)
+            continue
+        if node.tag in _BLOCK_TAGS or node.tag == "br":
+            parts.append("".join(buf))
+            buf.clear()
+        if node.text:
+            buf.append(node.text)
+        stack.append((node, 1))
+        for child in reversed(list(node)):
+            stack.append((child, 0))
+    parts.append("".join(buf))
+    return [p for p in (_norm(x) for x in parts) if p]
+
+
+# --------------------------------------------------------------------------- authors
+
+_JOB_RE = re.compile(
+    r"(BBC|记者|記者|编辑|編輯|通讯员|通訊員|主编|主編|特约|特約|撰稿|评论员|評論員|专栏|專欄|主持|分析|"
+    r"报道|報道|报导|報導|研究|总监|總監|主任|特派|驻|駐|Reporter|Correspondent|Editor|News|Journalist|"
+    r"Analyst|Producer|Service|中文)",
+    re.I,
+)
+_ALIAS_RE = re.compile(r"\s*[（(][^（）()]*[）)]\s*$")
+
+
+def _bbc_byline(ul: Any) -> list[str]:
+    """Names from a BBC ``<ul role="list">`` byline (job titles are dropped)."""
+    items = [_norm(li.text_content()) for li in ul if isinstance(li.tag, str) and li.tag == "li"]
+    if not items or len(items) > 6 or any(len(x) > 60 for x in items):
+        return []
+    names: list[str] = []
+    for item in items:
+        if not item or _JOB_RE.search(item):
+            continue
+        name = _ALIAS_RE.sub("", item).strip()
+        if name and len(name) <= 40:
+            names.append(name)
+    return names
+
+
+_NAME_SPLIT_RE = re.compile(r"\s*(?:[、,，/／;；&]|\band\b|\s及\s|與|与)\s*")
+_BYLINE_PREFIX_RE = re.compile(r"^(?:(?:本[报報刊台网網]|特约|特約|駐\S{1,4}|驻\S{1,4})?(?:记者|記者)|撰文|文|作者|By)\s*[:：|｜/]?\s*", re.I)
+
+
+def _split_names(text: str, source: str) -> list[str]:
+    text = _norm(text)
+    if not text or len(text) > 80:
+        return []
+    text = _BYLINE_PREFIX_RE.sub("", text)
+    names = []
+    for part in _NAME_SPLIT_RE.split(text):
+        part = part.strip(" .。:：|｜")
+        if part and len(part) <= 40:
+            names.append(part)
+    return names
+
+
+# credit/byline lines inside the text: (pattern, group holding the names)
+_CREDIT_RE = re.compile(
+    r"^(?:图像来源|圖像來源|图片来源|圖片來源|图片版权|圖片版權|Image source|Image caption|Getty Images|图像加注文字|"
+    r"圖像加註文字|图像标题|Photo credit|来源[:：]|圖片:|图片:|图:|圖:)",
+    re.I,
+)
+_TRAILING_CREDIT_RE = re.compile(r"\s*(?:©|\(c\)|图片来源[:：]|圖片來源[:：]|Photo:)[^。！？.!?]{0,80}$")
+_AUTHOR_LINE_RE = re.compile(
+    r"^(?:作者|文|撰文|采写|採寫|(?:本刊|本报|本報|特约|特約|驻\S{1,6}|駐\S{1,6})?(?:记者|記者))\s*[:：|｜/丨]\s*"
+    r"([^\s:：|｜/][^:：|｜]{0,40}?)"
+    r"(?:\s+(?:责编|責編|网编|網編|编辑|編輯|翻译|翻譯|摄影|攝影|审校|審校|校对|校對)[:：].*)?$"
+)
+
+
+# --------------------------------------------------------------------------- boilerplate
+
+# Generic boilerplate lines (anywhere, any outlet).
+_BOILER_RE = re.compile(
+    r"^(?:"
+    r"你的器材不支持播放多媒体材料|你的設備不支持播放多媒體材料|您的浏览器不支持.*|您的瀏覽器不支援.*|"
+    r"多媒体播放器|多媒體播放器|播放视频|播放影片|Media player|"
+    r"下载BBC中文.*|下載BBC中文.*|.*(?:扫描|掃描|扫码|掃碼).{0,12}(?:关注|關注|订阅|訂閱).*|"
+    r"(?:©|Copyright ©?|\(c\)).{0,120}|.*版权所有.{0,60}|.*版權所有.{0,60}|.*All rights reserved\.?|"
+    r".{0,80}版权声明[:：].*|.{0,80}版權聲明[:：].*|"
+    r"(?:图像来源|圖像來源|图片来源|圖片來源|图片版权|圖片版權|Image source|Image caption|图像加注文字|圖像加註文字)[，,:：\s].{0,80}|"
+    r"(?:图像来源|圖像來源|图片来源|圖片來源|图片版权|圖片版權|Image source|Image caption|图像加注文字|圖像加註文字)|"
+    r"获取更多RSS[:：].*|獲取更多RSS[:：].*|https?://feedx\.\w+|"
+    r"Feed enhanced by .*|Post tags:.*|Continue reading on Medium.*|.*YouTube(?:播放列表|频道|頻道)[:：].*|"
+    r"使用浏览器播视频.*|.*view video in browser|"
+    r"分享(?:到|至)?(?:[:：].*)?|Share(?: this)?(?: on .*)?|"
+    r"(?:相关|相關|延伸|推荐|推薦)(?:文章|阅读|閱讀|新闻|新聞|報導|报道|内容|內容|链接|鏈接)[:：]?|"
+    r"(?:更多|更多内容|更多內容|继续阅读|繼續閱讀|阅读全文|閱讀全文|Read more|\.\.\.more|…more)|"
+    r"(?:点击|點擊|按此)(?:查看|阅读|閱讀|訂閱|订阅).{0,30}|"
+    r".{0,40}(?:订阅|訂閱).{0,20}(?:newsletter|简报|簡報|电子报|電子報|通讯|通訊).{0,60}|"
+    r"(?:微信搜索|扫码关注|掃碼關注|长按识别|長按識別).*|"
+    r"广告|廣告|Advertisement"
+    r")$",
+    re.I,
+)
+
+# Per-outlet boilerplate lines.
+_OUTLET_BOILER: dict[str, re.Pattern[str]] = {
+    "voa": re.compile(r"^(?:.*美国之音.{0,10}(?:APP|App|应用|频道|Telegram).*|.*(?:关注|訂閱|订阅)美国之音.*|"
+                      r"No media source currently available|嘉宾和观众听众发表的都是个人观点.*|.*本集全部内容请看[:：].*|\d{1,2}:\d{2}(?::\d{2})?|.*VOA卫视.*)$"),
+    "bbc": re.compile(r"^(?:.*BBC中文.{0,6}(?:App|APP|应用|應用|Telegram|Instagram|微信|微博|通讯|通訊|YouTube|频道|頻道).*|"
+                      r"BBC News 中文|BBC中文|完|Getty Images|Reuters|EPA|AFP|"
+                      r"BBC不为外部网站的内容负责.*|BBC不為外部網站的內容負責.*|相关话题|相關話題|"
+                      r"(?:热读|熱讀|最多阅读|最多閱讀|相关内容|相關內容|相关报道|相關報道)|"
+                      r"视频加注文字[，,].*|視頻加註文字[，,].*|视频说明.*)$"),
+    "rfi": re.compile(r"^(?:.*(?:订阅|訂閱)法广.*|.*下载法广.*|.*下載法廣.*|.*法广应用.*|作者[:：].*|"
+                      r"分享[:：]?|.*RFI中文.{0,6}(?:App|应用|Telegram).*)$"),
+    "dw": re.compile(r"^(?:.*德国之声.{0,4}(?:版权声明|版權聲明).*|.*DW中文.{0,6}(?:Instagram|Facebook|Telegram|App|应用).*|"
+                     r".*(?:订阅|訂閱)德国之声.*|德国之声致力于.*|\(?（?(?:德国之声|DW).{0,4}(?:中文网)?）?\)?)$"),
+    "reuters": re.compile(r"^(?:我们的标准[:：]?.*|汤森路透“信任原则”|.*Thomson Reuters.*|编译\s.*|審校\s.*|审校\s.*|"
+                          r"(?:编译|審校|审校|编辑)[:：].*|\(?（?完）?\)?)$"),
+    "nyt": re.compile(r"^(?:感谢阅读今天的简报.*|.*欢迎在Twitter.{0,40}关注.*|（?欢迎点击此处订阅NYT简报.*|.*点击查看本文英文版.*|点击查看本版英文版.*|.*本文最初发表于.*|"
+                      r"翻译[:：].*|.*欢迎在Twitter上关注.*|.*欢迎在Twitter上关注他.*)$"),
+    "ft": re.compile(r"^(?:译者[/／:：].*|（?本文仅代表作者本人观点.*|责任编辑[:：].*|.*@ftchinese\.com.*|版权声明[:：].*)$"),
+    "rfa": re.compile(r"^(?:.*(?:记者|責編|责编|网编|網編)[:：].{0,40}(?:责编|責編|网编|網編)[:：].*|"
+                      r".*自由亚洲电台.{0,6}(?:版权|版權).*|.*RFA.{0,8}(?:Copyright|版权).*)$"),
+    "cdt": re.compile(r"^(?:请点击购买.*|請點擊購買.*|(?:CDS|CDT)\s*(?:档案|導覽|导览|檔案)\s*[|｜].*|[|｜]\s*\S{1,20}|.*CDT 档案卡.*|标签[:：].*|.*中国数字时代.{0,10}(?:Telegram|推特|Twitter|订阅|訂閱|App|桌面|微信).*|"
+                      r"Feed enhanced by.*|.*翻墙.{0,4}(?:教程|工具)下载.*|.*(?:CDT|中国数字时代)(?:编辑|編輯)?(?:注|推荐)?[:：]?$)$"),
+    "hkcnews": re.compile(r"^(?:請加入成為眾新聞的月費訂戶.*|月費訂戶.*|.*hkcnews\.com/aboutus.*|\{\{<.*>\}\}|"
+                          r"眾新聞(?:已|將).{0,20}(?:停止|暫停)運作.*)$"),
+    "rti": re.compile(r"^(?:\.\.\.more|…more|more)$"),
+    "zaobao": re.compile(r"^(?:.*(?:订阅|訂閱)联合早报.*|.*早报.{0,6}(?:App|APP|Telegram|脸书|面簿).*)$"),
+    "matters": re.compile(r"^(?:.*Matters.{0,10}(?:訂閱|订阅|支持|追蹤|追踪).*)$"),
+    "chinafile": re.compile(r"^(?:Sign up for .*newsletter.*|Subscribe to .*|Related|More from ChinaFile.*)$", re.I),
+    "medium": re.compile(r"^(?:.*was originally published in .*on Medium.*|Photo by .* on Unsplash)$"),
+    "initium": re.compile(r"^(?:閱讀餘下全文.*|支持我們，請成為付費會員.*|暢讀全站所有好內容.*|.*成為付費會員.*|.*端傳媒.{0,6}(?:會員|訂閱).*)$"),
+}
+_OUTLET_BOILER["rti"] = re.compile(_OUTLET_BOILER["rti"].pattern)
+
+
+#: Outlet footers: the line that starts them and everything after it is not text.
+_OUTLET_END: dict[str, re.Pattern[str]] = {
+    "hkcnews": re.compile(r"^(?:請加入成為眾新聞的月費訂戶|請支持《眾新聞》|我們的眾籌活動已結束|!\s*(?:博客|主筆)\s*\|)"),
+    "cdt": re.compile(r"^(?:请点击购买.*|請點擊購買.*|(?:CDS|CDT)\s*(?:档案|導覽|导览|檔案)\s*[|｜].*|[|｜]\s*\S{1,20}|Post tags:|Feed enhanced by)"),
+}
+_WORD_RE = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u0370-\u04ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def _clean_lines(lines: list[str], source: str, out: _Extracted) -> list[str]:
+    """Drop boilerplate, the date line and credit/byline lines; collect bylines."""
+    outlet_re = _OUTLET_BOILER.get(source)
+    end_re = _OUTLET_END.get(source)
+    kept: list[str] = []
+    seen_date_line = False
+    for idx, line in enumerate(lines):
+        if not line:
+            continue
+        if end_re is not None and end_re.match(line):
+            break
+        if line.startswith("**") and line.endswith("**") and len(line) > 4:
+            line = line[2:-2].strip()
+        if not _WORD_RE.search(line):
+            continue  # separators: "====", "* * *", "……"
+        if len(line) <= 160:
+            if _BOILER_RE.match(line):
+                continue
+            if outlet_re is not None and outlet_re.match(line):
+                # RFI/RFA/NYT credit lines still name the author
+                _author_from_line(line, source, out)
+                continue
+            if idx < 6 and not seen_date_line and _DATE_LINE_RE.match(line):
+                seen_date_line = True
+                continue
+            if _author_from_line(line, source, out):
+                continue
+            if idx < 6 and line in out.header_credits:
+                _header_credit(line, source, out)
+                continue
+        kept.append(line)
+    return kept
+
+
+_AUTHOR_SPACE_RE = re.compile(r"^(?:作者|记者|記者)\s+(\S{2,12})$")
+_BRACKETS = {"【": "】", "（": "）", "(": ")", "[": "]", "〔": "〕"}
+_RFA_CREDIT_RE = re.compile(
+    r"^(?:自由亚洲电台|自由亞洲電台)?(?:特约|特約)?(?:记者|記者)\s*[:：]?\s*(\S{2,12}?)\s*(?:\S{2,8}(?:报导|报道|報導|報道))?\s+(?:责编|責編)[:：\s].*"
+)
+
+
+def _author_from_line(line: str, source: str, out: _Extracted) -> bool:
+    """If *line* is a clearly marked byline (作者：X, 记者：X 责编：…), record X; True if it was one."""
+    if len(line) > 80:
+        return False
+    if line[0] in _BRACKETS and line.endswith(_BRACKETS[line[0]]):
+        line = line[1:-1].strip()
+    m = _AUTHOR_LINE_RE.match(line) or _AUTHOR_SPACE_RE.match(line)
+    if not m and source == "rfa":
+        m = _RFA_CREDIT_RE.match(line)
+    if not m:
+        return False
+    names = _split_names(m.group(1), source)
+    names = [n for n in names if not _JOB_RE.search(n)]
+    for name in names:
+        if name not in out.authors:
+            out.authors.append(name)
+    return bool(names)
+
+
+def _header_credit(line: str, source: str, out: _Extracted) -> None:
+    """The credit above the date line (``采访记者： William Yang``, ``DAMIEN CAVE``) names the authors."""
+    text = re.sub(r"^(?:采访记者|採訪記者|记者|記者|作者|撰文|文|By)\s*[:：]?\s*", "", line, flags=re.I)
+    if not text or len(text) > 80:
+        return
+    for name in re.split(r"\s*(?:,|，|、|/|和|\band\b)\s*", text):
+        name = name.strip()
+        if name and not _JOB_RE.search(name) and name not in out.authors:
+            out.authors.append(name)

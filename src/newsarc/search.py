@@ -1,0 +1,427 @@
+"""Search: a query string → ranked, highlighted :class:`~newsarc.records.Hit` objects.
+
+Two questions are answered separately:
+
+*Which articles match?*  Each query word is folded and cut into pieces
+(:func:`newsarc.analysis.segment_query`).  A dictionary word is matched
+exactly by the index (``title``/``body`` words or ``grams``, which hold every
+dictionary word of the text wherever jieba's cut put the boundaries); a
+stretch jieba does not know (崔善姬) is looked up by its characters and words
+and then verified against the stored folded text, as are phrases and
+``title:`` terms.  So a hit set is exactly the set of articles that contain
+the words, whatever the segmentation.
+
+*In what order?*  BM25F over the jieba search-mode words of the pieces, with
+the title weighted above the body; or by publication date.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from whoosh import query as wq
+from whoosh import scoring
+
+from newsarc.analysis import QueryPiece, fold, fold_aligned, search_tokens, segment_query
+from newsarc.errors import ArchiveError, QueryError
+from newsarc.index import open_index
+from newsarc.query import And, Node, Not, Or, Term, parse_query
+from newsarc.records import Hit
+from newsarc.store import Store, open_store
+
+TITLE_BOOST = 3.0
+SORTS = ("relevance", "newest", "oldest")
+SNIPPET_CHARS = 60
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass
+class SearchOptions:
+    """Filters, order and page of a search."""
+
+    sources: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    sort: str = "relevance"
+    limit: int | None = 10
+    page: int = 1
+
+
+@dataclass
+class SearchResult:
+    """One page of hits, the total number of matching articles and the time taken."""
+
+    hits: list[Hit]
+    total: int
+    offset: int
+    elapsed: float
+    terms: list[str] = field(default_factory=list)
+
+
+def parse_date_bound(text: str, *, end: bool) -> int:
+    """Epoch seconds (UTC) of ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; ``end`` gives the last second of it."""
+    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", text.strip())
+    if not m:
+        raise QueryError(f"not a date: {text!r} (use YYYY-MM-DD, YYYY-MM or YYYY)")
+    year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
+    try:
+        start = datetime(year, month, day, tzinfo=UTC)
+    except ValueError as exc:
+        raise QueryError(f"not a date: {text!r} ({exc})") from None
+    if not end:
+        return int(start.timestamp())
+    if m[3]:
+        nxt = start.timestamp() + 86400
+    elif m[2]:
+        nxt = (start.replace(year=year + 1, month=1) if month == 12 else start.replace(month=month + 1)).timestamp()
+    else:
+        nxt = start.replace(year=year + 1).timestamp()
+    return int(nxt) - 1
+
+
+class Searcher:
+    """Searches one archive.  Open with :func:`open_searcher`; use as a context manager."""
+
+    def __init__(self, store: Store, ix) -> None:  # type: ignore[no-untyped-def]
+        self.store = store
+        self.ix = ix
+        self.searcher = ix.searcher(weighting=scoring.BM25F())
+        self.reader = self.searcher.reader()
+        self._total = store.dictionary_total()
+        self._lookup_cache: dict[str, int | None] = {}
+
+    def close(self) -> None:
+        """Release the index and the store."""
+        self.searcher.close()
+        self.store.close()
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ dictionary
+
+    def lookup(self, words: Iterable[str]) -> dict[str, int]:
+        """Dictionary lookups, cached for the life of the searcher."""
+        words = list(words)
+        missing = [w for w in words if w not in self._lookup_cache]
+        if missing:
+            found = self.store.lookup_words(missing)
+            for w in missing:
+                self._lookup_cache[w] = found.get(w)
+        return {w: f for w in words if (f := self._lookup_cache.get(w))}
+
+    def pieces(self, folded: str) -> list[QueryPiece]:
+        """Cut a folded query word into pieces."""
+        return segment_query(folded, self.lookup, self._total)
+
+    # ------------------------------------------------------------------ matching
+
+    def _docs(self, q: wq.Query) -> set[int]:
+        return set(q.docs(self.searcher))
+
+    def _any_field(self, term: str, fields: tuple[str, ...] = ("title", "body", "grams")) -> set[int]:
+        return self._docs(wq.Or([wq.Term(f, term) for f in fields]))
+
+    def _verify(self, docs: set[int], needle: str, *, title_only: bool = False) -> set[int]:
+        if not docs:
+            return docs
+        ids = {self.reader.stored_fields(d)["id"]: d for d in docs}
+        out = set()
+        for aid, folded in self.store.folded_texts(ids):
+            text = _SPACE.sub(" ", folded.split("\n", 1)[0] if title_only else folded)
+            if needle in text:
+                out.add(ids[aid])
+        return out
+
+    def _piece_docs(self, piece: QueryPiece, fields: tuple[str, ...]) -> tuple[set[int], bool]:
+        """Docs containing ``piece``; the flag says whether they still need verifying."""
+        if piece.kind == "latin":
+            return self._any_field(piece.text, tuple(f for f in fields if f != "grams")), False
+        if piece.kind == "word":
+            return self._any_field(piece.text, fields), False
+        docs: set[int] | None = None
+        for part in sorted(set(piece.parts), key=len, reverse=True):
+            found = self._any_field(part, fields)
+            docs = found if docs is None else docs & found
+            if not docs:
+                return set(), False
+        return docs or set(), True
+
+    def _term_docs(self, term: Term) -> set[int]:
+        if term.field == "source":
+            return self._docs(wq.Term("source", term.text.lower()))
+        if term.field == "author":
+            return self._docs(wq.Term("author", fold(term.text).strip()))
+        folded = fold(term.text)
+        title_only = term.field == "title"
+        fields = ("title", "body", "grams")
+        if term.phrase:
+            needle = _SPACE.sub(" ", folded).strip()
+            pieces = [p for w in needle.split(" ") for p in self.pieces(w)]
+            docs = self._all_pieces(pieces, fields)
+            return self._verify(docs, needle, title_only=title_only)
+        result: set[int] | None = None
+        for piece in self.pieces(folded):
+            docs, verify = self._piece_docs(piece, fields)
+            if result is not None:
+                docs &= result
+            if verify or title_only:
+                docs = self._verify(docs, piece.text, title_only=title_only)
+            result = docs
+            if not result:
+                break
+        return result or set()
+
+    def _all_pieces(self, pieces: list[QueryPiece], fields: tuple[str, ...]) -> set[int]:
+        result: set[int] | None = None
+        for piece in pieces:
+            docs, _verify = self._piece_docs(piece, fields)
+            result = docs if result is None else result & docs
+            if not result:
+                return set()
+        return result if result is not None else set()
+
+    def matching(self, node: Node) -> set[int]:
+        """The docnums of articles matching a query tree exactly."""
+        if isinstance(node, Term):
+            return self._term_docs(node)
+        if isinstance(node, Not):
+            return set(self.reader.all_doc_ids()) - self.matching(node.child)
+        if isinstance(node, Or):
+            out: set[int] = set()
+            for child in node.children:
+                out |= self.matching(child)
+            return out
+        positives = [c for c in node.children if not isinstance(c, Not)]
+        negatives = [c for c in node.children if isinstance(c, Not)]
+        result: set[int] | None = None
+        for child in positives:
+            docs = self.matching(child)
+            result = docs if result is None else result & docs
+            if not result:
+                return set()
+        if result is None:
+            result = set(self.reader.all_doc_ids())
+        for neg in negatives:
+            result -= self.matching(neg.child)
+        return result
+
+    def _filter(self, options: SearchOptions) -> set[int] | None:
+        parts = []
+        if options.sources:
+            parts.append(wq.Or([wq.Term("source", s.lower()) for s in options.sources]))
+        if options.since or options.until:
+            start = parse_date_bound(options.since, end=False) if options.since else None
+            end = parse_date_bound(options.until, end=True) if options.until else None
+            if start is not None and end is not None and start > end:
+                raise QueryError(f"--since {options.since} is after --until {options.until}")
+            parts.append(wq.NumericRange("published", start, end))
+        if not parts:
+            return None
+        return self._docs(wq.And(parts) if len(parts) > 1 else parts[0])
+
+    # ------------------------------------------------------------------ ranking
+
+    def ranking_terms(self, node: Node) -> list[str]:
+        """The search-mode words of the positive terms of a query (for BM25F and highlighting)."""
+        out: list[str] = []
+        for term in _positive_terms(node):
+            if term.field in ("source", "author"):
+                continue
+            for word in fold(term.text).split():
+                for piece in self.pieces(word):
+                    out.extend(search_tokens(piece, self.lookup))
+        return list(dict.fromkeys(out))
+
+    def highlight_terms(self, node: Node) -> list[str]:
+        """The folded strings to mark in titles and snippets, longest first."""
+        out: list[str] = []
+        for term in _positive_terms(node):
+            if term.field in ("source", "author"):
+                continue
+            folded = _SPACE.sub(" ", fold(term.text)).strip()
+            if term.phrase:
+                out.append(folded)
+            for word in folded.split():
+                out.extend(p.text for p in self.pieces(word))
+        return sorted(set(out), key=len, reverse=True)
+
+    def search(self, text: str, options: SearchOptions | None = None) -> SearchResult:
+        """Run a query string and return one page of hits."""
+        started = time.perf_counter()
+        options = options or SearchOptions()
+        if options.sort not in SORTS:
+            raise QueryError(f"unknown sort {options.sort!r} (use {', '.join(SORTS)})")
+        node = parse_query(text)
+        docs = self.matching(node)
+        flt = self._filter(options)
+        if flt is not None:
+            docs &= flt
+        ordered = self._order(node, docs, options.sort)
+        limit = options.limit
+        offset = (max(options.page, 1) - 1) * (limit or 0)
+        page = ordered if limit is None else ordered[offset : offset + limit]
+        highlights = self.highlight_terms(node)
+        hits = self._hits(page, highlights)
+        return SearchResult(hits, len(docs), offset, time.perf_counter() - started, highlights)
+
+    def _order(self, node: Node, docs: set[int], sort: str) -> list[tuple[int, float]]:
+        published = self.reader.column_reader("published")
+        if sort != "relevance":
+            reverse = sort == "newest"
+            return sorted(((d, 0.0) for d in docs), key=lambda x: (published[x[0]], x[0]), reverse=reverse)
+        terms = self.ranking_terms(node)
+        scores: dict[int, float] = {}
+        if terms and docs:
+            subqueries: list[wq.Query] = []
+            for t in terms:
+                subqueries.append(wq.Term("title", t, boost=TITLE_BOOST))
+                subqueries.append(wq.Term("body", t))
+            results = self.searcher.search(wq.Or(subqueries), filter=docs, limit=None)
+            for hit in results:
+                scores[hit.docnum] = hit.score
+        return sorted(
+            ((d, scores.get(d, 0.0)) for d in docs),
+            key=lambda x: (-x[1], -published[x[0]], x[0]),
+        )
+
+    # ------------------------------------------------------------------ hits
+
+    def _hits(self, page: list[tuple[int, float]], terms: list[str]) -> list[Hit]:
+        ids = [self.reader.stored_fields(d)["id"] for d, _ in page]
+        summaries = self.store.summaries(ids)
+        texts = self.store.texts(ids)
+        hits = []
+        for (_docnum, score), aid in zip(page, ids, strict=True):
+            s = summaries.get(aid)
+            if s is None:  # indexed but replaced in the store since: skip
+                continue
+            text, captions = texts.get(aid, ("", []))
+            snippet, spans = make_snippet("\n".join([text, *captions]), terms)
+            hits.append(
+                Hit(
+                    id=s.id,
+                    title=s.title,
+                    source=s.source,
+                    source_name=s.source_name,
+                    published=s.published,
+                    url=s.url,
+                    score=score,
+                    snippet=snippet,
+                    highlights=spans,
+                    title_highlights=find_spans(fold_aligned(s.title), terms),
+                )
+            )
+        return hits
+
+
+def _positive_terms(node: Node, negated: bool = False) -> list[Term]:
+    if isinstance(node, Term):
+        return [] if negated else [node]
+    if isinstance(node, Not):
+        return _positive_terms(node.child, not negated)
+    out: list[Term] = []
+    for child in node.children:
+        out.extend(_positive_terms(child, negated))
+    return out
+
+
+def find_spans(folded: str, terms: list[str]) -> list[tuple[int, int]]:
+    """Non-overlapping ``(start, end)`` spans of ``terms`` in ``folded`` (longest terms win)."""
+    taken = [False] * len(folded)
+    spans = []
+    for term in terms:
+        if not term:
+            continue
+        start = folded.find(term)
+        while start != -1:
+            end = start + len(term)
+            if not any(taken[start:end]):
+                spans.append((start, end))
+                for i in range(start, end):
+                    taken[i] = True
+            start = folded.find(term, end)
+    return sorted(spans)
+
+
+def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
+    """One or two fragments of ``text`` around the query terms, joined by `` … ``, with spans.
+
+    The fragments are chosen to show as many different terms as possible.
+    """
+    flat = _SPACE.sub(" ", text).strip()
+    if not flat:
+        return "", []
+    folded = fold_aligned(flat)
+    spans = find_spans(folded, terms)
+    if not spans:
+        cut = flat[: width * 2]
+        return cut + ("…" if len(flat) > len(cut) else ""), []
+    # choose up to two windows: the one covering most distinct terms, then the best for the rest
+    windows: list[tuple[int, int]] = []
+    remaining = list(spans)
+    for _ in range(2):
+        if not remaining:
+            break
+        best = None
+        for s, _e in remaining:
+            lo = max(0, s - width // 3)
+            hi = min(len(flat), lo + width)
+            inside = {folded[a:b] for a, b in remaining if a >= lo and b <= hi}
+            if best is None or len(inside) > best[0]:
+                best = (len(inside), lo, hi)
+        assert best is not None
+        _n, lo, hi = best
+        windows.append((lo, hi))
+        covered = {folded[a:b] for a, b in spans if a >= lo and b <= hi}
+        remaining = [(a, b) for a, b in remaining if folded[a:b] not in covered]
+    windows.sort()
+    merged: list[tuple[int, int]] = []
+    for lo, hi in windows:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    parts: list[str] = []
+    out_spans: list[tuple[int, int]] = []
+    pos = 0
+    for i, (lo, hi) in enumerate(merged):
+        prefix = "…" if lo > 0 and i == 0 else ""
+        if i > 0:
+            prefix = " … "
+        fragment = prefix + flat[lo:hi]
+        base = pos + len(prefix)
+        for a, b in spans:
+            if a >= lo and b <= hi:
+                out_spans.append((base + a - lo, base + b - lo))
+        parts.append(fragment)
+        pos += len(fragment)
+    snippet = "".join(parts)
+    if merged[-1][1] < len(flat):
+        snippet += "…"
+    return snippet, out_spans
+
+
+def open_searcher(data_dir: str | Path) -> Searcher:
+    """Open an archive for searching (raises :class:`ArchiveError` when there is none)."""
+    store = open_store(data_dir)
+    try:
+        ix = open_index(data_dir)
+    except ArchiveError:
+        store.close()
+        raise
+    return Searcher(store, ix)
+
+
+def search(data_dir: str | Path, text: str, options: SearchOptions | None = None) -> SearchResult:
+    """Search the archive at ``data_dir``: the library entry point of ``newsarc search``."""
+    with open_searcher(data_dir) as searcher:
+        return searcher.search(text, options)

@@ -1,0 +1,408 @@
+"""The article store: one SQLite database in the archive directory.
+
+SQLite holds what ``show``, ``stats`` and ``export`` need (the records,
+zlib-compressed, and the original HTML), the ledger of ingested files (so
+unchanged files are skipped on a stat), the folded text that search verifies
+verbatim matches against, and jieba's dictionary in a table that opens
+instantly (the query segmenter looks up only the few substrings of a query).
+
+The database runs in WAL mode: readers see the last commit while an ingest
+writes.  Every article row carries ``indexed``: 0 until the Whoosh index has
+committed it, so an interrupted ingest can finish the job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from newsarc.errors import AmbiguousArticle, ArchiveError, UnknownArticle
+from newsarc.records import Article
+
+#: Bump when the on-disk layout changes incompatibly.
+FORMAT_VERSION = 1
+DB_NAME = "articles.db"
+INDEX_DIR = "index"
+USER_DICT_NAME = "userdict.txt"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    published TEXT NOT NULL,
+    published_ts INTEGER NOT NULL,
+    archived_ms INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    html BLOB NOT NULL,
+    folded BLOB NOT NULL,
+    indexed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS articles_unindexed ON articles(indexed) WHERE indexed = 0;
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    digest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dictionary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID;
+"""
+
+
+def _pack(text: str) -> bytes:
+    return zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
+
+
+def _unpack(blob: bytes) -> str:
+    return zlib.decompress(blob).decode("utf-8", "surrogatepass")
+
+
+def published_timestamp(published: str) -> int:
+    """Epoch seconds of an ISO 8601 ``published`` value (0 when unparsable)."""
+    try:
+        return int(datetime.fromisoformat(published).timestamp())
+    except (ValueError, OverflowError, OSError):
+        return 0
+
+
+@dataclass(slots=True)
+class StoredSummary:
+    """The columns search results need, without decompressing the record."""
+
+    rowid: int
+    id: str
+    url: str
+    title: str
+    source: str
+    source_name: str
+    published: str
+
+
+class Store:
+    """An archive's SQLite database.  Use :func:`open_store`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        """A value from the ``meta`` table."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a ``meta`` value (inside the caller's transaction)."""
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # ------------------------------------------------------------------ files ledger
+
+    def file_state(self, path: str) -> tuple[int, int, str] | None:
+        """``(size, mtime_ns, digest)`` recorded for ``path`` at its last ingest."""
+        row = self.conn.execute(
+            "SELECT size, mtime_ns, digest FROM files WHERE path = ?", (path,)
+        ).fetchone()
+        return tuple(row) if row else None  # type: ignore[return-value]
+
+    def record_file(self, path: str, size: int, mtime_ns: int, digest: str) -> None:
+        """Remember that ``path`` was ingested in this state."""
+        self.conn.execute(
+            "INSERT INTO files(path, size, mtime_ns, digest) VALUES(?, ?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "digest = excluded.digest",
+            (path, size, mtime_ns, digest),
+        )
+
+    # ------------------------------------------------------------------ articles
+
+    def archived_ms(self, article_id: str) -> int | None:
+        """The archive time of the stored version of ``article_id``, if any."""
+        row = self.conn.execute(
+            "SELECT archived_ms FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def put(self, article: Article, folded: str) -> int:
+        """Insert or replace ``article`` (marked not yet indexed); returns its rowid."""
+        record = article.to_dict()
+        row = self.conn.execute(
+            "INSERT INTO articles(id, url, title, source, source_name, published, published_ts, "
+            "archived_ms, record, html, folded, indexed) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
+            "ON CONFLICT(id) DO UPDATE SET url = excluded.url, title = excluded.title, "
+            "source = excluded.source, source_name = excluded.source_name, "
+            "published = excluded.published, published_ts = excluded.published_ts, "
+            "archived_ms = excluded.archived_ms, record = excluded.record, html = excluded.html, "
+            "folded = excluded.folded, indexed = 0 RETURNING rowid",
+            (
+                article.id,
+                article.url,
+                article.title,
+                article.source,
+                article.source_name,
+                article.published,
+                published_timestamp(article.published),
+                article.archived_ms,
+                _pack(json.dumps(record, ensure_ascii=False)),
+                _pack(article.html),
+                _pack(folded),
+            ),
+        ).fetchone()
+        return int(row[0])
+
+    def mark_indexed(self, rowids: Iterable[int]) -> None:
+        """Record that the index has committed these articles."""
+        self.conn.executemany("UPDATE articles SET indexed = 1 WHERE rowid = ?", ((r,) for r in rowids))
+
+    def unindexed(self) -> list[int]:
+        """Rowids of articles stored but not yet committed to the index."""
+        return [r[0] for r in self.conn.execute("SELECT rowid FROM articles WHERE indexed = 0")]
+
+    def count(self) -> int:
+        """Number of stored articles."""
+        return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def resolve(self, prefix: str) -> str:
+        """The full id of the one article whose id starts with ``prefix``.
+
+        Raises :class:`UnknownArticle` or :class:`AmbiguousArticle`.
+        """
+        prefix = prefix.strip().lower()
+        if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
+            raise UnknownArticle(f"not an article id: {prefix!r} (give at least 4 hex digits)")
+        rows = self.conn.execute(
+            "SELECT id FROM articles WHERE id >= ? AND id < ? ORDER BY id LIMIT 21",
+            (prefix, prefix + "g"),
+        ).fetchall()
+        if not rows:
+            raise UnknownArticle(f"no article with id {prefix}")
+        if len(rows) > 1:
+            raise AmbiguousArticle(prefix, [r[0] for r in rows])
+        return str(rows[0][0])
+
+    def get(self, article_id: str) -> Article:
+        """The stored article with exactly this id (raises :class:`UnknownArticle`)."""
+        row = self.conn.execute(
+            "SELECT record, html, archived_ms FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownArticle(f"no article with id {article_id}")
+        return Article.from_dict(json.loads(_unpack(row[0])), html=_unpack(row[1]), archived_ms=row[2])
+
+    def get_by_rowid(self, rowid: int) -> Article:
+        """The stored article at ``rowid``."""
+        row = self.conn.execute(
+            "SELECT record, html, archived_ms FROM articles WHERE rowid = ?", (rowid,)
+        ).fetchone()
+        if row is None:
+            raise UnknownArticle(f"no article at row {rowid}")
+        return Article.from_dict(json.loads(_unpack(row[0])), html=_unpack(row[1]), archived_ms=row[2])
+
+    def summaries(self, ids: list[str]) -> dict[str, StoredSummary]:
+        """Summary columns of the given ids."""
+        out: dict[str, StoredSummary] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT rowid, id, url, title, source, source_name, published FROM articles WHERE id IN ({marks})",
+                chunk,
+            ):
+                out[row[1]] = StoredSummary(*row)
+        return out
+
+    def texts(self, ids: list[str]) -> dict[str, tuple[str, list[str]]]:
+        """``id → (text, captions)`` for snippets."""
+        out: dict[str, tuple[str, list[str]]] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for aid, blob in self.conn.execute(
+                f"SELECT id, record FROM articles WHERE id IN ({marks})", chunk
+            ):
+                rec = json.loads(_unpack(blob))
+                out[aid] = (rec.get("text", ""), rec.get("captions", []))
+        return out
+
+    def folded_texts(self, ids: Iterable[str]) -> Iterator[tuple[str, str]]:
+        """``(id, folded search text)`` for verbatim verification."""
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for aid, blob in self.conn.execute(
+                f"SELECT id, folded FROM articles WHERE id IN ({marks})", chunk
+            ):
+                yield aid, _unpack(blob)
+
+    def iter_articles(self) -> Iterator[Article]:
+        """Every stored article, oldest publication first (streams)."""
+        cur = self.conn.execute(
+            "SELECT record, html, archived_ms FROM articles ORDER BY published_ts, id"
+        )
+        for record, html, archived_ms in cur:
+            yield Article.from_dict(json.loads(_unpack(record)), html=_unpack(html), archived_ms=archived_ms)
+
+    def iter_records(self) -> Iterator[dict]:
+        """Every stored record as its JSON dict, oldest publication first (no HTML)."""
+        for (record,) in self.conn.execute("SELECT record FROM articles ORDER BY published_ts, id"):
+            yield json.loads(_unpack(record))
+
+    # ------------------------------------------------------------------ dictionary
+
+    def dictionary_total(self) -> int:
+        """Sum of dictionary frequencies (jieba's ``total``)."""
+        return int(self.meta("dict_total", "0") or 0)
+
+    def lookup_words(self, words: Iterable[str]) -> dict[str, int]:
+        """The given strings that are dictionary words, with their frequencies."""
+        words = list(words)
+        out: dict[str, int] = {}
+        for chunk in _chunks(words, 500):
+            marks = ",".join("?" * len(chunk))
+            for word, freq in self.conn.execute(
+                f"SELECT word, freq FROM dictionary WHERE word IN ({marks}) AND freq > 0", chunk
+            ):
+                out[word] = freq
+        return out
+
+    def replace_dictionary(self, entries: Iterable[tuple[str, int]], signature: str) -> None:
+        """Replace the dictionary table (inside the caller's transaction)."""
+        self.conn.execute("DELETE FROM dictionary")
+        total = 0
+        batch: list[tuple[str, int]] = []
+        for word, freq in entries:
+            total += freq
+            batch.append((word, freq))
+            if len(batch) >= 20000:
+                self.conn.executemany(
+                    "INSERT OR REPLACE INTO dictionary(word, freq) VALUES(?, ?)", batch
+                )
+                batch.clear()
+        self.conn.executemany("INSERT OR REPLACE INTO dictionary(word, freq) VALUES(?, ?)", batch)
+        self.set_meta("dict_total", str(total))
+        self.set_meta("dict_signature", signature)
+
+    # ------------------------------------------------------------------ stats
+
+    def stats(self) -> dict:
+        """Counts per outlet and per year, date range, top authors."""
+        conn = self.conn
+        sources: dict[str, int] = {}
+        names: dict[str, str] = {}
+        for source, name, n in conn.execute(
+            "SELECT source, max(source_name), count(*) FROM articles GROUP BY source ORDER BY count(*) DESC, source"
+        ):
+            sources[source] = n
+            names[source] = name
+        years = {
+            str(y): n
+            for y, n in conn.execute(
+                "SELECT substr(published, 1, 4) AS y, count(*) FROM articles GROUP BY y ORDER BY y"
+            )
+        }
+        first, last = conn.execute("SELECT min(published_ts), max(published_ts) FROM articles").fetchone()
+        first_pub = conn.execute(
+            "SELECT published FROM articles WHERE published_ts = ? LIMIT 1", (first,)
+        ).fetchone()
+        last_pub = conn.execute(
+            "SELECT published FROM articles WHERE published_ts = ? LIMIT 1", (last,)
+        ).fetchone()
+        return {
+            "articles": self.count(),
+            "sources": sources,
+            "source_names": names,
+            "years": years,
+            "first_published": first_pub[0] if first_pub else None,
+            "last_published": last_pub[0] if last_pub else None,
+        }
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def archive_size(data_dir: str | Path) -> int:
+    """Bytes on disk of everything in the archive directory."""
+    total = 0
+    for root, _dirs, files in os.walk(data_dir):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    else:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
+    """Open the archive's store; with ``create``, make the archive if it does not exist.
+
+    Raises :class:`ArchiveError` for a missing archive (without ``create``), a
+    directory that holds something else, or an archive of another format version.
+    """
+    data = Path(data_dir)
+    db = data / DB_NAME
+    if not db.exists():
+        if not create:
+            raise ArchiveError(f"no archive in {data} (run `newsarc ingest PATH` first)")
+        if data.exists() and not data.is_dir():
+            raise ArchiveError(f"{data} is not a directory")
+        foreign = [p.name for p in data.iterdir() if not p.name.startswith(".")] if data.exists() else []
+        if foreign:
+            raise ArchiveError(
+                f"{data} is not a newsarc archive and not empty ({', '.join(sorted(foreign)[:3])}…); "
+                "choose another --data directory"
+            )
+        try:
+            data.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArchiveError(f"cannot create archive directory {data}: {exc.strerror}") from None
+    try:
+        conn = _connect(db, readonly=not create)
+        if create:
+            conn.executescript(SCHEMA)
+            version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            if version is None:
+                conn.execute("INSERT INTO meta(key, value) VALUES('format', ?)", (str(FORMAT_VERSION),))
+        version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"cannot open archive {db}: {exc}") from None
+    if version is None or version[0] != str(FORMAT_VERSION):
+        conn.close()
+        found = version[0] if version else "none"
+        raise ArchiveError(
+            f"archive {data} has format version {found}, this newsarc reads version {FORMAT_VERSION}; "
+            "re-ingest into a new --data directory"
+        )
+    return Store(conn, data)
