@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -53,9 +53,7 @@ def test_seed_fields(name: str) -> None:
     assert art.path == str(path)
     first = path.read_text(encoding="utf-8").split("\n")
     assert art.archived_ms == int(first[0][4:-3])
-    assert art.archived == datetime.fromtimestamp(art.archived_ms / 1000, tz=datetime.now().astimezone().tzinfo).astimezone(
-        datetime.fromisoformat("2000-01-01T00:00:00+00:00").tzinfo
-    ).isoformat(timespec="seconds")
+    assert art.archived == datetime.fromtimestamp(art.archived_ms / 1000, UTC).isoformat(timespec="seconds")
     assert art.id == hashlib.sha1(art.url.encode()).hexdigest()[:12]
     assert first[1] == f"[{art.title}]({art.url})"
     assert art.text and "\n\n" not in art.text

@@ -22,6 +22,7 @@ from newsarc.render import (
     render_hits_json,
     render_ingest_summary,
     render_keywords,
+    render_records_jsonl,
     render_search_summary,
     render_stats,
     render_stats_json,
@@ -367,6 +368,18 @@ def test_article_and_stats_json_are_one_line():
     render_stats_json(STATS, out)
     assert out.getvalue().count("\n") == 1
     assert json.loads(out.getvalue())["source_names"]["voa"] == "美国之音"
+
+
+def test_records_jsonl():
+    out = io.StringIO()
+    records = [ARTICLE.to_dict(), {"id": "x", "title": "\u2066\ud800"}]
+    assert render_records_jsonl(iter(records), out) == 2
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        ARTICLE.to_dict(),
+        {"id": "x", "title": "\u2066\ufffd"},
+    ]
+    assert lines[1] == '{"id": "x", "title": "\\u2066\ufffd"}'
 
 
 # ------------------------------------------------------------------------- article

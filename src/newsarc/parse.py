@@ -1093,7 +1093,9 @@ def _clean_lines(lines: list[str], source: str, out: _Extracted) -> list[str]:
         if not line:
             continue
         if end_re is not None and end_re.match(line):
-            break
+            if kept:
+                break
+            continue  # a prompt above the article, not its footer
         if line.startswith("**") and line.endswith("**") and len(line) > 4:
             line = line[2:-2].strip()
         if not _WORD_RE.search(line):

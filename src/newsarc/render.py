@@ -50,6 +50,7 @@ __all__ = [
     "render_hits_json",
     "render_ingest_summary",
     "render_keywords",
+    "render_records_jsonl",
     "render_search_summary",
     "render_stats",
     "render_stats_json",
@@ -556,6 +557,15 @@ def render_hits_json(hits: Iterable[Hit], out: TextIO) -> int:
 def render_article_json(article: Article, out: TextIO) -> None:
     """Write the article's JSON object (:meth:`Article.to_dict`) on one line."""
     out.write(_json_line(article.to_dict()) + "\n")
+
+
+def render_records_jsonl(records: Iterable[Mapping[str, Any]], out: TextIO) -> int:
+    """Write records (article JSON dicts, as ``newsarc export``) as JSON Lines; returns the count."""
+    count = 0
+    for record in records:
+        out.write(_json_line(dict(record)) + "\n")
+        count += 1
+    return count
 
 
 def render_stats_json(stats: Mapping[str, Any], out: TextIO) -> None:

@@ -9,6 +9,7 @@ and name.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 #: (key, display name, host suffixes).  A host matches when it equals a suffix
@@ -44,6 +45,7 @@ OUTLETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 #: (``example.co.uk``, ``example.com.tw``): the registered domain keeps three labels.
 _SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "gv", "idv", "info"})
 
+_HOST_RE = re.compile(r"^[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?(?:\.[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?)*$")
 _CACHE: dict[str, tuple[str, str]] = {}
 
 
@@ -56,7 +58,8 @@ def host_of(url: str) -> str:
         host = urlsplit(text).hostname or ""
     except ValueError:
         host = ""
-    return host.rstrip(".").lower()
+    host = host.rstrip(".").lower()
+    return host if _HOST_RE.match(host) else ""
 
 
 def registered_domain(host: str) -> str:
