@@ -1,0 +1,52 @@
+"""Shared fixtures: the seed files, the real corpus (when present), a seed archive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from newsarc.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def corpus_dir(name: str) -> Path:
+    """A folder of the shared corpus, or skip the test when it is absent."""
+    path = CORPUS / name
+    if not path.is_dir():
+        pytest.skip(f"corpus folder {path} not present")
+    return path
+
+
+def run(*args: str, data: Path | None = None, env: dict | None = None):  # type: ignore[no-untyped-def]
+    """Invoke the real CLI in-process; returns click's Result (stdout and stderr separate)."""
+    argv = (["--data", str(data)] if data is not None else []) + list(args)
+    return CliRunner().invoke(cli, argv, env={"NO_COLOR": "1", **(env or {})}, catch_exceptions=False)
+
+
+def jsonl(text: str) -> list[dict]:
+    """Parse JSON Lines output."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def seed_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive holding the five seeds (read-only for tests: copy it to change it)."""
+    data = tmp_path_factory.mktemp("seed-archive") / "data"
+    result = run("ingest", str(SEEDS), data=data)
+    assert result.exit_code == 0, result.stderr
+    return data
+
+
+SEED_IDS = {
+    "voa_2023": "4826687f7129",
+    "bbc": "16c90d67d6f0",
+    "voa_2024": "74b510fd3afa",
+    "rfi": "a75a0b8d09ee",
+    "dw": "b5b1ad0c0be9",
+}
