@@ -242,7 +242,7 @@ def _route(sentence: str, lookup: DictionaryLookup, total_freq: int) -> list[str
     """jieba's ``__cut_DAG_NO_HMM`` route over ``sentence`` with lazy lookups."""
     n = len(sentence)
     candidates = {
-        sentence[i:j] for i in range(n) for j in range(i + 2, min(n, i + MAX_WORD_CHARS) + 1)
+        sentence[i:j] for i in range(n) for j in range(i + 1, min(n, i + MAX_WORD_CHARS) + 1)
     }
     freqs = lookup(candidates) if candidates else {}
     logtotal = math.log(total_freq or 1)
