@@ -48,10 +48,27 @@ def _reports_errors(func: Callable) -> Callable:
         try:
             return func(*args, **kwargs)
         except QueryError as exc:
-            click.echo(f"newsarc: bad query: {exc}", err=True)
+            click.echo(f"newsarc: bad query: {_printable(str(exc))}", err=True)
             sys.exit(2)
         except NewsarcError as exc:
-            click.echo(f"newsarc: {exc}", err=True)
+            click.echo(f"newsarc: {_printable(str(exc))}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("newsarc: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"newsarc: {_printable(str(exc.strerror or exc))}{_printable(str(where))}", err=True)
+            sys.exit(1)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug: one line, unless NEWSARC_DEBUG asks for the traceback
+            if os.environ.get("NEWSARC_DEBUG"):
+                raise
+            click.echo(f"newsarc: internal error: {type(exc).__name__}: {_printable(str(exc))[:300]} "
+                       "(set NEWSARC_DEBUG=1 for a traceback)", err=True)
             sys.exit(1)
 
     return wrapper
@@ -86,11 +103,14 @@ def cli(data: Path | None) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Worker processes for parsing and segmentation [default: CPU count].")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@click.option("--wait", "wait", type=click.FloatRange(min=0), default=120, show_default=True,
+              metavar="SECONDS",
+              help="How long to wait for another ingest writing the same archive (0: fail at once).")
 @_data_option
 @click.pass_context
 @_reports_errors
 def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, workers: int | None,
-           as_json: bool, data: Path | None) -> None:
+           as_json: bool, wait: float, data: Path | None) -> None:
     """Parse, segment and index archive files and folders (recursively).
 
     Idempotent: unchanged files are skipped, and an article already archived is
@@ -112,12 +132,18 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
     def on_reject(path: str, reason: str) -> None:
         if bar:
             bar.clear()
-        click.echo(f"{_printable(path)}: {reason}", err=True)
+        click.echo(f"{_printable(path)}: {_printable(reason)}", err=True)
+
+    def on_wait(pid: int | None) -> None:
+        who = f"PID {pid}" if pid is not None else "another process"
+        click.echo(f"waiting for the archive lock held by {who}… (up to {wait:g} s; --wait SECONDS)",
+                   err=True)
 
     summary = run_ingest(
         paths, data_dir, workers=workers, on_reject=on_reject,
         on_progress=bar.update if bar else None,
-        on_message=lambda m: click.echo(m, err=True),
+        on_message=lambda m: click.echo(_printable(m), err=True),
+        wait=wait, on_wait=on_wait,
     )
     if bar:
         bar.clear()
@@ -159,7 +185,7 @@ def _printable(text: str) -> str:
 # ----------------------------------------------------------------------------- search
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1, required=True)
 @click.option("--source", "sources", multiple=True, metavar="KEY",
               help="Only this outlet (repeatable): voa, bbc, rfi, dw, …")
@@ -172,12 +198,13 @@ def _printable(text: str) -> str:
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True, help="Page number.")
 @click.option("--all", "show_all", is_flag=True, help="Every hit, no paging.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per hit.")
+@click.option("--no-aliases", is_flag=True, help="Match words literally, not through aliases (普丁 for 普京).")
 @_data_option
 @click.pass_context
 @_reports_errors
 def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], since: str | None,
            until: str | None, sort: str, limit: int, page: int, show_all: bool, as_json: bool,
-           data: Path | None) -> None:
+           no_aliases: bool, data: Path | None) -> None:
     """Search the archive.  Words are ANDed.
 
     \b
@@ -188,6 +215,7 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
       "俄罗斯总统普京"       an exact phrase
       (普京 OR 习近平) 朝鲜  grouping
       title:金正恩 source:voa author:林兰
+    A word also matches its aliases (普京: 普丁; 朝鲜: 北韩), unless --no-aliases.
     Exit code 0 with hits, 1 with none, 2 for a malformed query.
     """
     from newsarc.render import render_hits, render_hits_json, render_search_summary, style_for
@@ -196,7 +224,7 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 
     options = SearchOptions(sources=sources, since=since, until=until, sort=sort,
                             limit=None if show_all else limit, page=1 if show_all else page)
-    result = run_search(_data_dir(ctx, data), " ".join(query), options)
+    result = run_search(_data_dir(ctx, data), " ".join(query), options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
         render_hits_json(result.hits, out)
@@ -254,6 +282,126 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
     out.flush()
 
 
+# ----------------------------------------------------------------------------- explore
+
+
+def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int) -> Any:
+    """Run ``func(data_dir, article_id, limit)``; an ambiguous id lists the candidates and exits 1."""
+    from newsarc.render import render_candidates
+    from newsarc.store import open_store
+
+    try:
+        return func(data_dir, article_id, limit)
+    except AmbiguousArticle as exc:
+        with open_store(data_dir) as store:
+            summaries = store.summaries(exc.candidates)
+        click.echo(f"newsarc: {exc}:", err=True)
+        render_candidates(
+            [(s.id, s.published[:10], s.title) for s in (summaries[c] for c in exc.candidates if c in summaries)],
+            sys.stderr, _style(sys.stderr),
+        )
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("article_id", metavar="ID")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="How many articles.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per hit (as search).")
+@_data_option
+@click.pass_context
+@_reports_errors
+def similar(ctx: click.Context, article_id: str, limit: int, as_json: bool, data: Path | None) -> None:
+    """The articles most like article ID (an id or a unique prefix), best first.
+
+    Ranked by the article's characteristic words (see `newsarc keywords`); the
+    article itself and same-titled copies from its outlet are left out.
+    Exit code 0 with hits, 1 with none or for an unknown id.
+    """
+    from newsarc.explore import similar as run_similar
+    from newsarc.render import render_hits, render_hits_json
+
+    _full, hits = _explore_id(run_similar, _data_dir(ctx, data), article_id, limit)
+    out = _stdout()
+    if as_json:
+        render_hits_json(hits, out)
+    else:
+        render_hits(hits, out, _style())
+    out.flush()
+    sys.exit(0 if hits else 1)
+
+
+@cli.command()
+@click.argument("query", nargs=-1, required=True)
+@click.option("--by", type=click.Choice(["year", "month", "day"]), default="month", show_default=True,
+              help="Length of a period.")
+@click.option("--source", "sources", multiple=True, metavar="KEY", help="Only this outlet (repeatable).")
+@click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD or YYYY-MM).")
+@click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD or YYYY-MM).")
+@click.option("--json", "as_json", is_flag=True, help='JSON Lines: {"period": "2023-09", "count": 12}.')
+@click.option("--no-aliases", is_flag=True, help="Match words literally, not through aliases.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def timeline(ctx: click.Context, query: tuple[str, ...], by: str, sources: tuple[str, ...],
+             since: str | None, until: str | None, as_json: bool, no_aliases: bool,
+             data: Path | None) -> None:
+    """How many articles match QUERY per month (or year, day) of publication, as a bar chart.
+
+    The same query language and filters as `newsarc search`; a period is the
+    article's own publication date (the outlet's time zone), and periods
+    without hits between the first and the last are shown.
+    Exit code 0 with hits, 1 with none, 2 for a malformed query.
+    """
+    from newsarc.explore import timeline as run_timeline
+    from newsarc.render import render_timeline
+    from newsarc.search import SearchOptions
+
+    options = SearchOptions(sources=sources, since=since, until=until)
+    result = run_timeline(_data_dir(ctx, data), " ".join(query), by, options, aliases=not no_aliases)
+    out = _stdout()
+    if as_json:
+        import json
+
+        for period, count in result.rows:
+            out.write(json.dumps({"period": period, "count": count}) + "\n")
+    else:
+        render_timeline(result.rows, out, _style())
+    out.flush()
+    if result.undated:
+        click.echo(f"{result.undated} matching articles have no publication date", err=True)
+    sys.exit(0 if result.total else 1)
+
+
+@cli.command()
+@click.argument("article_id", metavar="ID")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many terms.")
+@click.option("--json", "as_json", is_flag=True, help='JSON Lines: {"term": …, "weight": …}.')
+@_data_option
+@click.pass_context
+@_reports_errors
+def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, data: Path | None) -> None:
+    """The characteristic terms of article ID, with TF-IDF weights (the best is 1).
+
+    Document frequencies are the archive's own; function words, single
+    characters and numbers are left out.
+    """
+    from newsarc.explore import keywords as run_keywords
+    from newsarc.render import render_keywords
+
+    _full, rows = _explore_id(run_keywords, _data_dir(ctx, data), article_id, limit)
+    out = _stdout()
+    if as_json:
+        import json
+
+        for term, weight in rows:
+            out.write(json.dumps({"term": term, "weight": round(weight, 4)}, ensure_ascii=False) + "\n")
+    else:
+        render_keywords(rows, out, _style())
+    out.flush()
+
+
 # ----------------------------------------------------------------------------- stats / export
 
 
@@ -279,18 +427,44 @@ def stats(ctx: click.Context, as_json: bool, data: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True,
-              help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "opensearch"]), default="jsonl",
+              show_default=True, help="jsonl: the records; opensearch: a _bulk NDJSON stream.")
+@click.option("--mapping", is_flag=True, help="Print the OpenSearch/Elasticsearch index mapping (JSON).")
+@click.option("--index", "index_name", default="newsarc", show_default=True, metavar="NAME",
+              help="Index name in the opensearch _bulk action lines.")
 @_data_option
 @click.pass_context
 @_reports_errors
-def export(ctx: click.Context, fmt: str, data: Path | None) -> None:
-    """Every record, one JSON object per line (the same fields as `show --json`)."""
+def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, data: Path | None) -> None:
+    """Every record, one JSON object per line (the same fields as `show --json`).
+
+    \b
+    --format opensearch   a _bulk stream for OpenSearch/Elasticsearch, with newsarc's
+                          own tokens in title_tokens/body_tokens/recall_tokens
+    --mapping             the index mapping those documents fit (PUT /newsarc)
+    """
     from newsarc.render import render_records_jsonl
     from newsarc.store import open_store
 
-    with open_store(_data_dir(ctx, data)) as store:
-        render_records_jsonl(store.iter_records(), _stdout())
+    if mapping:
+        import json
+
+        from newsarc.opensearch import index_mapping
+
+        _stdout().write(json.dumps(index_mapping(), ensure_ascii=False, indent=2) + "\n")
+        return
+    data_dir = _data_dir(ctx, data)
+    with open_store(data_dir) as store:
+        if fmt == "opensearch":
+            from newsarc.analysis import Segmenter
+            from newsarc.opensearch import write_bulk
+            from newsarc.store import USER_DICT_NAME
+
+            user = data_dir / USER_DICT_NAME
+            segmenter = Segmenter((str(user),) if user.exists() else ())
+            write_bulk(store.iter_records(), _stdout(), segmenter, index_name)
+        else:
+            render_records_jsonl(store.iter_records(), _stdout())
 
 
 @cli.command()

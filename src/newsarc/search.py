@@ -27,6 +27,7 @@ from pathlib import Path
 from whoosh import query as wq
 from whoosh import scoring
 
+from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import QueryPiece, fold, fold_aligned, search_tokens, segment_query
 from newsarc.errors import ArchiveError, QueryError
 from newsarc.index import open_index
@@ -87,9 +88,11 @@ def parse_date_bound(text: str, *, end: bool) -> int:
 class Searcher:
     """Searches one archive.  Open with :func:`open_searcher`; use as a context manager."""
 
-    def __init__(self, store: Store, ix) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, store: Store, ix, aliases: Aliases | None = None) -> None:  # type: ignore[no-untyped-def]
         self.store = store
         self.ix = ix
+        self.aliases = aliases
+        self._alias_docs: dict[tuple[str, str | None], set[int]] = {}
         self.searcher = ix.searcher(weighting=scoring.BM25F())
         self.reader = self.searcher.reader()
         self._total = store.dictionary_total()
@@ -155,7 +158,38 @@ class Searcher:
                 return set(), False
         return docs or set(), True
 
+    # -- alias hook: a plain word (or title: word) that is a variant of an alias group
+    # matches any variant of the group; everything else goes to _exact_term_docs.
+
+    def alias_group(self, term: Term) -> tuple[str, ...]:
+        """The variants ``term`` stands for through an alias (typed form first), or ``()``."""
+        if not self.aliases or term.phrase or term.field not in (None, "title"):
+            return ()
+        return self.aliases.group(fold(term.text).strip())
+
+    def _variant_docs(self, variant: str, field: str | None) -> set[int]:
+        key = (variant, field)
+        if key not in self._alias_docs:
+            self._alias_docs[key] = self._exact_term_docs(Term(variant, field))
+        return self._alias_docs[key]
+
     def _term_docs(self, term: Term) -> set[int]:
+        group = self.alias_group(term)
+        if not group:
+            return self._exact_term_docs(term)
+        return set().union(*(self._variant_docs(v, term.field) for v in group))
+
+    def alias_matches(self, node: Node, docnum: int) -> list[str]:
+        """The alias variants, not typed in the query, that matched in article ``docnum``."""
+        typed = {fold(t.text).strip() for t in _positive_terms(node)}
+        out: list[str] = []
+        for term in _positive_terms(node):
+            for variant in self.alias_group(term)[1:]:
+                if variant not in typed and docnum in self._variant_docs(variant, term.field):
+                    out.append(variant)
+        return list(dict.fromkeys(out))
+
+    def _exact_term_docs(self, term: Term) -> set[int]:
         if term.field == "source":
             return self._docs(wq.Term("source", term.text.lower()))
         if term.field == "author":
@@ -236,7 +270,7 @@ class Searcher:
         for term in _positive_terms(node):
             if term.field in ("source", "author"):
                 continue
-            for word in fold(term.text).split():
+            for word in self.alias_group(term) or fold(term.text).split():
                 for piece in self.pieces(word):
                     out.extend(search_tokens(piece, self.lookup))
         return list(dict.fromkeys(out))
@@ -250,7 +284,7 @@ class Searcher:
             folded = _SPACE.sub(" ", fold(term.text)).strip()
             if term.phrase:
                 out.append(folded)
-            for word in folded.split():
+            for word in self.alias_group(term) or folded.split():
                 out.extend(p.text for p in self.pieces(word))
         return sorted(set(out), key=len, reverse=True)
 
@@ -270,7 +304,11 @@ class Searcher:
         offset = (max(options.page, 1) - 1) * (limit or 0)
         page = ordered if limit is None else ordered[offset : offset + limit]
         highlights = self.highlight_terms(node)
-        hits = self._hits(page, highlights)
+        hits = self.hits(page, highlights)
+        if self.aliases:
+            docnums = {self.reader.stored_fields(d)["id"]: d for d, _ in page}
+            for hit in hits:
+                hit.aliases = self.alias_matches(node, docnums[hit.id])
         return SearchResult(hits, len(docs), offset, time.perf_counter() - started, highlights)
 
     def _order(self, node: Node, docs: set[int], sort: str) -> list[tuple[int, float]]:
@@ -295,7 +333,8 @@ class Searcher:
 
     # ------------------------------------------------------------------ hits
 
-    def _hits(self, page: list[tuple[int, float]], terms: list[str]) -> list[Hit]:
+    def hits(self, page: list[tuple[int, float]], terms: list[str]) -> list[Hit]:
+        """:class:`Hit` objects for ``(docnum, score)`` pairs, snippets around ``terms``."""
         ids = [self.reader.stored_fields(d)["id"] for d, _ in page]
         summaries = self.store.summaries(ids)
         texts = self.store.texts(ids)
@@ -410,18 +449,23 @@ def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tup
     return snippet, out_spans
 
 
-def open_searcher(data_dir: str | Path) -> Searcher:
-    """Open an archive for searching (raises :class:`ArchiveError` when there is none)."""
+def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
+    """Open an archive for searching (raises :class:`ArchiveError` when there is none).
+
+    With ``aliases``, query words match their alias variants (see ``aliases.py``).
+    """
     store = open_store(data_dir)
     try:
         ix = open_index(data_dir)
     except ArchiveError:
         store.close()
         raise
-    return Searcher(store, ix)
+    return Searcher(store, ix, load_aliases(data_dir) if aliases else None)
 
 
-def search(data_dir: str | Path, text: str, options: SearchOptions | None = None) -> SearchResult:
+def search(
+    data_dir: str | Path, text: str, options: SearchOptions | None = None, *, aliases: bool = True
+) -> SearchResult:
     """Search the archive at ``data_dir``: the library entry point of ``newsarc search``."""
-    with open_searcher(data_dir) as searcher:
+    with open_searcher(data_dir, aliases=aliases) as searcher:
         return searcher.search(text, options)

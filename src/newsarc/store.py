@@ -334,7 +334,23 @@ class Store:
             "years": years,
             "first_published": first_pub[0] if first_pub else None,
             "last_published": last_pub[0] if last_pub else None,
+            "authors": self.top_authors(),
         }
+
+    def top_authors(self, limit: int = 10) -> list[list[str | int]]:
+        """The ``limit`` most frequent bylines as ``[name, articles]``, most first.
+
+        One streaming pass over the records (they are compressed, so SQLite's
+        JSON functions cannot see them); a name counts once per article.
+        """
+        counts: dict[str, int] = {}
+        for (blob,) in self.conn.execute("SELECT record FROM articles"):
+            names = {str(n).strip() for n in json.loads(_unpack(blob)).get("authors") or []}
+            for name in names:
+                if name:
+                    counts[name] = counts.get(name, 0) + 1
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        return [[name, n] for name, n in ranked]
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -357,47 +373,115 @@ def archive_size(data_dir: str | Path) -> int:
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError as exc:
+            # A WAL database in a directory we cannot write (no -shm file can be
+            # made) is readable only as immutable: nobody can be writing it there.
+            if "readonly" not in str(exc) and "unable to open" not in str(exc):
+                raise
+            conn.close()
+            conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=30)
     else:
+        # WAL mode is set by open_store once the file is known to be an archive.
         conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
+
+
+#: Files newsarc may put in an archive directory before the database exists.
+_PRE_DB_NAMES = frozenset({"lock", USER_DICT_NAME})
+
+
+def prepare_archive_dir(data_dir: str | Path) -> Path:
+    """Make sure ``data_dir`` can hold an archive: an archive already, or empty (created if missing).
+
+    Raises :class:`ArchiveError` for a path that is not a directory, a
+    directory holding something else, or one that cannot be created.  Touches
+    nothing that is already there.
+    """
+    data = Path(data_dir)
+    if (data / DB_NAME).exists():
+        return data
+    if data.exists() and not data.is_dir():
+        raise ArchiveError(f"{data} is not a directory")
+    try:
+        names = [p.name for p in data.iterdir()] if data.exists() else []
+    except OSError as exc:
+        raise ArchiveError(f"cannot read archive directory {data}: {exc.strerror}") from None
+    foreign = [n for n in names if not n.startswith(".") and n not in _PRE_DB_NAMES]
+    if foreign:
+        raise ArchiveError(
+            f"{data} is not a newsarc archive and not empty ({', '.join(sorted(foreign)[:3])}…); "
+            "choose another --data directory"
+        )
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"cannot create archive directory {data}: {exc.strerror}") from None
+    return data
+
+
+def _db_error(data: Path, db: Path, exc: sqlite3.Error) -> ArchiveError:
+    """An :class:`ArchiveError` that says what an SQLite error means for the archive."""
+    text = str(exc)
+    if "not a database" in text or "no such table" in text or "malformed" in text:
+        return ArchiveError(f"{data} is not a newsarc archive ({DB_NAME} is not an archive database: {text})")
+    if "readonly" in text or "read-only" in text:
+        return ArchiveError(f"archive {data} is read-only: cannot write to it ({text})")
+    if "disk is full" in text or "disk I/O" in text:
+        return ArchiveError(f"cannot write to archive {data}: {text}; nothing committed was lost")
+    if "locked" in text or "busy" in text:
+        return ArchiveError(f"archive {data} is busy: {text}")
+    return ArchiveError(f"cannot open archive {db}: {text}")
 
 
 def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
     """Open the archive's store; with ``create``, make the archive if it does not exist.
 
     Raises :class:`ArchiveError` for a missing archive (without ``create``), a
-    directory that holds something else, or an archive of another format version.
+    directory that holds something else, a read-only directory (with
+    ``create``), or an archive of another format version; an existing archive
+    is never modified before its format version has been checked.
     """
     data = Path(data_dir)
     db = data / DB_NAME
+    if data.exists() and not data.is_dir():
+        raise ArchiveError(f"{data} is not a directory")
     if not db.exists():
         if not create:
             raise ArchiveError(f"no archive in {data} (run `newsarc ingest PATH` first)")
-        if data.exists() and not data.is_dir():
-            raise ArchiveError(f"{data} is not a directory")
-        foreign = [p.name for p in data.iterdir() if not p.name.startswith(".")] if data.exists() else []
-        if foreign:
-            raise ArchiveError(
-                f"{data} is not a newsarc archive and not empty ({', '.join(sorted(foreign)[:3])}…); "
-                "choose another --data directory"
-            )
-        try:
-            data.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ArchiveError(f"cannot create archive directory {data}: {exc.strerror}") from None
+        prepare_archive_dir(data)
+    elif not db.is_file():
+        raise ArchiveError(f"{data} is not a newsarc archive ({DB_NAME} is not a file)")
+    conn = None
     try:
         conn = _connect(db, readonly=not create)
-        if create:
+        has_meta = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if has_meta is None and has_tables:
+            conn.close()
+            raise ArchiveError(f"{data} is not a newsarc archive ({DB_NAME} has no newsarc tables)")
+        if has_meta is None and not create:  # an archive being created right now
+            conn.close()
+            raise ArchiveError(f"no archive in {data} (run `newsarc ingest PATH` first)")
+        version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() if has_meta else None
+        if create and (version is None or version[0] == str(FORMAT_VERSION)):
+            # (another format version is reported below, before anything is written)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES('format', ?)", (str(FORMAT_VERSION),)
+            )
             version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-            if version is None:
-                conn.execute("INSERT INTO meta(key, value) VALUES('format', ?)", (str(FORMAT_VERSION),))
-        version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise ArchiveError(f"cannot open archive {db}: {exc}") from None
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise _db_error(data, db, exc) from None
     if version is None or version[0] != str(FORMAT_VERSION):
         conn.close()
         found = version[0] if version else "none"

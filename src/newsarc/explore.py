@@ -1,0 +1,308 @@
+"""Exploring the archive beyond one query: similar articles, timelines, keywords.
+
+All three work on an open :class:`~newsarc.search.Searcher` (the ``*_in``
+functions) or on an archive directory (the plain functions, which open and
+close one).
+
+*Keywords* are an article's characteristic words: the jieba search-mode words
+of its stored (folded) title and text, weighted by TF-IDF against the
+archive's own document frequencies (the index's ``title``/``body`` fields),
+with stop-like tokens dropped.  The index keeps no term vectors, so the
+article's words are recomputed from the store's folded text, exactly as the
+ingest computed them.
+
+*Similar* articles: an OR query of the article's top keywords, each boosted by
+its weight, ranked by BM25F (title weighted above body), the article itself
+and copies of it (same outlet, same title) left out.
+
+*Timeline*: how many articles match a query per day, month or year of
+publication, on a continuous axis.  A period is the article's own calendar
+date (its ``published`` value, in the outlet's time zone — a Hong Kong
+article of 1 January is counted in January, as ``stats`` counts years);
+``--since``/``--until`` filter in UTC, as in search.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from whoosh import query as wq
+
+from newsarc.analysis import Segmenter, analyze
+from newsarc.errors import QueryError, UnknownArticle
+from newsarc.query import parse_query
+from newsarc.records import Hit
+from newsarc.search import TITLE_BOOST, Searcher, SearchOptions, open_searcher
+from newsarc.store import USER_DICT_NAME
+
+PERIODS = ("year", "month", "day")
+#: How many of an article's keywords make the similarity query.
+SIMILAR_TERMS = 25
+#: Weight of a title occurrence relative to a body occurrence in an article's term frequencies.
+TITLE_TF_WEIGHT = 3
+
+_STOPWORD_TEXT = """
+    的 了 在 是 和 也 都 就 而 及 与 或 等 这 那 他 她 它 们 说 着 被 把 对 从 向 到 以 为 于 之 其
+    表示 认为 进行 已经 没有 我们 他们 她们 它们 你们 一个 以及 因为 所以 但是 如果 可以 这个 那个
+    这些 那些 这样 那样 这种 那种 什么 怎么 如何 为什么 因此 然而 而且 并且 或者 还是 不是 就是 只是
+    可能 能够 应该 需要 必须 一些 一样 一直 一起 一定 一次 一种 其中 其他 其它 以来 以后 以前 之后
+    之前 之间 当时 目前 现在 今天 昨天 明天 今年 去年 明年 时候 时间 同时 此外 另外 包括 通过 根据
+    关于 由于 对于 作为 成为 不过 虽然 尽管 还有 也是 就是 都是 不会 不能 不要 没有 自己 大家 有关
+    指出 称 据 报道 表明 强调 提到 透过 并 又 再 很 最 更 非常 所有 任何 每个 许多 很多 不少 当地
+    记者 新闻 本文 文章 图片 资料 照片 来源 编辑 报导 中文 网站 消息 问题 方面 情况 工作 发展
+    the a an and or of to in on for with by at from is are was were be been it that this as
+"""
+#: Function words and reporting verbs that say nothing about an article's subject.
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_LOCAL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMERIC = re.compile(r"[\d.,:/%+\-']+")
+_HAS_WORD_CHAR = re.compile(r"\w")
+
+
+@dataclass(slots=True)
+class Timeline:
+    """Counts per period (``rows``, continuous), the matching total, and undated matches."""
+
+    rows: list[tuple[str, int]]
+    total: int
+    undated: int = 0
+
+
+# --------------------------------------------------------------------------- article terms
+
+
+def _segmenter(searcher: Searcher) -> Segmenter:
+    """The segmenter the archive was indexed with (its user dictionary included)."""
+    cached = getattr(searcher, "_explore_segmenter", None)
+    if cached is None:
+        user = Path(searcher.store.path) / USER_DICT_NAME
+        cached = Segmenter((str(user),) if user.exists() else ())
+        searcher._explore_segmenter = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _docnum(searcher: Searcher, article_id: str) -> int | None:
+    return searcher.searcher.document_number(id=article_id)
+
+
+def article_words(searcher: Searcher, article_id: str) -> tuple[Counter[str], Counter[str]]:
+    """The ``(title, body)`` words of a stored article, as the index counted them."""
+    folded = dict(searcher.store.folded_texts([article_id])).get(article_id)
+    if folded is None:
+        raise UnknownArticle(f"no article with id {article_id}")
+    title, _, body = folded.partition("\n")
+    segmenter = _segmenter(searcher)
+    return analyze(title, segmenter).words, analyze(body, segmenter).words
+
+
+def is_stopword(term: str) -> bool:
+    """Whether ``term`` is too general to characterise an article.
+
+    Single characters, Latin tokens of fewer than three letters, pure numbers
+    or punctuation, and :data:`STOPWORDS`.
+    """
+    return (
+        len(term) < 2
+        or (len(term) < 3 and term.isascii())
+        or term in STOPWORDS
+        or bool(_NUMERIC.fullmatch(term))
+        or not _HAS_WORD_CHAR.search(term)
+    )
+
+
+def _drop_inner_words(counts: Counter[str]) -> Counter[str]:
+    """Drop search-mode sub-words that only occur inside a longer word of the text.
+
+    jieba's search mode emits 罗斯 with every 俄罗斯; 罗斯 is dropped unless it
+    also occurs on its own (more often than 俄罗斯).
+    """
+    out = Counter(counts)
+    for word, n in counts.items():
+        for k in range(2, len(word)):
+            for i in range(len(word) - k + 1):
+                inner = word[i : i + k]
+                if inner in out and out[inner] <= n:
+                    del out[inner]
+    return out
+
+
+def keywords_in(searcher: Searcher, article_id: str, limit: int = 20) -> list[tuple[str, float]]:
+    """An article's characteristic terms with weights (the best is 1.0).
+
+    TF-IDF: term frequency (title occurrences count :data:`TITLE_TF_WEIGHT`
+    times) times ``log((N + 1) / df)``, where ``N`` is the number of archived
+    articles and ``df`` the number whose title or body has the word.
+    """
+    title, body = article_words(searcher, article_id)
+    tf: Counter[str] = Counter()
+    for word, n in title.items():
+        tf[word] += TITLE_TF_WEIGHT * n
+    tf.update(body)
+    tf = _drop_inner_words(tf)
+    n_docs = max(searcher.searcher.doc_count(), 1)
+    scored: list[tuple[str, float]] = []
+    for word, n in tf.items():
+        if is_stopword(word):
+            continue
+        df = max(
+            searcher.searcher.doc_frequency("body", word),
+            searcher.searcher.doc_frequency("title", word),
+            1,
+        )
+        idf = math.log((n_docs + 1) / df)
+        if idf <= 0:
+            continue
+        scored.append((word, n * idf))
+    scored.sort(key=lambda x: (-x[1], x[0]))
+    scored = scored[:limit]
+    top = scored[0][1] if scored else 1.0
+    return [(word, round(weight / top, 6)) for word, weight in scored]
+
+
+# --------------------------------------------------------------------------- similar
+
+
+def similar_in(searcher: Searcher, article_id: str, limit: int = 10) -> list[Hit]:
+    """The articles most like ``article_id`` (a full id), best first, as search hits.
+
+    The query is the article's top :data:`SIMILAR_TERMS` keywords, each boosted
+    by its weight; the article itself and other articles of the same outlet
+    with the same title are excluded.
+    """
+    terms = keywords_in(searcher, article_id, SIMILAR_TERMS)
+    if not terms:
+        return []
+    me = searcher.store.summaries([article_id]).get(article_id)
+    subqueries: list[wq.Query] = []
+    for word, weight in terms:
+        subqueries.append(wq.Term("title", word, boost=weight * TITLE_BOOST))
+        subqueries.append(wq.Term("body", word, boost=weight))
+    own = _docnum(searcher, article_id)
+    exclude = {own} if own is not None else set()
+    results = searcher.searcher.search(
+        wq.Or(subqueries), limit=limit * 2 + 10, mask=exclude or None
+    )
+    page = [(hit.docnum, hit.score) for hit in results]
+    highlights = sorted((w for w, _ in terms[:10]), key=len, reverse=True)
+    hits = []
+    for hit in searcher.hits(page, highlights):
+        if hit.id == article_id:
+            continue
+        if me is not None and hit.source == me.source and hit.title.strip() == me.title.strip():
+            continue
+        hits.append(hit)
+        if len(hits) >= limit:
+            break
+    return hits
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+def period_label(timestamp: int, by: str) -> str:
+    """``2023``, ``2023-09`` or ``2023-09-17`` for an epoch second (UTC)."""
+    day = datetime.fromtimestamp(timestamp, UTC)
+    if by == "year":
+        return f"{day.year:04d}"
+    if by == "month":
+        return f"{day.year:04d}-{day.month:02d}"
+    return day.strftime("%Y-%m-%d")
+
+
+def _periods(first: int, last: int, by: str) -> list[str]:
+    """Every period label from the one holding ``first`` to the one holding ``last``."""
+    start = datetime.fromtimestamp(first, UTC)
+    end = datetime.fromtimestamp(last, UTC)
+    labels: list[str] = []
+    if by == "year":
+        return [f"{y:04d}" for y in range(start.year, end.year + 1)]
+    if by == "month":
+        y, m = start.year, start.month
+        while (y, m) <= (end.year, end.month):
+            labels.append(f"{y:04d}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        return labels
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day <= end:
+        labels.append(day.strftime("%Y-%m-%d"))
+        day = datetime.fromtimestamp(day.timestamp() + 86400, UTC)
+    return labels
+
+
+def timeline_in(
+    searcher: Searcher, text: str, by: str = "month", options: SearchOptions | None = None
+) -> Timeline:
+    """How many articles match the query ``text`` per period (``year``, ``month`` or ``day``).
+
+    The same query language and filters (sources, since, until) as search.
+    Periods (the articles' local publication dates) without hits between the
+    first and the last are included with 0.
+    Articles without a usable publication date are counted in ``undated``.
+    """
+    if by not in PERIODS:
+        raise QueryError(f"unknown period {by!r} (use {', '.join(PERIODS)})")
+    options = options or SearchOptions()
+    node = parse_query(text)
+    docs = searcher.matching(node)
+    flt = searcher._filter(options)
+    if flt is not None:
+        docs &= flt
+    published = searcher.reader.column_reader("published")
+    dated = [d for d in docs if published[d]]
+    ids = [searcher.reader.stored_fields(d)["id"] for d in dated]
+    local = {aid: s.published for aid, s in searcher.store.summaries(ids).items()}
+    width = {"year": 4, "month": 7, "day": 10}[by]
+    counts: Counter[str] = Counter()
+    for docnum, aid in zip(dated, ids, strict=True):
+        text = local.get(aid, "")
+        counts[
+            text[:width] if _LOCAL_DATE.match(text) else period_label(published[docnum], by)
+        ] += 1
+    rows: list[tuple[str, int]] = []
+    if counts:
+        first, last = _label_start(min(counts)), _label_start(max(counts))
+        rows = [(label, counts.get(label, 0)) for label in _periods(first, last, by)]
+    return Timeline(rows=rows, total=len(docs), undated=len(docs) - len(dated))
+
+
+def _label_start(label: str) -> int:
+    """Epoch seconds of the UTC midnight that starts a period label (``2023``, ``2023-09`` …)."""
+    parts = [int(p) for p in label.split("-")] + [1, 1]
+    return int(datetime(parts[0], parts[1], parts[2], tzinfo=UTC).timestamp())
+
+
+# --------------------------------------------------------------------------- archive-level API
+
+
+def similar(data_dir: str | Path, article_id: str, limit: int = 10) -> tuple[str, list[Hit]]:
+    """``newsarc similar``: the full id of ``article_id`` (a unique prefix) and its similar articles."""
+    with open_searcher(data_dir, aliases=False) as searcher:
+        full = searcher.store.resolve(article_id)
+        return full, similar_in(searcher, full, limit)
+
+
+def keywords(
+    data_dir: str | Path, article_id: str, limit: int = 20
+) -> tuple[str, list[tuple[str, float]]]:
+    """``newsarc keywords``: the full id of ``article_id`` and its characteristic terms."""
+    with open_searcher(data_dir, aliases=False) as searcher:
+        full = searcher.store.resolve(article_id)
+        return full, keywords_in(searcher, full, limit)
+
+
+def timeline(
+    data_dir: str | Path,
+    text: str,
+    by: str = "month",
+    options: SearchOptions | None = None,
+    *,
+    aliases: bool = True,
+) -> Timeline:
+    """``newsarc timeline``: matches of ``text`` per period in the archive at ``data_dir``."""
+    with open_searcher(data_dir, aliases=aliases) as searcher:
+        return timeline_in(searcher, text, by, options)
