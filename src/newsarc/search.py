@@ -31,7 +31,7 @@ from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import QueryPiece, fold, fold_aligned, search_tokens, segment_query
 from newsarc.errors import ArchiveError, QueryError
 from newsarc.index import open_index
-from newsarc.query import And, Node, Not, Or, Term, parse_query
+from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
 from newsarc.store import Store, open_store
 

@@ -13,6 +13,7 @@ committed it, so an interrupted ingest can finish the job.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -363,10 +364,8 @@ def archive_size(data_dir: str | Path) -> int:
     total = 0
     for root, _dirs, files in os.walk(data_dir):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.path.getsize(os.path.join(root, name))
-            except OSError:
-                pass
     return total
 
 
