@@ -13,21 +13,42 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+from whoosh.index import LockError
+
 from newsarc.analysis import Segmenter, analyze, fold, jieba_dictionary_path, read_dictionary
-from newsarc.errors import NewsarcError, RejectedFile
-from newsarc.index import IndexDocument, open_index
+from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
+from newsarc.index import INDEX_NAME, IndexDocument, index_dir, open_index
+from newsarc.lock import DEFAULT_WAIT, ArchiveLock
 from newsarc.parse import parse_bytes
 from newsarc.records import Article
-from newsarc.store import USER_DICT_NAME, Store, open_store, published_timestamp
+from newsarc.store import (
+    DB_NAME,
+    USER_DICT_NAME,
+    Store,
+    _db_error,
+    open_store,
+    prepare_archive_dir,
+    published_timestamp,
+)
 
 #: Articles per committed batch: what a crash can cost at most.
 BATCH_SIZE = 500
+#: Environment variable overriding :data:`BATCH_SIZE` (tests use small batches).
+BATCH_SIZE_ENV = "NEWSARC_BATCH_SIZE"
+
+
+def default_batch_size() -> int:
+    """:data:`BATCH_SIZE`, or ``$NEWSARC_BATCH_SIZE`` when that is a positive integer."""
+    raw = os.environ.get(BATCH_SIZE_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else BATCH_SIZE
 #: Below this many files, work in-process (a worker pool costs more than it saves).
 POOL_THRESHOLD = 64
 #: Files larger than this are rejected without being read.
@@ -111,6 +132,23 @@ _SEGMENTER: Segmenter | None = None
 def _init_worker(user_dicts: tuple[str, ...]) -> None:
     global _SEGMENTER
     _SEGMENTER = Segmenter(user_dicts)
+
+
+def _die_with_parent() -> None:
+    """Pool workers: be killed with the parent (Linux), not linger and print a BrokenPipe traceback."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: the worker exits on its own when the parent's pipe closes
+        pass
+
+
+def _init_pool_worker(user_dicts: tuple[str, ...]) -> None:
+    _die_with_parent()
+    _init_worker(user_dicts)
 
 
 def analyse_article(article: Article, segmenter: Segmenter, *, key: int = 0) -> tuple[str, IndexDocument]:
@@ -197,6 +235,10 @@ def _sync_dictionary(store: Store, segmenter: Segmenter, user_dicts: tuple[str, 
     previous = store.meta("dict_signature")
     store.conn.execute("BEGIN IMMEDIATE")
     store.replace_dictionary(entries.items(), signature)
+    if previous is not None:
+        # In the same transaction: a crash during the re-index that follows
+        # leaves these rows unindexed, so the next ingest finishes it.
+        store.conn.execute("UPDATE articles SET indexed = 0")
     store.conn.execute("COMMIT")
     return previous is not None
 
@@ -236,7 +278,9 @@ def ingest(
     data_dir: str | Path,
     *,
     workers: int | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
+    wait: float = DEFAULT_WAIT,
+    on_wait: Callable[[int | None], None] | None = None,
     on_reject: RejectCallback | None = None,
     on_progress: ProgressCallback | None = None,
     on_message: Callable[[str], None] | None = None,
@@ -247,21 +291,39 @@ def ingest(
     touched, their digest); an article whose URL is stored already replaces
     the stored one only when its ``archived`` time is newer.  Rejected files
     are reported through ``on_reject`` and do not stop the rest.
+
+    Holds the archive's writer lock (:class:`~newsarc.lock.ArchiveLock`),
+    waiting up to ``wait`` seconds for another writer (``on_wait(pid)`` is
+    called when waiting starts).  ``batch_size`` defaults to
+    :func:`default_batch_size`.
     """
     started = time.perf_counter()
     data = Path(data_dir)
     summary = IngestSummary()
+    batch_size = batch_size or default_batch_size()
+    if (data / DB_NAME).exists():
+        open_store(data).close()  # a foreign or other-version archive: report it, touch nothing
+    prepare_archive_dir(data)
+    with ArchiveLock(data, wait=wait, on_wait=on_wait) as lock, _write_errors(data):
+        if lock.stale_pid is not None and on_message:
+            on_message(f"cleared a stale archive lock left by PID {lock.stale_pid} (an interrupted ingest)")
+        _clean_index_debris(data)
+        _ingest_locked(paths, data, summary, workers, batch_size, on_reject, on_progress, on_message)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _ingest_locked(paths, data, summary, workers, batch_size, on_reject, on_progress, on_message) -> None:  # type: ignore[no-untyped-def]
+    """The ingest proper (the caller holds the archive lock)."""
     store = open_store(data, create=True)
     try:
         ix = open_index(data, create=True)
         user_dicts = user_dictionaries(data)
         segmenter = Segmenter(user_dicts)
-        if _sync_dictionary(store, segmenter, user_dicts):
-            pending = [rowid for (rowid,) in store.conn.execute("SELECT rowid FROM articles")]
-            if pending and on_message:
-                on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
-        else:
-            pending = store.unindexed()
+        changed = _sync_dictionary(store, segmenter, user_dicts)
+        pending = store.unindexed()
+        if changed and pending and on_message:
+            on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
         if pending:
             summary.reindexed = _reindex(store, ix, segmenter, pending, batch_size)
 
@@ -296,8 +358,44 @@ def ingest(
                 on_progress(done, total)
     finally:
         store.close()
-    summary.seconds = time.perf_counter() - started
-    return summary
+
+
+@contextmanager
+def _write_errors(data: Path) -> Iterator[None]:
+    """Turn failures to write the archive (disk full, I/O, read-only) into :class:`ArchiveError`.
+
+    What was committed before stays: SQLite rolls back the open transaction
+    and an uncommitted Whoosh segment is never referenced.
+    """
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _db_error(data, data / DB_NAME, exc) from None
+    except LockError:
+        raise ArchiveLocked(f"the search index in {data} is locked by another writer") from None
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ArchiveError(
+            f"cannot write to archive {data}: {exc.strerror or exc}{where}; "
+            "what was committed before is intact (run the ingest again when fixed)"
+        ) from None
+
+
+def _clean_index_debris(data: Path) -> None:
+    """Remove temporary TOC files a killed Whoosh commit left (Whoosh never removes them).
+
+    Orphaned segments and the ``MAIN.tmp`` folder are removed by Whoosh itself
+    at the next commit.  Call only while holding the archive lock.
+    """
+    folder = index_dir(data)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(f"_{INDEX_NAME}_") and ".toc." in name:
+            with suppress(OSError):
+                os.remove(folder / name)
 
 
 def _ledger_key(path: Path) -> str:
@@ -322,7 +420,7 @@ def _analysed_batches(
             yield [_work(t) for t in batch]
         return
     ctx = get_context("fork") if hasattr(os, "fork") else get_context()
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(user_dicts,)) as pool:
+    with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(user_dicts,)) as pool:
         inflight = None
         for batch in batches:
             nxt = pool.map_async(_work, batch, chunksize=8)
@@ -340,7 +438,10 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
     for res in results:
         if isinstance(res, str):
             summary.unchanged += 1
-            st = os.stat(res)
+            try:
+                st = os.stat(res)
+            except OSError:  # removed since it was read: nothing to record
+                continue
             known = store.file_state(_ledger_key(Path(res)))
             if known:
                 ledger.append((_ledger_key(Path(res)), st.st_size, st.st_mtime_ns, known[2]))
@@ -424,15 +525,31 @@ def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_si
     return count
 
 
-def reindex(data_dir: str | Path) -> int:
-    """Rebuild the search index of an archive from its store (after a dictionary change)."""
-    store = open_store(data_dir, create=True)
-    try:
-        ix = open_index(data_dir, create=True)
-        user_dicts = user_dictionaries(Path(data_dir))
-        segmenter = Segmenter(user_dicts)
-        _sync_dictionary(store, segmenter, user_dicts)
-        rowids = [r for (r,) in store.conn.execute("SELECT rowid FROM articles")]
-        return _reindex(store, ix, segmenter, rowids, BATCH_SIZE)
-    finally:
-        store.close()
+def reindex(
+    data_dir: str | Path,
+    *,
+    wait: float = DEFAULT_WAIT,
+    on_wait: Callable[[int | None], None] | None = None,
+) -> int:
+    """Rebuild the search index of an archive from its store (after a dictionary change).
+
+    Takes the archive's writer lock like :func:`ingest`.  Every row is first
+    marked unindexed in one transaction, so an interrupted reindex is finished
+    by the next ingest or reindex.
+    """
+    data = Path(data_dir)
+    open_store(data).close()  # "no archive", foreign or other-version archives: report, touch nothing
+    with ArchiveLock(data, wait=wait, on_wait=on_wait), _write_errors(data):
+        _clean_index_debris(data)
+        store = open_store(data, create=True)
+        try:
+            ix = open_index(data, create=True)
+            user_dicts = user_dictionaries(data)
+            segmenter = Segmenter(user_dicts)
+            _sync_dictionary(store, segmenter, user_dicts)
+            store.conn.execute("BEGIN IMMEDIATE")
+            store.conn.execute("UPDATE articles SET indexed = 0")
+            store.conn.execute("COMMIT")
+            return _reindex(store, ix, segmenter, store.unindexed(), default_batch_size())
+        finally:
+            store.close()
