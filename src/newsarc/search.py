@@ -36,6 +36,9 @@ from newsarc.records import Hit
 from newsarc.store import Store, open_store
 
 TITLE_BOOST = 3.0
+#: How many top hits are re-ranked by title coverage, and how much coverage counts.
+RERANK_DEPTH = 100
+COVERAGE_WEIGHT = 1.0
 SORTS = ("relevance", "newest", "oldest")
 SNIPPET_CHARS = 60
 _SPACE = re.compile(r"\s+")
@@ -326,10 +329,32 @@ class Searcher:
             results = self.searcher.search(wq.Or(subqueries), filter=docs, limit=None)
             for hit in results:
                 scores[hit.docnum] = hit.score
-        return sorted(
+        ranked = sorted(
             ((d, scores.get(d, 0.0)) for d in docs),
             key=lambda x: (-x[1], -published[x[0]], x[0]),
         )
+        return self._title_coverage(node, ranked, published)
+
+    def _title_coverage(self, node: Node, ranked: list[tuple[int, float]], published) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+        """Re-rank the head of a ranking by how many of the query's words its titles contain.
+
+        BM25F adds up per-term title scores, so a title holding one rare query word can
+        beat a title holding all of them; a title that names everything asked for is
+        what a reader looks for first.  Only the first :data:`RERANK_DEPTH` hits move.
+        """
+        words = [w for w in self.highlight_terms(node) if " " not in w]
+        if len(words) < 2 or len(ranked) < 2:
+            return ranked
+        head = ranked[:RERANK_DEPTH]
+        ids = {self.reader.stored_fields(d)["id"]: d for d, _ in head}
+        titles = {ids[aid]: fold(s.title) for aid, s in self.store.summaries(list(ids)).items()}
+        rescored = []
+        for docnum, score in head:
+            title = titles.get(docnum, "")
+            covered = sum(1 for w in words if w in title) / len(words)
+            rescored.append((docnum, score * (1.0 + COVERAGE_WEIGHT * covered)))
+        rescored.sort(key=lambda x: (-x[1], -published[x[0]], x[0]))
+        return rescored + ranked[RERANK_DEPTH:]
 
     # ------------------------------------------------------------------ hits
 
