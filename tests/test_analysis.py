@@ -50,8 +50,10 @@ def test_analyze_words_and_grams(segmenter: Segmenter) -> None:
     assert list(terms.words) == [
         "北京", "普京", "和普京", "在", "北朝", "朝鲜", "北朝鲜", "会晤", "崔善", "姬", "tu-160", "tu", "160",
     ]
-    # every character and every dictionary word that search mode did not emit
-    assert terms.grams == {"北", "京", "和", "普", "朝", "鲜", "会", "晤", "崔", "善"}
+    # every dictionary word that search mode did not emit (here: none), and every character
+    assert terms.grams == set()
+    assert terms.chars == set("北京和普京在北朝鲜会晤崔善姬")
+    assert analyze(fold("中朝鲜明对比"), segmenter).grams >= {"朝鲜"}
 
 
 def test_segment_query_splits_dictionary_words_and_keeps_unknown_names(lookup) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +111,7 @@ def test_full_mode_covers_every_dictionary_word(segmenter: Segmenter) -> None:
     words = {w for w, f in read_dictionary(jieba_dictionary_path()) if f and len(w) <= 6}
     text = fold(parse_file(SEEDS / "004_b5702a1fdfafb872.txt").text)
     terms = analyze(text, segmenter)
-    indexed = set(terms.words) | terms.grams
+    indexed = set(terms.words) | terms.grams | terms.chars
     for run in CJK_RUN.findall(text):
         for i in range(len(run)):
             for j in range(i + 1, min(len(run), i + 6) + 1):

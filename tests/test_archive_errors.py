@@ -109,7 +109,7 @@ def test_incompatible_format_version(tmp_path: Path, tmp_path_factory: pytest.Te
     data = tmp_path / "data"
     shutil.copytree(template_archive(tmp_path_factory), data)
     conn = sqlite3.connect(data / "articles.db")
-    conn.execute("UPDATE meta SET value = '2' WHERE key = 'format'")
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'format'")
     conn.commit()
     conn.close()
     before = digest(data)
@@ -117,7 +117,7 @@ def test_incompatible_format_version(tmp_path: Path, tmp_path_factory: pytest.Te
         code, _out, err = run("--data", str(data), *command)
         assert code == 1
         assert one_line(err) == (
-            f"newsarc: archive {data} has format version 2, this newsarc reads version 1; "
+            f"newsarc: archive {data} has format version 99, this newsarc reads version 2; "
             "re-ingest into a new --data directory"
         )
     # ingest took (and released) the writer lock; SQLite readers leave an empty -wal and a -shm

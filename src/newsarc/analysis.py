@@ -11,12 +11,15 @@ Folded text is then cut into three kinds of terms (see :func:`analyze`):
     jieba search-mode tokens of every CJK run, plus Latin/number tokens that
     newsarc makes itself (``tu-160``, ``tu``, ``160``).  These rank hits.
 ``grams``
-    what the *recall* side needs beyond ``words``: every CJK character of the
-    text, and every dictionary word found anywhere in it (jieba "full mode")
-    that search mode did not emit.  A dictionary word in the query is then
-    matched exactly by ``words`` ∪ ``grams``, wherever jieba's cut put the
-    boundaries in this document; a string jieba does not know is found
-    through its characters and verified against the stored text.
+    what the *recall* side needs beyond ``words``: every dictionary word
+    found anywhere in the text (jieba "full mode") that search mode did not
+    emit.  A dictionary word in the query is then matched exactly by
+    ``words`` ∪ ``grams``, wherever jieba's cut put the boundaries in this
+    document.
+``chars``
+    the distinct CJK characters: a string jieba does not know (崔善姬) is found
+    through them and then verified against the stored text.  The store keeps
+    these postings, not Whoosh (see ``store.Store.add_char_postings``).
 
 Segmentation uses ``rjieba`` (the jieba-rs binding: same dictionary, same
 tokens, ~28× faster); ``tests/test_analysis.py`` proves token identity with
@@ -170,10 +173,11 @@ class Segmenter:
 
 @dataclass(slots=True)
 class Terms:
-    """The terms of one text: ranked ``words`` with counts, and recall-only ``grams``."""
+    """The terms of one text: ranked ``words`` with counts, recall-only ``grams``, and its CJK ``chars``."""
 
     words: Counter[str]
     grams: set[str]
+    chars: set[str]
 
 
 def analyze(folded: str, segmenter: Segmenter) -> Terms:
@@ -186,7 +190,8 @@ def analyze(folded: str, segmenter: Segmenter) -> Terms:
             full.update(segmenter.cut_all(chunk))
         else:
             words.update(latin_tokens(chunk))
-    return Terms(words=words, grams=full.difference(words))
+    chars = {t for t in full if len(t) == 1}
+    return Terms(words=words, grams={t for t in full if len(t) > 1}.difference(words), chars=chars)
 
 
 # --------------------------------------------------------------------------- query side

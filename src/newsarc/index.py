@@ -17,6 +17,7 @@ Fields:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,26 @@ class IndexDocument:
             "body": dict(self.body.words),
             "grams": grams,
         }
+
+
+#: Batches at least this large are written by several processes (one segment each).
+PARALLEL_WRITE_MIN_DOCS = 200
+
+
+def index_writer(ix: index.Index, n_docs: int):  # type: ignore[no-untyped-def]
+    """A Whoosh writer for a batch of ``n_docs`` documents.
+
+    Whoosh's writer is pure Python and was the bottleneck of ingest, so a large
+    batch is split across processes (``procs``), each writing its own segment
+    (``multisegment``); Whoosh's merge policy folds small segments together on
+    later commits.  Segments are written as separate files, not one compound
+    file: a reader then reads what a query touches instead of loading whole
+    segments into memory.
+    """
+    procs = min(os.cpu_count() or 1, 4)
+    if procs > 1 and n_docs >= PARALLEL_WRITE_MIN_DOCS:
+        return ix.writer(procs=procs, multisegment=True, limitmb=64, compound=False, batchsize=50)
+    return ix.writer(limitmb=128, compound=False)
 
 
 def index_dir(data_dir: str | Path) -> Path:

@@ -25,7 +25,7 @@ from whoosh.index import LockError
 
 from newsarc.analysis import Segmenter, analyze, fold, jieba_dictionary_path, read_dictionary
 from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
-from newsarc.index import INDEX_NAME, IndexDocument, index_dir, open_index
+from newsarc.index import INDEX_NAME, IndexDocument, index_dir, index_writer, open_index
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock
 from newsarc.parse import parse_bytes
 from newsarc.records import Article
@@ -478,16 +478,21 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
     conn = store.conn
     conn.execute("BEGIN IMMEDIATE")
     rowids = []
+    char_postings: dict[str, list[int]] = {}
     for res, _replace in writes:
         rowid = store.put(res.article, res.folded)
         res.doc.key = rowid
         rowids.append(rowid)
+        for ch in res.doc.title.chars | res.doc.body.chars:
+            char_postings.setdefault(ch, []).append(rowid)
+    if char_postings:
+        store.add_char_postings(char_postings)
     for entry in ledger:
         store.record_file(*entry)
     conn.execute("COMMIT")
     if not writes:
         return
-    writer = ix.writer(limitmb=128)
+    writer = index_writer(ix, len(writes))
     try:
         for res, replace in writes:
             if replace:
@@ -508,7 +513,7 @@ def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_si
     count = 0
     for i in range(0, len(rowids), batch_size):
         chunk = rowids[i : i + batch_size]
-        writer = ix.writer(limitmb=128)
+        writer = index_writer(ix, len(chunk))
         try:
             for rowid in chunk:
                 article = store.get_by_rowid(rowid)

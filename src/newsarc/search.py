@@ -100,6 +100,7 @@ class Searcher:
         self.reader = self.searcher.reader()
         self._total = store.dictionary_total()
         self._lookup_cache: dict[str, int | None] = {}
+        self._by_key: dict[int, int] | None = None
 
     def close(self) -> None:
         """Release the index and the store."""
@@ -148,18 +149,41 @@ class Searcher:
         return out
 
     def _piece_docs(self, piece: QueryPiece, fields: tuple[str, ...]) -> tuple[set[int], bool]:
-        """Docs containing ``piece``; the flag says whether they still need verifying."""
+        """Docs containing ``piece``; the flag says whether they still need verifying.
+
+        A dictionary word is exact through words ∪ grams.  A single character or a
+        stretch jieba does not know is narrowed by the dictionary words inside it
+        and by the store's character postings of its two rarest characters, then
+        verified against the text.
+        """
         if piece.kind == "latin":
             return self._any_field(piece.text, tuple(f for f in fields if f != "grams")), False
-        if piece.kind == "word":
+        if piece.kind == "word" and len(piece.text) > 1:
             return self._any_field(piece.text, fields), False
         docs: set[int] | None = None
-        for part in sorted(set(piece.parts), key=len, reverse=True):
+        for part in sorted({p for p in piece.parts if len(p) > 1}, key=len, reverse=True):
             found = self._any_field(part, fields)
             docs = found if docs is None else docs & found
             if not docs:
                 return set(), False
+        singles = [p for p in piece.parts if len(p) == 1]
+        if singles:
+            found = self._char_docs(singles)
+            docs = found if docs is None else docs & found
         return docs or set(), True
+
+    def _char_docs(self, chars: list[str]) -> set[int]:
+        """Docs that may contain all of ``chars`` (by the two rarest; candidates to verify)."""
+        rowids: set[int] | None = None
+        for ch in sorted(set(chars), key=self.store.char_posting_size)[:2]:
+            found = self.store.char_rowids(ch)
+            rowids = found if rowids is None else rowids & found
+            if not rowids:
+                return set()
+        if self._by_key is None:
+            keys = self.reader.column_reader("key")
+            self._by_key = {keys[d]: d for d in self.reader.all_doc_ids()}
+        return {self._by_key[r] for r in rowids or () if r in self._by_key}
 
     # -- alias hook: a plain word (or title: word) that is a variant of an alias group
     # matches any variant of the group; everything else goes to _exact_term_docs.

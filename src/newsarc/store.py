@@ -14,10 +14,12 @@ committed it, so an interrupted ingest can finish the job.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sqlite3
 import zlib
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +29,7 @@ from newsarc.errors import AmbiguousArticle, ArchiveError, UnknownArticle
 from newsarc.records import Article
 
 #: Bump when the on-disk layout changes incompatibly.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DB_NAME = "articles.db"
 INDEX_DIR = "index"
 USER_DICT_NAME = "userdict.txt"
@@ -56,6 +58,8 @@ CREATE TABLE IF NOT EXISTS files (
     mtime_ns INTEGER NOT NULL,
     digest TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS char_postings (ch TEXT NOT NULL, rowids BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS char_postings_ch ON char_postings(ch);
 CREATE TABLE IF NOT EXISTS dictionary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID;
 """
 
@@ -267,6 +271,38 @@ class Store:
         """Every stored record as its JSON dict, oldest publication first (no HTML)."""
         for (record,) in self.conn.execute("SELECT record FROM articles ORDER BY published_ts, id"):
             yield json.loads(_unpack(record))
+
+    # ------------------------------------------------------------------ character postings
+
+    def add_char_postings(self, postings: dict[str, list[int]]) -> None:
+        """Record which articles (rowids) contain each CJK character (inside the caller's transaction).
+
+        One row per character per ingest batch: ascending rowid deltas, zlib-packed.
+        Rows are candidates only (search verifies against the text), so an article
+        replaced by a newer version may leave a stale entry behind harmlessly.
+        """
+        rows = []
+        for ch, rowids in postings.items():
+            rowids = sorted(set(rowids))
+            deltas = array("I", [rowids[0], *(b - a for a, b in zip(rowids, rowids[1:], strict=False))])
+            rows.append((ch, zlib.compress(deltas.tobytes(), 6)))
+        self.conn.executemany("INSERT INTO char_postings(ch, rowids) VALUES(?, ?)", rows)
+
+    def char_rowids(self, ch: str) -> set[int]:
+        """Rowids of the articles that contain the CJK character ``ch`` (a superset, see above)."""
+        out: set[int] = set()
+        for (blob,) in self.conn.execute("SELECT rowids FROM char_postings WHERE ch = ?", (ch,)):
+            deltas = array("I")
+            deltas.frombytes(zlib.decompress(blob))
+            out.update(itertools.accumulate(deltas))
+        return out
+
+    def char_posting_size(self, ch: str) -> int:
+        """Bytes of postings stored for ``ch``: a cheap estimate of how common it is."""
+        row = self.conn.execute(
+            "SELECT coalesce(sum(length(rowids)), 0) FROM char_postings WHERE ch = ?", (ch,)
+        ).fetchone()
+        return int(row[0])
 
     # ------------------------------------------------------------------ dictionary
 
