@@ -34,6 +34,7 @@ from newsarc.store import (
     USER_DICT_NAME,
     Store,
     _db_error,
+    dictionary_cache,
     open_store,
     prepare_archive_dir,
     published_timestamp,
@@ -228,18 +229,10 @@ def _sync_dictionary(store: Store, segmenter: Segmenter, user_dicts: tuple[str, 
     signature = _dictionary_signature(user_dicts)
     if store.meta("dict_signature") == signature:
         return False
-    entries: dict[str, int] = {}
-    for word, freq in read_dictionary(jieba_dictionary_path()):
-        entries[word] = freq or 0
-    entries.update(segmenter.user_words)
+    main = jieba_dictionary_path()
+    base = dictionary_cache(main, lambda: read_dictionary(main))
     previous = store.meta("dict_signature")
-    store.conn.execute("BEGIN IMMEDIATE")
-    store.replace_dictionary(entries.items(), signature)
-    if previous is not None:
-        # In the same transaction: a crash during the re-index that follows
-        # leaves these rows unindexed, so the next ingest finishes it.
-        store.conn.execute("UPDATE articles SET indexed = 0")
-    store.conn.execute("COMMIT")
+    store.load_dictionary(base, segmenter.user_words, signature, mark_unindexed=previous is not None)
     return previous is not None
 
 

@@ -1,0 +1,221 @@
+"""Speed and footprint of newsarc on the real corpus, beside its baselines, in one script.
+
+    .venv/bin/python benchmarks/speed.py ingest [--files 1000]   ingest: naive pipeline vs newsarc
+    .venv/bin/python benchmarks/speed.py cold --data DIR         cold search / show vs rg
+    .venv/bin/python benchmarks/speed.py memory                  peak RSS ingesting hkcnews (2,000 vs all)
+    .venv/bin/python benchmarks/speed.py all --data DIR
+
+*ingest*: the naive pipeline is what newsarc replaced — each file parsed, then indexed by Whoosh
+through ``jieba.analyse.ChineseAnalyzer`` with title and body stored, in one process — against
+``newsarc.ingest.ingest`` on the same files, in the same run.  Also checks that a single-process
+newsarc ingest gives the same records and search results, and reports the archive's bytes on disk
+against the input's.
+
+*cold*: each search or show is a fresh process (``python -m newsarc``), median of N runs with min–max;
+the baseline is ripgrep over the raw files (``rg -l 普京 | xargs rg -l 朝鲜``), if installed.
+
+*memory*: peak resident memory of a whole ``newsarc ingest`` (the largest of its processes) on the first
+2,000 hkcnews files and on all 9,700: flat means the two are close.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+CORPUS = ROOT.parent / "shared" / "corpus"
+PY = sys.executable
+
+
+def corpus_files(folder: str, limit: int | None = None) -> list[Path]:
+    path = CORPUS / folder
+    if not path.is_dir():
+        sys.exit(f"corpus folder {path} not found")
+    files = sorted(path.iterdir())
+    return files[:limit] if limit else files
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def naive_ingest(files: list[Path], target: Path) -> float:
+    """The naive pipeline: parse, then jieba.analyse.ChineseAnalyzer inside Whoosh, body stored."""
+    from jieba.analyse import ChineseAnalyzer
+    from whoosh import fields, index
+
+    from newsarc.errors import RejectedFile
+    from newsarc.parse import parse_file
+
+    target.mkdir(parents=True)
+    analyzer = ChineseAnalyzer()
+    schema = fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        title=fields.TEXT(stored=True, analyzer=analyzer),
+        body=fields.TEXT(stored=True, analyzer=analyzer),
+    )
+    ix = index.create_in(target, schema)
+    started = time.perf_counter()
+    writer = ix.writer()
+    for path in files:
+        try:
+            article = parse_file(path)
+        except RejectedFile:
+            continue
+        writer.update_document(id=article.id, title=article.title, body=article.text)
+    writer.commit()
+    return time.perf_counter() - started
+
+
+def newsarc_ingest(files: list[Path], target: Path, workers: int | None = None) -> tuple[float, dict]:
+    from newsarc.ingest import ingest
+
+    started = time.perf_counter()
+    summary = ingest(files, target, workers=workers)
+    return time.perf_counter() - started, summary.as_dict()
+
+
+def search_ids(data: Path, queries: list[str]) -> dict[str, list[str]]:
+    from newsarc.search import SearchOptions, open_searcher
+
+    with open_searcher(data) as s:
+        return {q: [h.id for h in s.search(q, SearchOptions(limit=None)).hits] for q in queries}
+
+
+def bench_ingest(n: int) -> None:
+    files = corpus_files("feeds", n)
+    inbytes = sum(f.stat().st_size for f in files)
+    tmp = Path(tempfile.mkdtemp(prefix="newsarc-bench-"))
+    try:
+        naive_s = naive_ingest(files, tmp / "naive")
+        ours_s, summary = newsarc_ingest(files, tmp / "ours")
+        single_s, _ = newsarc_ingest(files, tmp / "single", workers=1)
+        naive_bytes = dir_bytes(tmp / "naive")
+        ours_bytes = dir_bytes(tmp / "ours")
+        index_bytes = dir_bytes(tmp / "ours" / "index")
+        print(f"ingest of {len(files)} feeds files ({inbytes / 1e6:.1f} MB), {os.cpu_count()} cores:")
+        print(f"  naive (ChineseAnalyzer + Whoosh, stored): {len(files) / naive_s:7.1f} articles/s  {naive_s:6.1f} s")
+        print(f"  newsarc (workers + parallel writer):      {len(files) / ours_s:7.1f} articles/s  {ours_s:6.1f} s"
+              f"   ratio {naive_s / ours_s:.2f}x")
+        print(f"  newsarc single process:                   {len(files) / single_s:7.1f} articles/s  {single_s:6.1f} s")
+        print(f"  on disk: naive {naive_bytes / 1e6:.1f} MB ({naive_bytes / inbytes:.2f}x input); newsarc "
+              f"{ours_bytes / 1e6:.1f} MB ({ours_bytes / inbytes:.2f}x), of which Whoosh index "
+              f"{index_bytes / 1e6:.1f} MB ({index_bytes / inbytes:.2f}x)")
+        queries = ["普京 朝鲜", "香港", "崔善姬", "习近平 -台湾", '"国家安全"', "特朗普 OR 川普"]
+        same = search_ids(tmp / "ours", queries) == search_ids(tmp / "single", queries)
+        exports = []
+        for d in ("ours", "single"):
+            out = subprocess.run([PY, "-m", "newsarc", "--data", str(tmp / d), "export"],
+                                 capture_output=True, text=True, check=True).stdout
+            exports.append(sorted(json.loads(line)["id"] + line for line in out.splitlines()))
+        print(f"  parallel vs single-process: search results identical: {same}; records identical: "
+              f"{exports[0] == exports[1]}  (summary {summary})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- cold start
+
+
+def timed(cmd: list[str], runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def fmt(times: list[float]) -> str:
+    return f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}, n={len(times)})"
+
+
+def bench_cold(data: Path, runs: int) -> None:
+    print(f"cold start on {data} ({dir_bytes(data) / 1e6:.0f} MB archive), {runs} fresh processes each:")
+    base = [PY, "-m", "newsarc", "--data", str(data)]
+    search = timed(base + ["search", "普京", "朝鲜"], runs)
+    print(f"  newsarc search 普京 朝鲜: {fmt(search)}")
+    idx = subprocess.run(base + ["search", "普京", "--json", "-n", "1"], capture_output=True, text=True).stdout
+    if idx.strip():
+        aid = json.loads(idx.splitlines()[0])["id"]
+        print(f"  newsarc show {aid[:8]}:     {fmt(timed(base + ['show', aid[:8], '--json'], runs))}")
+    python = timed([PY, "-c", "pass"], runs)
+    print(f"  (python -c pass:        {fmt(python)})")
+    rg = shutil.which("rg")
+    if rg:
+        folders = " ".join(str(CORPUS / f) for f in ("feeds", "feeds-older-versions", "feeds-jekyll", "hkcnews"))
+        cmd = ["sh", "-c", f"{rg} -l 普京 {folders} | xargs -r {rg} -l 朝鲜"]
+        rgt = timed(cmd, runs)
+        print(f"  rg -l 普京 | xargs rg -l 朝鲜 over the raw files: {fmt(rgt)}; newsarc/rg = "
+              f"{statistics.median(search) / statistics.median(rgt):.2f}")
+    else:
+        print("  rg not installed (apt-get install ripgrep) — baseline skipped")
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def peak_rss_of_ingest(files: list[Path]) -> tuple[float, float]:
+    tmp = Path(tempfile.mkdtemp(prefix="newsarc-mem-"))
+    listing = tmp / "files"
+    listing.mkdir()
+    for f in files:
+        (listing / f.name).symlink_to(f)
+    started = time.perf_counter()
+    code = (
+        "import resource, sys; from newsarc.ingest import ingest; "
+        f"ingest([{str(listing)!r}], {str(tmp / 'data')!r}); "
+        "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; print(max(me, kids))"
+    )
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(tmp, ignore_errors=True)
+    return int(out.strip().splitlines()[-1]) / 1024, elapsed
+
+
+def bench_memory() -> None:
+    files = corpus_files("hkcnews")
+    small, small_s = peak_rss_of_ingest(files[:2000])
+    full, full_s = peak_rss_of_ingest(files)
+    print("peak RSS of one ingest (largest process):")
+    print(f"  hkcnews first 2,000 files: {small:.0f} MB ({2000 / small_s:.0f} articles/s)")
+    print(f"  hkcnews all {len(files):,} files: {full:.0f} MB ({len(files) / full_s:.0f} articles/s); "
+          f"ratio {full / small:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("what", choices=["ingest", "cold", "memory", "all"])
+    ap.add_argument("--files", type=int, default=1000)
+    ap.add_argument("--data", type=Path, help="an archive of the whole corpus (see benchmarks/recall.py)")
+    ap.add_argument("--runs", type=int, default=10)
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+          f"load {os.getloadavg()[0]:.2f}; max RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KB")
+    if args.what in ("ingest", "all"):
+        bench_ingest(args.files)
+    if args.what in ("cold", "all"):
+        if args.data is None:
+            sys.exit("cold needs --data DIR (an archive of ../shared/corpus)")
+        bench_cold(args.data, args.runs)
+    if args.what in ("memory", "all"):
+        bench_memory()
+
+
+if __name__ == "__main__":
+    main()
