@@ -29,7 +29,7 @@ from whoosh import scoring
 
 from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import QueryPiece, fold, fold_aligned, search_tokens, segment_query
-from newsarc.errors import ArchiveError, QueryError
+from newsarc.errors import ArchiveError, NewsarcError, QueryError
 from newsarc.index import open_index
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
@@ -98,6 +98,7 @@ class Searcher:
         self._alias_docs: dict[tuple[str, str | None], set[int]] = {}
         self.searcher = ix.searcher(weighting=scoring.BM25F())
         self.reader = self.searcher.reader()
+        _pin_segment_files(self.reader)
         self._total = store.dictionary_total()
         self._lookup_cache: dict[str, int | None] = {}
         self._by_key: dict[int, int] | None = None
@@ -512,9 +513,42 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
     return Searcher(store, ix, load_aliases(data_dir) if aliases else None)
 
 
+def _pin_segment_files(reader) -> None:  # type: ignore[no-untyped-def]
+    """Open the per-document files of every segment now.
+
+    Whoosh opens a segment's stored fields and columns lazily; an ingest that
+    merges segments meanwhile deletes their files.  Files opened here stay
+    readable after deletion (POSIX), so this searcher keeps seeing its commit.
+    """
+    for leaf, _offset in reader.leaf_readers():
+        if leaf.doc_count_all():
+            leaf.stored_fields(0)
+        for name in ("published", "key"):
+            if leaf.has_column(name):
+                leaf.column_reader(name)
+
+
+#: Attempts of a search whose index changed under it (an ingest merged segments).
+SEARCH_ATTEMPTS = 3
+
+
 def search(
     data_dir: str | Path, text: str, options: SearchOptions | None = None, *, aliases: bool = True
 ) -> SearchResult:
-    """Search the archive at ``data_dir``: the library entry point of ``newsarc search``."""
-    with open_searcher(data_dir, aliases=aliases) as searcher:
-        return searcher.search(text, options)
+    """Search the archive at ``data_dir``: the library entry point of ``newsarc search``.
+
+    While an ingest commits, a segment this search opened may be merged away; the
+    search then starts again on the newer commit (a few times at most).
+    """
+    for attempt in range(1, SEARCH_ATTEMPTS + 1):
+        with open_searcher(data_dir, aliases=aliases) as searcher:
+            try:
+                return searcher.search(text, options)
+            except NewsarcError:
+                raise
+            except (OSError, TypeError, KeyError, ValueError, EOFError) as exc:
+                if attempt == SEARCH_ATTEMPTS:
+                    raise ArchiveError(
+                        f"the index changed during the search ({type(exc).__name__}); try again"
+                    ) from None
+    raise AssertionError("unreachable")
