@@ -252,7 +252,7 @@ def timeline_in(
     flt = searcher._filter(options)
     if flt is not None:
         docs &= flt
-    published = searcher.reader.column_reader("published")
+    published = searcher.published
     dated = [d for d in docs if published[d]]
     ids = [searcher.reader.stored_fields(d)["id"] for d in dated]
     local = {aid: s.published for aid, s in searcher.store.summaries(ids).items()}

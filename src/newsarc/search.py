@@ -40,6 +40,10 @@ TITLE_BOOST = 3.0
 RERANK_DEPTH = 100
 COVERAGE_WEIGHT = 1.0
 SORTS = ("relevance", "newest", "oldest")
+#: Attempts of a search whose index changed under it (an ingest merged segments away).
+SEARCH_ATTEMPTS = 3
+#: What Whoosh raises when a segment's files vanish under a reader.
+_INDEX_CHANGED = (OSError, TypeError, LookupError, ValueError, EOFError)
 SNIPPET_CHARS = 60
 _SPACE = re.compile(r"\s+")
 
@@ -99,6 +103,10 @@ class Searcher:
         self.searcher = ix.searcher(weighting=scoring.BM25F())
         self.reader = self.searcher.reader()
         _pin_segment_files(self.reader)
+        # Opened once, now: Whoosh opens column files per call, and a concurrent
+        # ingest may merge this searcher's segments (and delete their files) later.
+        self.published = self.reader.column_reader("published")
+        self.keys = self.reader.column_reader("key")
         self._total = store.dictionary_total()
         self._lookup_cache: dict[str, int | None] = {}
         self._by_key: dict[int, int] | None = None
@@ -182,7 +190,7 @@ class Searcher:
             if not rowids:
                 return set()
         if self._by_key is None:
-            keys = self.reader.column_reader("key")
+            keys = self.keys
             self._by_key = {keys[d]: d for d in self.reader.all_doc_ids()}
         return {self._by_key[r] for r in rowids or () if r in self._by_key}
 
@@ -340,7 +348,7 @@ class Searcher:
         return SearchResult(hits, len(docs), offset, time.perf_counter() - started, highlights)
 
     def _order(self, node: Node, docs: set[int], sort: str) -> list[tuple[int, float]]:
-        published = self.reader.column_reader("published")
+        published = self.published
         if sort != "relevance":
             reverse = sort == "newest"
             return sorted(((d, 0.0) for d in docs), key=lambda x: (published[x[0]], x[0]), reverse=reverse)
@@ -507,29 +515,34 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
     store = open_store(data_dir)
     try:
         ix = open_index(data_dir)
-    except ArchiveError:
+        alias_table = load_aliases(data_dir) if aliases else None
+        for attempt in range(1, SEARCH_ATTEMPTS + 1):
+            try:
+                return Searcher(store, ix, alias_table)
+            except _INDEX_CHANGED as exc:
+                # an ingest merged away a segment between reading the TOC and opening it
+                if attempt == SEARCH_ATTEMPTS:
+                    raise ArchiveError(
+                        f"the index changed while it was opened ({type(exc).__name__}); try again"
+                    ) from None
+                time.sleep(0.05 * attempt)
+    except BaseException:
         store.close()
         raise
-    return Searcher(store, ix, load_aliases(data_dir) if aliases else None)
+    raise AssertionError("unreachable")
 
 
 def _pin_segment_files(reader) -> None:  # type: ignore[no-untyped-def]
-    """Open the per-document files of every segment now.
+    """Open every segment's stored-fields file now (Whoosh caches it per segment).
 
-    Whoosh opens a segment's stored fields and columns lazily; an ingest that
-    merges segments meanwhile deletes their files.  Files opened here stay
-    readable after deletion (POSIX), so this searcher keeps seeing its commit.
+    Whoosh opens it lazily; an ingest that merges segments meanwhile deletes
+    their files.  A file opened here stays readable after deletion (POSIX).
     """
     for leaf, _offset in reader.leaf_readers():
         if leaf.doc_count_all():
             leaf.stored_fields(0)
-        for name in ("published", "key"):
-            if leaf.has_column(name):
-                leaf.column_reader(name)
 
 
-#: Attempts of a search whose index changed under it (an ingest merged segments).
-SEARCH_ATTEMPTS = 3
 
 
 def search(
@@ -546,7 +559,7 @@ def search(
                 return searcher.search(text, options)
             except NewsarcError:
                 raise
-            except (OSError, TypeError, KeyError, ValueError, EOFError) as exc:
+            except _INDEX_CHANGED as exc:
                 if attempt == SEARCH_ATTEMPTS:
                     raise ArchiveError(
                         f"the index changed during the search ({type(exc).__name__}); try again"
