@@ -303,14 +303,20 @@ def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int) -> 
         sys.exit(1)
 
 
-@cli.command()
-@click.argument("article_id", metavar="ID")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
-              help="How many articles.")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per hit (as search).")
-@_data_option
-@click.pass_context
-@_reports_errors
+def _article_list_command(default_limit: int, limit_help: str, json_help: str) -> Callable:
+    """The shared shape of `similar` and `keywords`: ID, -n/--limit, --json, --data."""
+
+    def decorate(func: Callable) -> Callable:
+        func = click.pass_context(_data_option(_reports_errors(func)))
+        func = click.option("--json", "as_json", is_flag=True, help=json_help)(func)
+        func = click.option("-n", "--limit", type=click.IntRange(min=1), default=default_limit,
+                            show_default=True, help=limit_help)(func)
+        return cli.command()(click.argument("article_id", metavar="ID")(func))
+
+    return decorate
+
+
+@_article_list_command(10, "How many articles.", "JSON Lines, one object per hit (as search).")
 def similar(ctx: click.Context, article_id: str, limit: int, as_json: bool, data: Path | None) -> None:
     """The articles most like article ID (an id or a unique prefix), best first.
 
@@ -373,14 +379,7 @@ def timeline(ctx: click.Context, query: tuple[str, ...], by: str, sources: tuple
     sys.exit(0 if result.total else 1)
 
 
-@cli.command()
-@click.argument("article_id", metavar="ID")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
-              help="How many terms.")
-@click.option("--json", "as_json", is_flag=True, help='JSON Lines: {"term": …, "weight": …}.')
-@_data_option
-@click.pass_context
-@_reports_errors
+@_article_list_command(20, "How many terms.", 'JSON Lines: {"term": …, "weight": …}.')
 def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, data: Path | None) -> None:
     """The characteristic terms of article ID, with TF-IDF weights (the best is 1).
 

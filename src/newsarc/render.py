@@ -18,6 +18,7 @@ and wrapping never split a wide character, a combining sequence or an emoji.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -29,14 +30,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
-from wcwidth import wcswidth
-
 from newsarc.records import Article, Hit
 
-try:  # wcwidth >= 0.3 segments grapheme clusters (UAX #29) in C.
-    from wcwidth import iter_graphemes as _iter_graphemes
-except ImportError:  # pragma: no cover - older wcwidth
-    _iter_graphemes = None
+
+@functools.cache
+def _wcwidth() -> tuple[Any, Any]:
+    """``(wcswidth, iter_graphemes or None)``, imported on first use: JSON output never needs them."""
+    import wcwidth
+
+    # wcwidth >= 0.3 segments grapheme clusters (UAX #29) in C.
+    return wcwidth.wcswidth, getattr(wcwidth, "iter_graphemes", None)
+
+
+def wcswidth(text: str) -> int:
+    """wcwidth's display width of ``text`` (-1 if it holds non-printables)."""
+    return int(_wcwidth()[0](text))
 
 __all__ = [
     "Style",
@@ -191,8 +199,9 @@ def sanitize_line(text: str) -> str:
 
 def _clusters(text: str) -> Iterator[str]:
     """Grapheme clusters (or, with an old wcwidth, characters plus combining marks)."""
-    if _iter_graphemes is not None:
-        yield from _iter_graphemes(text)
+    iter_graphemes = _wcwidth()[1]
+    if iter_graphemes is not None:
+        yield from iter_graphemes(text)
         return
     cluster = ""  # pragma: no cover - older wcwidth
     for char in text:  # pragma: no cover
