@@ -216,13 +216,20 @@ class Searcher:
         return set().union(*(self._variant_docs(v, term.field) for v in group))
 
     def alias_matches(self, node: Node, docnum: int) -> list[str]:
-        """The alias variants, not typed in the query, that matched in article ``docnum``."""
+        """The alias variants through which article ``docnum`` matched a query word.
+
+        Only for words the article does not contain as typed: an article holding
+        朝鲜 itself matched 朝鲜, even if it also says 北韩.
+        """
         typed = {fold(t.text).strip() for t in _positive_terms(node)}
         out: list[str] = []
         for term in _positive_terms(node):
-            for variant in self.alias_group(term)[1:]:
-                if variant not in typed and docnum in self._variant_docs(variant, term.field):
-                    out.append(variant)
+            group = self.alias_group(term)
+            if not group or docnum in self._variant_docs(group[0], term.field):
+                continue
+            out.extend(
+                v for v in group[1:] if v not in typed and docnum in self._variant_docs(v, term.field)
+            )
         return list(dict.fromkeys(out))
 
     def _exact_term_docs(self, term: Term) -> set[int]:
