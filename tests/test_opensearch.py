@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_IDS, run
-from newsarc.analysis import Segmenter, analyze, fold
+from newsarc.analysis import analyze, fold
+from newsarc.ingest import archive_segmenter
 from newsarc.opensearch import index_mapping, query_body
 from newsarc.store import open_store
 from test_explore import build_seed_archive
@@ -49,7 +50,7 @@ def test_documents_fit_the_mapping(bulk: list[str]) -> None:
 
 
 def test_tokens_are_newsarcs_own_analysis(archive: Path, bulk: list[str]) -> None:
-    segmenter = Segmenter()
+    segmenter = archive_segmenter(archive)  # the archive's dictionary: jieba's + alias names
     docs = {json.loads(line)["id"]: json.loads(line) for line in bulk[1::2]}
     with open_store(archive) as store:
         for aid, doc in docs.items():

@@ -455,12 +455,10 @@ def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, data: P
     data_dir = _data_dir(ctx, data)
     with open_store(data_dir) as store:
         if fmt == "opensearch":
-            from newsarc.analysis import Segmenter
+            from newsarc.ingest import archive_segmenter
             from newsarc.opensearch import write_bulk
-            from newsarc.store import USER_DICT_NAME
 
-            user = data_dir / USER_DICT_NAME
-            segmenter = Segmenter((str(user),) if user.exists() else ())
+            segmenter = archive_segmenter(data_dir)
             write_bulk(store.iter_records(), _stdout(), segmenter, index_name)
         else:
             render_records_jsonl(store.iter_records(), _stdout())

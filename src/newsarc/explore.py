@@ -35,10 +35,10 @@ from whoosh import query as wq
 
 from newsarc.analysis import Segmenter, analyze
 from newsarc.errors import QueryError, UnknownArticle
+from newsarc.ingest import archive_segmenter
 from newsarc.query import parse_query
 from newsarc.records import Hit
 from newsarc.search import TITLE_BOOST, Searcher, SearchOptions, open_searcher
-from newsarc.store import USER_DICT_NAME
 
 PERIODS = ("year", "month", "day")
 #: How many of an article's keywords make the similarity query.
@@ -80,8 +80,7 @@ def _segmenter(searcher: Searcher) -> Segmenter:
     """The segmenter the archive was indexed with (its user dictionary included)."""
     cached = getattr(searcher, "_explore_segmenter", None)
     if cached is None:
-        user = Path(searcher.store.path) / USER_DICT_NAME
-        cached = Segmenter((str(user),) if user.exists() else ())
+        cached = archive_segmenter(searcher.store.path)
         searcher._explore_segmenter = cached  # type: ignore[attr-defined]
     return cached
 
