@@ -45,3 +45,20 @@ def test_parallel_ingest_equals_single_process(tmp_path: Path, monkeypatch: pyte
     one, two = results(tmp_path / "single"), results(tmp_path / "parallel")
     assert {q: [i for i, _ in hits] for q, hits in one.items()} == {q: [i for i, _ in hits] for q, hits in two.items()}
     assert any(len(hits) > 3 for hits in one.values())
+
+
+def test_small_segments_are_merged_past_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = sorted(SEEDS.iterdir())
+    monkeypatch.setenv("NEWSARC_BATCH_SIZE", "1")
+    ingest(files, tmp_path / "many", workers=1)
+    from newsarc.index import open_index
+
+    with open_index(tmp_path / "many").reader() as reader:
+        assert len(reader.leaf_readers()) == 5  # one segment per batch, none merged
+    before = results(tmp_path / "many")
+    monkeypatch.setattr(newsarc.ingest, "MAX_SEGMENTS", 2)
+    newsarc.ingest.merge_segments(open_index(tmp_path / "many"))
+    with open_index(tmp_path / "many").reader() as reader:
+        assert len(reader.leaf_readers()) == 1
+    after = results(tmp_path / "many")  # scores move in the 4th digit (Whoosh's lossy length bytes)
+    assert {q: [i for i, _ in hits] for q, hits in after.items()} == {q: [i for i, _ in hits] for q, hits in before.items()}
