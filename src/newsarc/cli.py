@@ -248,7 +248,7 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 @_reports_errors
 def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data: Path | None) -> None:
     """Show one article: ID is its id or any unique prefix of at least 4 hex digits."""
-    from newsarc.render import render_article, render_article_json, render_candidates, sanitize
+    from newsarc.render import render_article, render_article_json, sanitize
     from newsarc.store import open_store
 
     if as_json and as_html:
@@ -257,13 +257,7 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
         try:
             full_id = store.resolve(article_id)
         except AmbiguousArticle as exc:
-            summaries = store.summaries(exc.candidates)
-            click.echo(f"newsarc: {exc}:", err=True)
-            render_candidates(
-                [(s.id, s.published[:10], s.title) for s in (summaries[c] for c in exc.candidates if c in summaries)],
-                sys.stderr, _style(sys.stderr),
-            )
-            sys.exit(1)
+            _exit_ambiguous(store, exc)
         article = store.get(full_id)
     out = _stdout()
     if as_json:
@@ -287,20 +281,26 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
 
 def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int) -> Any:
     """Run ``func(data_dir, article_id, limit)``; an ambiguous id lists the candidates and exits 1."""
-    from newsarc.render import render_candidates
     from newsarc.store import open_store
 
     try:
         return func(data_dir, article_id, limit)
     except AmbiguousArticle as exc:
         with open_store(data_dir) as store:
-            summaries = store.summaries(exc.candidates)
-        click.echo(f"newsarc: {exc}:", err=True)
-        render_candidates(
-            [(s.id, s.published[:10], s.title) for s in (summaries[c] for c in exc.candidates if c in summaries)],
-            sys.stderr, _style(sys.stderr),
-        )
-        sys.exit(1)
+            _exit_ambiguous(store, exc)
+
+
+def _exit_ambiguous(store: Any, exc: AmbiguousArticle) -> None:
+    """List the articles an ambiguous id prefix matches on stderr, and exit 1."""
+    from newsarc.render import render_candidates
+
+    summaries = store.summaries(exc.candidates)
+    click.echo(f"newsarc: {exc}:", err=True)
+    render_candidates(
+        [(s.id, s.published[:10], s.title) for s in (summaries[c] for c in exc.candidates if c in summaries)],
+        sys.stderr, _style(sys.stderr),
+    )
+    sys.exit(1)
 
 
 def _article_list_command(default_limit: int, limit_help: str, json_help: str) -> Callable:
