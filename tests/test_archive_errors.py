@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from newsarc import ingest as ingest_mod
+from newsarc.store import FORMAT_VERSION
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED = SEEDS / sorted(os.listdir(SEEDS))[0]
@@ -117,7 +118,7 @@ def test_incompatible_format_version(tmp_path: Path, tmp_path_factory: pytest.Te
         code, _out, err = run("--data", str(data), *command)
         assert code == 1
         assert one_line(err) == (
-            f"newsarc: archive {data} has format version 99, this newsarc reads version 2; "
+            f"newsarc: archive {data} has format version 99, this newsarc reads version {FORMAT_VERSION}; "
             "re-ingest into a new --data directory"
         )
     # ingest took (and released) the writer lock; SQLite readers leave an empty -wal and a -shm

@@ -142,3 +142,22 @@ def test_bad_dates_and_options(seed_archive: Path) -> None:
     assert bad.stderr.startswith("newsarc: bad query: not a date: '2024-13'")
     assert run("search", "普京", "-n", "0", data=seed_archive).exit_code == 2
     assert run("search", "普京", "--sort", "random", data=seed_archive).exit_code == 2
+
+
+def test_date_filters_use_the_outlets_local_date(tmp_path: Path) -> None:
+    # hkcnews stamps articles at midnight Hong Kong time: 2019-05-31T16:00Z is 2019-06-01 locally
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text(
+        "<!--1559318400000-->\n[示威者集會](https://www.hkcnews.com/article/1/demo)\n------\n\n"
+        '<div><p class="byline">記者</p><p>示威者在金鐘集會。</p></div>\n',
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    assert run("ingest", str(src), data=data).exit_code == 0
+    (hit,) = jsonl(run("search", "示威者", "--json", data=data).stdout)
+    assert hit["published"] == "2019-06-01T00:00:00+08:00"
+    assert ids(data, "示威者", "--since", "2019-06-01") == [hit["id"]]
+    assert ids(data, "示威者", "--until", "2019-06") == [hit["id"]]
+    assert ids(data, "示威者", "--until", "2019-05-31") == []
+    assert ids(data, "示威者", "--since", "2019-06-02") == []

@@ -9,7 +9,8 @@ stored: phrases and unknown names are verified against the stored folded text
 Fields:
 
 ``id``        the article id (stored, unique)
-``key``       the store's rowid (column), ``published`` epoch seconds (column, range/sort)
+``key``       the store's rowid (column), ``published`` epoch seconds (column, for sorting)
+``day``       the local publication date as YYYYMMDD (for --since/--until)
 ``source``    outlet key; ``author`` folded author names and their words
 ``title``, ``body``   ranked word terms with frequencies (BM25F; title weighted above body)
 ``grams``     recall-only terms, no frequencies (see ``analysis.py``)
@@ -69,6 +70,7 @@ def make_schema() -> fields.Schema:
         id=fields.ID(stored=True, unique=True),
         key=fields.NUMERIC(int, bits=64, stored=False, sortable=True, signed=False),
         published=fields.NUMERIC(int, bits=64, stored=False, sortable=True, signed=True),
+        day=fields.NUMERIC(int, bits=64, stored=False, signed=True),
         source=fields.ID(),
         author=CountedField(frequencies=False),
         title=CountedField(),
@@ -88,6 +90,7 @@ class IndexDocument:
     authors: list[str]
     title: Terms
     body: Terms
+    day: int = 0
 
     def fields(self) -> dict:
         """The keyword arguments of ``writer.add_document``."""
@@ -97,6 +100,7 @@ class IndexDocument:
             "id": self.id,
             "key": self.key,
             "published": self.published,
+            "day": self.day,
             "source": self.source,
             "author": self.authors,
             "title": dict(self.title.words),

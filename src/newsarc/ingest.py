@@ -170,12 +170,19 @@ def analyse_article(article: Article, segmenter: Segmenter, *, key: int = 0) -> 
         id=article.id,
         key=key,
         published=published_timestamp(article.published),
+        day=local_day(article.published),
         source=article.source,
         authors=sorted(authors),
         title=analyze(title, segmenter),
         body=analyze(body, segmenter),
     )
     return title + "\n" + body, doc
+
+
+def local_day(published: str) -> int:
+    """``YYYYMMDD`` of an ISO 8601 time's own (local) date; 0 when it has none."""
+    digits = published[:10].replace("-", "")
+    return int(digits) if len(digits) == 8 and digits.isdigit() else 0
 
 
 def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str, str] | str:

@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date, timedelta
 from pathlib import Path
 
 from whoosh import query as wq
@@ -72,24 +72,28 @@ class SearchResult:
 
 
 def parse_date_bound(text: str, *, end: bool) -> int:
-    """Epoch seconds (UTC) of ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; ``end`` gives the last second of it."""
+    """``YYYYMMDD`` of ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``: its first day, or with ``end`` its last.
+
+    Dates are the outlets' own (local) publication dates, as the index's ``day``
+    field holds them: ``--since 2019-06-01`` includes an article published at
+    2019-06-01 00:00 +08:00.
+    """
     m = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", text.strip())
     if not m:
         raise QueryError(f"not a date: {text!r} (use YYYY-MM-DD, YYYY-MM or YYYY)")
     year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
     try:
-        start = datetime(year, month, day, tzinfo=UTC)
+        first = date(year, month, day)
     except ValueError as exc:
         raise QueryError(f"not a date: {text!r} ({exc})") from None
-    if not end:
-        return int(start.timestamp())
-    if m[3]:
-        nxt = start.timestamp() + 86400
+    if not end or m[3]:
+        last = first
     elif m[2]:
-        nxt = (start.replace(year=year + 1, month=1) if month == 12 else start.replace(month=month + 1)).timestamp()
+        last = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
     else:
-        nxt = start.replace(year=year + 1).timestamp()
-    return int(nxt) - 1
+        last = date(year, 12, 31)
+    chosen = last if end else first
+    return chosen.year * 10000 + chosen.month * 100 + chosen.day
 
 
 class Searcher:
@@ -300,7 +304,7 @@ class Searcher:
             end = parse_date_bound(options.until, end=True) if options.until else None
             if start is not None and end is not None and start > end:
                 raise QueryError(f"--since {options.since} is after --until {options.until}")
-            parts.append(wq.NumericRange("published", start, end))
+            parts.append(wq.NumericRange("day", start, end))
         if not parts:
             return None
         return self._docs(wq.And(parts) if len(parts) > 1 else parts[0])
