@@ -69,11 +69,6 @@ class IngestSummary:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
-    @property
-    def articles_per_second(self) -> float:
-        """Files processed per second of wall time."""
-        return self.files / self.seconds if self.seconds > 0 else 0.0
-
     def as_dict(self) -> dict:
         """The summary as plain data (for JSON and the renderer)."""
         return {

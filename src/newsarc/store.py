@@ -229,44 +229,28 @@ class Store:
 
     def summaries(self, ids: list[str]) -> dict[str, StoredSummary]:
         """Summary columns of the given ids."""
-        out: dict[str, StoredSummary] = {}
-        for chunk in _chunks(ids, 500):
-            marks = ",".join("?" * len(chunk))
-            for row in self.conn.execute(
-                f"SELECT rowid, id, url, title, source, source_name, published FROM articles WHERE id IN ({marks})",
-                chunk,
-            ):
-                out[row[1]] = StoredSummary(*row)
-        return out
+        sql = "SELECT rowid, id, url, title, source, source_name, published FROM articles WHERE id IN ({})"
+        return {row[1]: StoredSummary(*row) for row in self._select_in(sql, ids)}
 
     def texts(self, ids: list[str]) -> dict[str, tuple[str, list[str]]]:
         """``id → (text, captions)`` for snippets."""
         out: dict[str, tuple[str, list[str]]] = {}
-        for chunk in _chunks(ids, 500):
-            marks = ",".join("?" * len(chunk))
-            for aid, blob in self.conn.execute(
-                f"SELECT id, record FROM articles WHERE id IN ({marks})", chunk
-            ):
-                rec = json.loads(_unpack(blob))
-                out[aid] = (rec.get("text", ""), rec.get("captions", []))
+        for aid, blob in self._select_in("SELECT id, record FROM articles WHERE id IN ({})", ids):
+            rec = json.loads(_unpack(blob))
+            out[aid] = (rec.get("text", ""), rec.get("captions", []))
         return out
 
     def folded_texts(self, ids: Iterable[str]) -> Iterator[tuple[str, str]]:
         """``(id, folded search text)`` for verbatim verification."""
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            for aid, blob in self.conn.execute(
-                f"SELECT id, folded FROM articles WHERE id IN ({marks})", chunk
-            ):
-                yield aid, _unpack(blob)
+        for aid, blob in self._select_in("SELECT id, folded FROM articles WHERE id IN ({})", ids):
+            yield aid, _unpack(blob)
 
-    def iter_articles(self) -> Iterator[Article]:
-        """Every stored article, oldest publication first (streams)."""
-        cur = self.conn.execute(
-            "SELECT record, html, archived_ms FROM articles ORDER BY published_ts, id"
-        )
-        for record, html, archived_ms in cur:
-            yield Article.from_dict(json.loads(_unpack(record)), html=_unpack(html), archived_ms=archived_ms)
+    def _select_in(self, sql: str, values: Iterable[str]) -> Iterator[tuple]:
+        """Rows of ``sql``, whose ``{}`` is an ``IN`` list, for any number of values (500 a query)."""
+        values = list(values)
+        for i in range(0, len(values), 500):
+            chunk = values[i : i + 500]
+            yield from self.conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
     def iter_records(self) -> Iterator[dict]:
         """Every stored record as its JSON dict, oldest publication first (no HTML)."""
@@ -313,15 +297,8 @@ class Store:
 
     def lookup_words(self, words: Iterable[str]) -> dict[str, int]:
         """The given strings that are dictionary words, with their frequencies."""
-        words = list(words)
-        out: dict[str, int] = {}
-        for chunk in _chunks(words, 500):
-            marks = ",".join("?" * len(chunk))
-            for word, freq in self.conn.execute(
-                f"SELECT word, freq FROM dictionary WHERE word IN ({marks}) AND freq > 0", chunk
-            ):
-                out[word] = freq
-        return out
+        sql = "SELECT word, freq FROM dictionary WHERE word IN ({}) AND freq > 0"
+        return dict(self._select_in(sql, words))
 
     def load_dictionary(self, base: Path, user_words: dict[str, int], signature: str, *, mark_unindexed: bool) -> None:
         """Replace the dictionary table with the prepared ``base`` database plus ``user_words``.
@@ -401,11 +378,6 @@ class Store:
                     counts[name] = counts.get(name, 0) + 1
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
         return [[name, n] for name, n in ranked]
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def dictionary_cache(source: Path, entries: Callable[[], Iterable[tuple[str, int | None]]]) -> Path:
