@@ -8,7 +8,8 @@ import pytest
 
 import newsarc.index
 import newsarc.ingest
-from conftest import CORPUS, SEEDS, jsonl, run
+from conftest import CORPUS, SEED_IDS, SEEDS, jsonl, run
+from newsarc.index import open_index, tiered_segments
 from newsarc.ingest import ingest
 from newsarc.search import SearchOptions, open_searcher
 
@@ -36,7 +37,6 @@ def test_parallel_ingest_equals_single_process(tmp_path: Path, monkeypatch: pyte
     files = sample_files()
     ingest(files, tmp_path / "single", workers=1)
     monkeypatch.setattr(newsarc.ingest, "POOL_THRESHOLD", 1)
-    monkeypatch.setattr(newsarc.index, "PARALLEL_WRITE_MIN_DOCS", 1)
     monkeypatch.setenv("NEWSARC_BATCH_SIZE", "40")
     ingest(files, tmp_path / "parallel", workers=2)
     single = jsonl(run("export", data=tmp_path / "single").stdout)
@@ -47,18 +47,55 @@ def test_parallel_ingest_equals_single_process(tmp_path: Path, monkeypatch: pyte
     assert any(len(hits) > 3 for hits in one.values())
 
 
-def test_small_segments_are_merged_past_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = sorted(SEEDS.iterdir())
-    monkeypatch.setenv("NEWSARC_BATCH_SIZE", "1")
+def test_merging_segments_changes_no_result_or_score(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = sample_files()
+    monkeypatch.setenv("NEWSARC_BATCH_SIZE", "20")
+    monkeypatch.setattr(newsarc.ingest, "merge_segments", lambda ix: 0)
     ingest(files, tmp_path / "many", workers=1)
-    from newsarc.index import open_index
-
     with open_index(tmp_path / "many").reader() as reader:
-        assert len(reader.leaf_readers()) == 5  # one segment per batch, none merged
+        assert len(reader.leaf_readers()) == -(-len(files) // 20)  # one segment per batch
     before = results(tmp_path / "many")
-    monkeypatch.setattr(newsarc.ingest, "MAX_SEGMENTS", 2)
-    newsarc.ingest.merge_segments(open_index(tmp_path / "many"))
+    assert newsarc.index.merge_segments(open_index(tmp_path / "many")) == len(reader.leaf_readers())
     with open_index(tmp_path / "many").reader() as reader:
         assert len(reader.leaf_readers()) == 1
-    after = results(tmp_path / "many")  # scores move in the 4th digit (Whoosh's lossy length bytes)
-    assert {q: [i for i, _ in hits] for q, hits in after.items()} == {q: [i for i, _ in hits] for q, hits in before.items()}
+        assert reader.doc_count_all() == reader.doc_count() == len(files)
+    assert results(tmp_path / "many") == before  # same ids, same order, same scores
+
+
+def test_merge_drops_replaced_versions(tmp_path: Path) -> None:
+    seed = sorted(SEEDS.iterdir())[0]
+    text = seed.read_text(encoding="utf-8")
+    ms = int(text[4 : text.index("-->")])
+    newer = tmp_path / "newer.md"
+    newer.write_text(text.replace(str(ms), str(ms + 1000), 1).replace("</p>", "</p><p>补充报道。</p>", 1), encoding="utf-8")
+    data = tmp_path / "data"
+    ingest([seed], data, workers=1)
+    ingest([newer], data, workers=1)  # replaces the article: its old document is deleted, then merged away
+    with open_index(data).reader() as reader:
+        assert reader.doc_count_all() == reader.doc_count() == 1
+    with open_searcher(data) as s:
+        assert [h.id for h in s.search("补充报道").hits] == [SEED_IDS["voa_2023"]]
+
+
+class _Seg:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def doc_count(self) -> int:
+        return self.n
+
+
+@pytest.mark.parametrize(
+    ("sizes", "kept"),
+    [
+        ([13_000, 500, 500, 500], 1),  # a day's batches merge together, the big segment stays
+        ([13_000, 9_000, 500], 2),  # 9,000 is more than twice 500: kept
+        ([13_000, 2_000, 500, 500, 500], 1),  # 2,000 ≤ 2 × 1,500: absorbed
+        ([5, 3, 1], 0),  # under the floor: everything merges
+        ([20_000], 0),
+    ],
+)
+def test_tiered_merge_policy(sizes: list[int], kept: int) -> None:
+    segments = [_Seg(n) for n in sizes]
+    keep, merge = tiered_segments(segments)
+    assert keep == segments[:kept] and merge == segments[kept:]

@@ -1,16 +1,19 @@
-"""The Whoosh index: schema, and adding analysed articles to it.
+"""The Whoosh index: schema, and writing analysed articles and merged segments to it.
 
 Analysis happens before the index (in worker processes during ingest), so the
 text fields take *pre-counted terms* (:class:`CountedField`) instead of running
-an analyzer inside Whoosh's single writer.  No positions or term vectors are
-stored: phrases and unknown names are verified against the stored folded text
-(see ``search.py``), so nothing on disk is kept that no query reads.
+an analyzer inside Whoosh.  No positions or term vectors are stored: phrases
+and unknown names are verified against the stored text (see ``search.py``),
+so nothing on disk is kept that no query reads.  Segments are written with
+:class:`~newsarc.codec.NewsarcCodec` (compact term dictionary and postings) by
+:class:`BatchWriter`, which collects a batch's posting lists in memory and
+writes each list whole; :func:`merge_segments` merges segments list by list.
 
 Fields:
 
 ``id``        the article id (stored, unique)
-``key``       the store's rowid (column), ``published`` epoch seconds (column, for sorting)
-``day``       the local publication date as YYYYMMDD (for --since/--until)
+``key``       the store's rowid, ``published`` epoch seconds, ``day`` the local
+              publication date as YYYYMMDD: columns only (sorting, filters), not terms
 ``source``    outlet key; ``author`` folded author names and their words
 ``title``, ``body``   ranked word terms with frequencies (BM25F; title weighted above body)
 ``grams``     recall-only terms, no frequencies (see ``analysis.py``)
@@ -18,15 +21,18 @@ Fields:
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
+import heapq
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from whoosh import fields, formats, index
+from whoosh import columns, fields, formats, index
+from whoosh.reading import TermInfo
 from whoosh.system import pack_uint
+from whoosh.writing import SegmentWriter
 
 from newsarc.analysis import Terms
+from newsarc.codec import CompactTermsReader, NewsarcCodec, decode_postings
 from newsarc.errors import ArchiveError
 
 INDEX_NAME = "MAIN"
@@ -40,7 +46,11 @@ class CountedField(fields.FieldType):
     """
 
     def __init__(self, *, frequencies: bool = True, field_boost: float = 1.0) -> None:
-        self.format = formats.Frequency(field_boost=field_boost) if frequencies else formats.Existence(field_boost=field_boost)
+        self.format = (
+            formats.Frequency(field_boost=field_boost)
+            if frequencies
+            else formats.Existence(field_boost=field_boost)
+        )
         self.scorable = frequencies
         self.stored = False
         self.unique = False
@@ -68,9 +78,9 @@ def make_schema() -> fields.Schema:
     """The index schema (see the module docstring)."""
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
-        key=fields.NUMERIC(int, bits=64, stored=False, sortable=True, signed=False),
-        published=fields.NUMERIC(int, bits=64, stored=False, sortable=True, signed=True),
-        day=fields.NUMERIC(int, bits=64, stored=False, signed=True),
+        key=fields.COLUMN(columns.NumericColumn("Q")),
+        published=fields.COLUMN(columns.NumericColumn("q")),
+        day=fields.COLUMN(columns.NumericColumn("i")),
         source=fields.ID(),
         author=CountedField(frequencies=False),
         title=CountedField(),
@@ -109,24 +119,280 @@ class IndexDocument:
         }
 
 
-#: Batches at least this large are written by several processes (one segment each).
-PARALLEL_WRITE_MIN_DOCS = 200
+#: A posting list being built: ascending document numbers and their weights.
+_Postings = tuple[list[int], list[float]]
 
 
-def index_writer(ix: index.Index, n_docs: int):  # type: ignore[no-untyped-def]
-    """A Whoosh writer for a batch of ``n_docs`` documents.
+class BatchWriter(SegmentWriter):
+    """Whoosh's segment writer, writing a batch's posting lists whole.
 
-    Whoosh's writer is pure Python and was the bottleneck of ingest, so a large
-    batch is split across processes (``procs``), each writing its own segment
-    (``multisegment``); Whoosh's merge policy folds small segments together on
-    later commits.  Segments are written as separate files, not one compound
-    file: a reader then reads what a query touches instead of loading whole
-    segments into memory.
+    Whoosh's own writer sends every posting through an external sorting pool
+    (pickled to temporary files, read back, handed one by one to the codec):
+    about 12 ms per article, the bottleneck of ingest.  This writer keeps each
+    term's list in memory while the batch is added — a batch is a few hundred
+    articles — and writes the sorted terms with their lists at commit.  Stored
+    fields, field lengths, columns, deletions and the table of contents are
+    Whoosh's own.  Segments are written as separate files: a reader reads what
+    a query touches instead of loading whole compound segments into memory.
     """
-    procs = min(os.cpu_count() or 1, 4)
-    if procs > 1 and n_docs >= PARALLEL_WRITE_MIN_DOCS:
-        return ix.writer(procs=procs, multisegment=True, limitmb=64, compound=False, batchsize=50)
-    return ix.writer(limitmb=128, compound=False)
+
+    def __init__(self, ix: index.Index) -> None:
+        super().__init__(ix, codec=NewsarcCodec(), compound=False, limitmb=1)
+        self._postings: dict[str, dict[bytes, _Postings]] = {}
+        self._lengths: dict[str, dict[int, int]] = {}
+        self._merged: list[tuple[object, int, dict[int, int] | None]] = []
+
+    def add_document(self, **values) -> None:  # type: ignore[no-untyped-def]
+        """Add one document (the keyword arguments of :meth:`IndexDocument.fields`)."""
+        self._check_state()
+        schema = self.schema
+        docnum = self.docnum
+        perdoc = self.perdocwriter
+        perdoc.start_doc(docnum)
+        for fieldname in sorted(values):
+            value = values[fieldname]
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                terms = self._postings.setdefault(fieldname, {})
+                scorable = field.scorable
+                for tbytes, freq, weight, _vbytes in field.index(value):
+                    entry = terms.get(tbytes)
+                    if entry is None:
+                        terms[tbytes] = ([docnum], [weight])
+                    else:
+                        entry[0].append(docnum)
+                        entry[1].append(weight)
+                    if scorable:
+                        length += freq
+                if length:
+                    self._lengths.setdefault(fieldname, {})[docnum] = length
+            perdoc.add_field(fieldname, field, value if field.stored else None, length)
+            if field.column_type:
+                perdoc.add_column_value(fieldname, field.column_type, field.to_column_value(value))
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def delete_ids(self, ids: Iterable[str]) -> int:
+        """Mark the documents with these unique ``id`` values deleted (one reader for all)."""
+        deleted = 0
+        with self.reader() as reader:
+            for aid in ids:
+                if ("id", aid.encode("utf-8")) not in reader:
+                    continue
+                for docnum in reader.postings("id", aid).all_ids():
+                    self.delete_document(docnum)
+                    deleted += 1
+        return deleted
+
+    def add_reader(self, reader) -> None:  # type: ignore[no-untyped-def]
+        """Copy a segment's live documents into this one (Whoosh's merge step)."""
+        self._check_state()
+        before = dict(self.perdocwriter._fieldlengths)
+        basedoc = self.docnum
+        names = set(self.schema.names()) | {
+            n for n in reader.indexed_field_names() if n in self.schema
+        }
+        docmap = self.write_per_doc(names, reader)
+        if docmap is None:
+            # Whoosh re-adds byte-quantised lengths; without deletions the exact totals are known
+            totals = self.perdocwriter._fieldlengths
+            for name in names:
+                if name in totals:
+                    totals[name] = before.get(name, 0) + reader.field_length(name)
+        self._merged.append((reader, basedoc, docmap))
+        self._added = True
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        writer = self.fieldwriter
+        names = set(self._postings)
+        for reader, _base, _docmap in self._merged:
+            names.update(n for n in reader.indexed_field_names() if n in self.schema)
+        for fieldname in sorted(names):
+            sources = [
+                _segment_lists(reader, fieldname, base, docmap)
+                for reader, base, docmap in self._merged
+            ]
+            if fieldname in self._postings:
+                sources.append(self._batch_lists(fieldname))
+            writer.start_field(fieldname, self.schema[fieldname])
+            for tbytes, parts in _merge_lists(sources):
+                if len(parts) == 1 and isinstance(parts[0], _Encoded):
+                    # a term of one merged segment, no deletions: its list is copied as it is
+                    part = parts[0]
+                    writer.add_encoded(tbytes, part.info, part.data)
+                    continue
+                lists = sorted(
+                    (p.decode() if isinstance(p, _Encoded) else p for p in parts),
+                    key=lambda p: p.ids[0],
+                )
+                ids = [d for p in lists for d in p.ids]
+                weights: list[float] | None = None
+                if any(p.weights is not None for p in lists):
+                    weights = [
+                        w
+                        for p in lists
+                        for w in (p.weights if p.weights is not None else [1.0] * len(p.ids))
+                    ]
+                minimums = [p.minlength for p in lists if p.minlength is not None]
+                maxlength = max(p.maxlength for p in lists)
+                writer.add_term(
+                    tbytes, ids, weights, min(minimums) if minimums else None, maxlength
+                )
+            writer.finish_field()
+        writer.close()
+        self._postings.clear()
+        for reader, _base, _docmap in self._merged:
+            reader.close()
+        self._merged.clear()
+
+    def _batch_lists(self, fieldname: str) -> Iterator[tuple[bytes, _List]]:
+        terms = self._postings[fieldname]
+        lengths = self._lengths.get(fieldname)
+        for tbytes in sorted(terms):
+            ids, weights = terms[tbytes]
+            if lengths:
+                found = [lengths.get(d, 0) for d in ids]
+                yield tbytes, _List(ids, weights, min(found) or None, max(found))
+            else:
+                yield tbytes, _List(ids, weights, None, 0)
+
+
+@dataclass(slots=True)
+class _List:
+    """A posting list in the making (document numbers of the new segment)."""
+
+    ids: list[int]
+    weights: Sequence[float] | None
+    minlength: int | None
+    maxlength: int
+
+
+@dataclass(slots=True)
+class _Encoded:
+    """A posting list of a merged segment, still encoded, its info renumbered."""
+
+    info: TermInfo
+    data: bytes
+
+    def decode(self) -> _List:
+        ids, weights = decode_postings(self.data, self.info._minid, self.info._df)
+        return _List(ids, weights, self.info._minlength, self.info._maxlength or 0)
+
+
+def _segment_lists(reader, fieldname: str, base: int, docmap: dict[int, int] | None):  # type: ignore[no-untyped-def]
+    """A segment's posting lists of one field, renumbered for the merged segment, deleted documents dropped."""
+    terms = reader._terms
+    if not isinstance(terms, CompactTermsReader):
+        raise ArchiveError(
+            "cannot merge a segment not written by newsarc's codec (run `newsarc reindex`)"
+        )
+    for tbytes, info in terms.field_items(fieldname):
+        if docmap is None:
+            moved = TermInfo(
+                info._weight, info._df, info._minlength, info._maxlength, info._maxweight,
+                info._minid + base, info._maxid + base,
+            )  # fmt: skip
+            yield tbytes, _Encoded(moved, terms.raw_postings(info))
+            continue
+        ids, weights = terms.postings_of(info)
+        keep = [i for i, d in enumerate(ids) if d in docmap]
+        if keep:
+            yield (
+                tbytes,
+                _List(
+                    [docmap[ids[i]] for i in keep],
+                    [weights[i] for i in keep] if weights is not None else None,
+                    info._minlength,
+                    info._maxlength or 0,
+                ),
+            )
+
+
+def _numbered(n: int, source: Iterator) -> Iterator[tuple]:  # type: ignore[type-arg]
+    for tbytes, part in source:
+        yield tbytes, n, part
+
+
+def _merge_lists(sources: list[Iterator]) -> Iterator[tuple[bytes, list]]:  # type: ignore[type-arg]
+    """Group several term-ordered streams of ``(term, list)`` by term."""
+    merged = heapq.merge(
+        *(_numbered(n, source) for n, source in enumerate(sources)), key=lambda x: (x[0], x[1])
+    )
+    current: bytes | None = None
+    parts: list = []  # type: ignore[type-arg]
+    for tbytes, _n, part in merged:
+        if tbytes != current:
+            if current is not None:
+                yield current, parts
+            current, parts = tbytes, []
+        parts.append(part)
+    if current is not None:
+        yield current, parts
+
+
+def index_writer(ix: index.Index) -> BatchWriter:
+    """A writer for one batch of documents (see :class:`BatchWriter`)."""
+    return BatchWriter(ix)
+
+
+#: Segments of fewer live documents than this are always worth merging.
+MERGE_FLOOR_DOCS = 1_000
+
+
+def tiered_segments(segments: Sequence) -> tuple[list, list]:  # type: ignore[type-arg]
+    """Split a table of contents into ``(kept, to merge)``.
+
+    The newest segments are merged together, absorbing older ones while each
+    is no larger than twice what has been gathered so far (or under
+    :data:`MERGE_FLOOR_DOCS`).  Segment sizes then grow geometrically, so an
+    archive keeps a handful of segments and every article is rewritten a
+    logarithmic number of times however it was ingested.
+    """
+    gathered = 0
+    cut = len(segments)
+    for seg in reversed(segments):
+        size = seg.doc_count()
+        if cut < len(segments) and size > max(2 * gathered, MERGE_FLOOR_DOCS):
+            break
+        gathered += size
+        cut -= 1
+    return list(segments[:cut]), list(segments[cut:])
+
+
+def merge_segments(
+    ix: index.Index, *, choose: Callable[[Sequence], tuple[list, list]] = tiered_segments
+) -> int:  # type: ignore[type-arg]
+    """Merge the segments ``choose`` picks (by default :func:`tiered_segments`); returns how many."""
+    from whoosh.reading import SegmentReader
+
+    picked: list = []  # type: ignore[type-arg]
+
+    def policy(writer, segments):  # type: ignore[no-untyped-def]
+        kept, merge = choose(segments)
+        if len(merge) < 2 and not any(seg.has_deletions() for seg in merge):
+            return list(segments)
+        for seg in merge:
+            writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
+        picked.extend(merge)
+        return kept
+
+    with ix.reader() as reader:
+        segments = [leaf.segment() for leaf, _offset in reader.leaf_readers()]
+    _kept, merge = choose(segments)
+    if len(merge) < 2 and not any(seg.has_deletions() for seg in merge):
+        return 0
+    writer = BatchWriter(ix)
+    try:
+        writer.commit(mergetype=policy)
+    except BaseException:
+        writer.cancel()
+        raise
+    return len(picked)
 
 
 def index_dir(data_dir: str | Path) -> Path:

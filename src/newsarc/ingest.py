@@ -25,7 +25,7 @@ from whoosh.index import LockError
 
 from newsarc.analysis import Segmenter, analyze, fold, jieba_dictionary_path, read_dictionary
 from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
-from newsarc.index import INDEX_NAME, IndexDocument, index_dir, index_writer, open_index
+from newsarc.index import INDEX_NAME, IndexDocument, index_dir, index_writer, merge_segments, open_index
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock
 from newsarc.parse import parse_bytes
 from newsarc.records import Article
@@ -507,14 +507,12 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
     conn.execute("COMMIT")
     if not writes:
         return
-    writer = index_writer(ix, len(writes))
+    writer = index_writer(ix)
     try:
-        for res, replace in writes:
-            if replace:
-                writer.update_document(**res.doc.fields())
-            else:
-                writer.add_document(**res.doc.fields())
-        writer.commit(merge=False)  # one merge pass at the end: see merge_segments
+        writer.delete_ids(res.article.id for res, replace in writes if replace)
+        for res, _replace in writes:
+            writer.add_document(**res.doc.fields())
+        writer.commit(merge=False)  # merged once at the end: see merge_segments
     except BaseException:
         writer.cancel()
         raise
@@ -523,58 +521,21 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
     conn.execute("COMMIT")
 
 
-#: An ingest that leaves more segments than this merges the small ones (see merge_segments).
-MAX_SEGMENTS = 64
-#: ... those under this many documents, into one; larger ones are kept.
-KEEP_SEGMENT_DOCS = 10_000
-
-
-def _merge_small_segments(writer, segments):  # type: ignore[no-untyped-def]
-    """Whoosh merge policy: every segment under :data:`KEEP_SEGMENT_DOCS` documents into one."""
-    from whoosh.reading import SegmentReader
-
-    small = [seg for seg in segments if seg.doc_count_all() < KEEP_SEGMENT_DOCS]
-    if len(small) < 2:
-        return segments
-    for seg in small:
-        reader = SegmentReader(writer.storage, writer.schema, seg)
-        writer.add_reader(reader)
-        reader.close()
-    return [seg for seg in segments if seg.doc_count_all() >= KEEP_SEGMENT_DOCS]
-
-
-def merge_segments(ix) -> None:  # type: ignore[no-untyped-def]
-    """Merge the small segments when an archive has more than :data:`MAX_SEGMENTS`.
-
-    Batches commit without merging: Whoosh's pure-Python merge rewrites every
-    posting (~20 ms per article), and its default policy re-merged the growing
-    segments at every commit, so a long ingest slowed down batch by batch (77
-    articles/s over the first 2,000 hkcnews files, 29/s over all 9,700).
-    Searches read many segments well enough; only past the bound do the small
-    ones become one (big segments of earlier ingests are left alone).
-    """
-    with ix.reader() as reader:
-        segments = len(reader.leaf_readers())
-    if segments > MAX_SEGMENTS:
-        writer = ix.writer(limitmb=128, compound=False)
-        try:
-            writer.commit(mergetype=_merge_small_segments)
-        except BaseException:
-            writer.cancel()
-            raise
-
-
 def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_size: int) -> int:  # type: ignore[no-untyped-def]
     """Re-analyse stored articles and replace them in the index."""
     count = 0
     for i in range(0, len(rowids), batch_size):
         chunk = rowids[i : i + batch_size]
-        writer = index_writer(ix, len(chunk))
+        writer = index_writer(ix)
         try:
+            docs = []
             for rowid in chunk:
                 article = store.get_by_rowid(rowid)
                 _folded, doc = analyse_article(article, segmenter, key=rowid)
-                writer.update_document(**doc.fields())
+                docs.append(doc)
+            writer.delete_ids(doc.id for doc in docs)
+            for doc in docs:
+                writer.add_document(**doc.fields())
             writer.commit(merge=False)
         except BaseException:
             writer.cancel()

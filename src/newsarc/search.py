@@ -296,18 +296,18 @@ class Searcher:
         return result
 
     def _filter(self, options: SearchOptions) -> set[int] | None:
-        parts = []
+        docs: set[int] | None = None
         if options.sources:
-            parts.append(wq.Or([wq.Term("source", s.lower()) for s in options.sources]))
+            docs = self._docs(wq.Or([wq.Term("source", s.lower()) for s in options.sources]))
         if options.since or options.until:
-            start = parse_date_bound(options.since, end=False) if options.since else None
-            end = parse_date_bound(options.until, end=True) if options.until else None
-            if start is not None and end is not None and start > end:
+            start = parse_date_bound(options.since, end=False) if options.since else 0
+            end = parse_date_bound(options.until, end=True) if options.until else 99_999_999
+            if start > end:
                 raise QueryError(f"--since {options.since} is after --until {options.until}")
-            parts.append(wq.NumericRange("day", start, end))
-        if not parts:
-            return None
-        return self._docs(wq.And(parts) if len(parts) > 1 else parts[0])
+            day = self.reader.column_reader("day")
+            candidates = docs if docs is not None else self.reader.all_doc_ids()
+            docs = {d for d in candidates if start <= day[d] <= end}
+        return docs
 
     # ------------------------------------------------------------------ ranking
 

@@ -30,7 +30,7 @@ from newsarc.errors import AmbiguousArticle, ArchiveError, UnknownArticle
 from newsarc.records import Article
 
 #: Bump when the on-disk layout changes incompatibly.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 DB_NAME = "articles.db"
 INDEX_DIR = "index"
 USER_DICT_NAME = "userdict.txt"

@@ -1,0 +1,537 @@
+"""A compact Whoosh codec: small term dictionaries and array-packed postings.
+
+Whoosh's default codec (``W3Codec``) spends about 180 bytes on every term of
+every segment before the first posting: a hash-table entry with a 35-byte
+term info in the ``.trm`` file, and in the ``.pst`` file a header and a
+pickled, zlib-compressed block even for a term found in one document.  Chinese
+news has a long tail of rare words (most of the 370,000 distinct terms of the
+corpus occur in one or two articles), so that overhead made the index four
+times the size of the text.
+
+:class:`NewsarcCodec` keeps Whoosh's per-document files (stored fields, field
+lengths, columns) and replaces the two term files:
+
+``.ntd`` *term dictionary*
+    Terms sorted by (field, text) in blocks of :data:`BLOCK_TERMS`; each block
+    is front-coded and zlib-compressed, an entry holding the term's statistics
+    (document frequency, total and maximum weight, shortest and longest field
+    length, first and last document) as varints and the byte length of its
+    posting list.  A small block index at the end of the file (first term of
+    each block) finds a term with one bisection and one block read.
+``.npo`` *postings*
+    Per term, its document numbers delta-encoded into the narrowest array type
+    that holds them, then the weights the same way (nothing when all are 1),
+    zlib-compressed when that is smaller.  One read and a C-level decode give
+    the whole list, which Whoosh's :class:`~whoosh.matching.ListMatcher` serves.
+
+Postings can be added one by one (Whoosh's ``FieldWriter`` protocol, so any
+Whoosh writer can use the codec) or a whole list at a time
+(:meth:`CompactFieldWriter.add_term`), which is what newsarc's writer and
+merger do.  Segments name their codec in the index's table of contents, so an
+index written with it opens with plain ``whoosh.index.open_dir``.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+import zlib
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from itertools import accumulate, islice
+from operator import sub
+
+from whoosh.codec import base
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.matching import ListMatcher
+from whoosh.reading import TermInfo, TermNotFound
+from whoosh.system import emptybytes
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+#: Terms per block of the term dictionary (a lookup decompresses one block).
+BLOCK_TERMS = 64
+#: Posting lists shorter than this many bytes are not worth compressing.
+COMPRESS_MIN_BYTES = 48
+_MAGIC = b"NXT1"
+_TRAILER = struct.Struct("<QQ4s")  # block index offset, its length, magic
+_LITTLE = sys.byteorder == "little"
+_ID_TYPES = "BHI"
+_WEIGHT_KINDS = (None, "B", "H", "f")  # None: every weight is 1.0
+
+
+# --------------------------------------------------------------------------- varints
+
+
+def _put_varint(out: bytearray, value: int) -> None:
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _get_varint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+# --------------------------------------------------------------------------- postings
+
+
+def _narrowest(top: int, types: str) -> str:
+    for code in types:
+        if top < 1 << (8 * array(code).itemsize):
+            return code
+    raise ValueError(f"value {top} too large for a posting list")
+
+
+def _le_bytes(a: array) -> bytes:
+    if not _LITTLE:
+        a = array(a.typecode, a)
+        a.byteswap()
+    return a.tobytes()
+
+
+def _from_le(code: str, data: bytes) -> array:
+    a = array(code)
+    a.frombytes(data)
+    if not _LITTLE:
+        a.byteswap()
+    return a
+
+
+def encode_postings(ids: Sequence[int], weights: Sequence[float] | None) -> bytes:
+    """Bytes of one posting list: ascending document numbers and their weights.
+
+    Document numbers are stored as gaps after the first, which the term's
+    info holds: the bytes do not change when a merge renumbers the segment.
+    """
+    gaps = array("I", map(sub, islice(ids, 1, None), ids))
+    id_code = _narrowest(max(gaps, default=0), _ID_TYPES)
+    kind = 0
+    if weights is not None and weights.count(1.0) != len(weights):
+        if all(map(float.is_integer, map(float, weights))) and min(weights) >= 0:
+            top = int(max(weights))
+            kind = 1 if top < 256 else 2 if top < 65536 else 3
+        else:
+            kind = 3
+    body = _le_bytes(array(id_code, gaps))
+    if kind:
+        code = _WEIGHT_KINDS[kind]
+        assert code is not None and weights is not None
+        body += _le_bytes(array(code, map(int, weights)) if kind < 3 else array(code, weights))
+    flags = _ID_TYPES.index(id_code) | (kind << 2)
+    if len(body) >= COMPRESS_MIN_BYTES:
+        packed = zlib.compress(body, 6)
+        if len(packed) < len(body):
+            return bytes([flags | 0x80]) + packed
+    return bytes([flags]) + body
+
+
+def decode_postings(data: bytes, first: int, count: int) -> tuple[list[int], array | None]:
+    """``(document numbers, weights or None for all 1.0)`` of :func:`encode_postings` bytes."""
+    flags = data[0]
+    body = zlib.decompress(data[1:]) if flags & 0x80 else data[1:]
+    id_code = _ID_TYPES[flags & 0x3]
+    width = array(id_code).itemsize * (count - 1)
+    ids = list(accumulate(_from_le(id_code, body[:width]), initial=first))
+    weight_code = _WEIGHT_KINDS[(flags >> 2) & 0x3]
+    if weight_code is None:
+        return ids, None
+    weights = _from_le(weight_code, body[width:])
+    return ids, weights if weight_code == "f" else array("f", weights)
+
+
+# --------------------------------------------------------------------------- term info
+
+#: One term-dictionary entry: shared key prefix, rest of the key, then the term info
+#: (document frequency, total weight, maximum weight, shortest and longest field
+#: length bytes, first and last document, posting-list bytes).
+_ENTRY = struct.Struct("<HHIdfBBIII")
+
+
+#: A decoded entry: weight, df, min length, max length, max weight, min id, max id, offset, length.
+_Row = tuple[float, int, int | None, int, float, int, int, int, int]
+
+
+def _info(row: _Row) -> CompactTermInfo:
+    """A fresh info object for an entry (Whoosh's MultiReader changes the ones it is given)."""
+    *stats, offset, length = row
+    return CompactTermInfo(*stats, offset=offset, length=length)
+
+
+class CompactTermInfo(TermInfo):
+    """Statistics of a term plus where its posting list lies in the ``.npo`` file."""
+
+    __slots__ = ("offset", "length")
+
+    def __init__(self, *args, offset: int = 0, length: int = 0, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.offset = offset
+        self.length = length
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class CompactFieldWriter(base.FieldWriter):
+    """Writes a segment's term dictionary and postings (see the module docstring)."""
+
+    def __init__(self, storage, segment) -> None:  # type: ignore[no-untyped-def]
+        self._terms = segment.create_file(storage, NewsarcCodec.TERMS_EXT)
+        self._posts = segment.create_file(storage, NewsarcCodec.POSTS_EXT)
+        self._terms.write(_MAGIC)
+        self._posts_offset = 0
+        self._fieldmap: dict[str, int] = {}
+        self._fieldid = -1
+        self._field_prefix = b""
+        self._block = bytearray()
+        self._block_count = 0
+        self._block_first: bytes | None = None
+        self._block_posts_offset = 0
+        self._prev_key = b""
+        self._index: list[tuple[bytes, int, int]] = []  # (first key, file offset, postings offset)
+        # one-by-one protocol
+        self._btext: bytes | None = None
+        self._ids: list[int] = []
+        self._weights: list[float] = []
+        self._lengths: list[int] = []
+        self.is_closed = False
+
+    # Whoosh's protocol ------------------------------------------------------------
+
+    def start_field(self, fieldname, fieldobj) -> None:  # type: ignore[no-untyped-def]
+        if fieldname not in self._fieldmap:
+            self._fieldmap[fieldname] = len(self._fieldmap)
+        self._fieldid = self._fieldmap[fieldname]
+        self._field_prefix = struct.pack(">H", self._fieldid)
+
+    def start_term(self, btext: bytes) -> None:
+        self._btext = btext
+        self._ids, self._weights, self._lengths = [], [], []
+
+    def add(self, docnum: int, weight: float, vbytes: bytes, length: int | None) -> None:
+        self._ids.append(docnum)
+        self._weights.append(weight)
+        if length:
+            self._lengths.append(length)
+
+    def finish_term(self) -> None:
+        assert self._btext is not None
+        lengths = self._lengths
+        self.add_term(
+            self._btext,
+            self._ids,
+            self._weights,
+            min(lengths, default=None),
+            max(lengths, default=0),
+        )
+        self._btext = None
+
+    def finish_field(self) -> None:
+        self._fieldid = -1
+
+    # whole lists -------------------------------------------------------------------
+
+    def add_term(
+        self,
+        btext: bytes,
+        ids: Sequence[int],
+        weights: Sequence[float] | None,
+        minlength: int | None,
+        maxlength: int,
+    ) -> None:
+        """Add one term of the current field with its whole posting list (ascending ids)."""
+        if not len(ids):
+            return
+        if weights is None:
+            total, maxweight = float(len(ids)), 1.0
+        else:
+            total, maxweight = float(sum(weights)), float(max(weights))
+        info = TermInfo(total, len(ids), minlength, maxlength, maxweight, ids[0], ids[-1])
+        self.add_encoded(btext, info, encode_postings(ids, weights))
+
+    def add_encoded(self, btext: bytes, info: TermInfo, data: bytes) -> None:
+        """Add one term whose posting list is already encoded (a merge copying it unchanged)."""
+        key = self._field_prefix + btext
+        if self._block_count == BLOCK_TERMS:
+            self._flush_block()
+        if self._block_count == 0:
+            self._block_first = key
+            self._block_posts_offset = self._posts_offset
+            self._prev_key = b""
+        prev = self._prev_key
+        shared = 0
+        limit = min(len(prev), len(key), 0xFFFF)
+        while shared < limit and prev[shared] == key[shared]:
+            shared += 1
+        rest = key[shared:]
+        if len(rest) > 0xFFFF:
+            raise ValueError(f"term too long for the index: {len(btext)} bytes")
+        minlength = info._minlength
+        self._block += _ENTRY.pack(
+            shared,
+            len(rest),
+            info._df,
+            info._weight,
+            info._maxweight,
+            length_to_byte(minlength) if minlength is not None else 0,
+            length_to_byte(info._maxlength or 0),
+            info._minid,
+            info._maxid,
+            len(data),
+        )
+        self._block += rest
+        self._prev_key = key
+        self._block_count += 1
+        self._posts.write(data)
+        self._posts_offset += len(data)
+
+    def _flush_block(self) -> None:
+        if not self._block_count:
+            return
+        assert self._block_first is not None
+        offset = self._terms.tell()
+        packed = zlib.compress(bytes(self._block), 6)
+        self._terms.write(struct.pack("<I", len(packed)))
+        self._terms.write(packed)
+        self._index.append((self._block_first, offset, self._block_posts_offset))
+        self._block = bytearray()
+        self._block_count = 0
+
+    def close(self) -> None:
+        self._flush_block()
+        out = bytearray()
+        fields = sorted(self._fieldmap.items(), key=lambda kv: kv[1])
+        _put_varint(out, len(fields))
+        for name, _num in fields:
+            raw = name.encode("utf-8")
+            _put_varint(out, len(raw))
+            out += raw
+        _put_varint(out, len(self._index))
+        for first, offset, posts_offset in self._index:
+            _put_varint(out, len(first))
+            out += first
+            _put_varint(out, offset)
+            _put_varint(out, posts_offset)
+        packed = zlib.compress(bytes(out), 6)
+        index_offset = self._terms.tell()
+        self._terms.write(packed)
+        self._terms.write(_TRAILER.pack(index_offset, len(packed), _MAGIC))
+        self._terms.close()
+        self._posts.close()
+        self.is_closed = True
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class CompactTermsReader(base.TermsReader):
+    """Reads a segment written by :class:`CompactFieldWriter`."""
+
+    #: Decoded blocks kept per reader.
+    CACHED_BLOCKS = 64
+
+    def __init__(self, storage, segment) -> None:  # type: ignore[no-untyped-def]
+        self._terms = segment.open_file(storage, NewsarcCodec.TERMS_EXT)
+        self._posts = segment.open_file(storage, NewsarcCodec.POSTS_EXT)
+        size = storage.file_length(segment.make_filename(NewsarcCodec.TERMS_EXT))
+        self._terms.seek(size - _TRAILER.size)
+        index_offset, index_length, magic = _TRAILER.unpack(self._terms.read(_TRAILER.size))
+        if magic != _MAGIC:
+            raise ValueError(
+                f"not a newsarc term dictionary: {segment.make_filename(NewsarcCodec.TERMS_EXT)}"
+            )
+        self._terms.seek(index_offset)
+        raw = zlib.decompress(self._terms.read(index_length))
+        n, pos = _get_varint(raw, 0)
+        self._fieldmap: dict[str, int] = {}
+        self._fieldnames: list[str] = []
+        for i in range(n):
+            length, pos = _get_varint(raw, pos)
+            name = raw[pos : pos + length].decode("utf-8")
+            pos += length
+            self._fieldmap[name] = i
+            self._fieldnames.append(name)
+        n, pos = _get_varint(raw, pos)
+        self._firsts: list[bytes] = []
+        self._offsets: list[int] = []
+        self._posts_offsets: list[int] = []
+        for _ in range(n):
+            length, pos = _get_varint(raw, pos)
+            self._firsts.append(raw[pos : pos + length])
+            pos += length
+            offset, pos = _get_varint(raw, pos)
+            posts_offset, pos = _get_varint(raw, pos)
+            self._offsets.append(offset)
+            self._posts_offsets.append(posts_offset)
+        self._cache: dict[int, tuple[list[bytes], list[_Row]]] = {}
+
+    # blocks ------------------------------------------------------------------------
+
+    def _block(self, i: int) -> tuple[list[bytes], list[_Row]]:
+        cached = self._cache.get(i)
+        if cached is not None:
+            return cached
+        self._terms.seek(self._offsets[i])
+        (length,) = struct.unpack("<I", self._terms.read(4))
+        data = zlib.decompress(self._terms.read(length))
+        keys: list[bytes] = []
+        infos: list[_Row] = []
+        prev = b""
+        pos = 0
+        offset = self._posts_offsets[i]
+        unpack = _ENTRY.unpack_from
+        size = _ENTRY.size
+        while pos < len(data):
+            shared, rest, df, weight, maxweight, minbyte, maxbyte, minid, maxid, length = unpack(
+                data, pos
+            )
+            pos += size
+            key = prev[:shared] + data[pos : pos + rest]
+            pos += rest
+            minlength = byte_to_length(minbyte) if minbyte else None
+            infos.append(
+                (
+                    weight,
+                    df,
+                    minlength,
+                    byte_to_length(maxbyte),
+                    maxweight,
+                    minid,
+                    maxid,
+                    offset,
+                    length,
+                )
+            )
+            offset += length
+            keys.append(key)
+            prev = key
+        if len(self._cache) >= self.CACHED_BLOCKS:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[i] = (keys, infos)
+        return keys, infos
+
+    def _key(self, fieldname: str, tbytes: bytes) -> bytes | None:
+        num = self._fieldmap.get(fieldname)
+        return None if num is None else struct.pack(">H", num) + tbytes
+
+    def _find(self, key: bytes | None) -> CompactTermInfo | None:
+        if key is None:
+            return None
+        i = bisect_right(self._firsts, key) - 1
+        if i < 0:
+            return None
+        keys, infos = self._block(i)
+        j = bisect_right(keys, key) - 1
+        return _info(infos[j]) if j >= 0 and keys[j] == key else None
+
+    def _items_from(self, key: bytes) -> Iterator[tuple[tuple[str, bytes], CompactTermInfo]]:
+        i = max(bisect_right(self._firsts, key) - 1, 0)
+        names = self._fieldnames
+        for b in range(i, len(self._firsts)):
+            keys, infos = self._block(b)
+            for k, info in zip(keys, infos, strict=True):
+                if k >= key:
+                    yield (names[struct.unpack(">H", k[:2])[0]], k[2:]), _info(info)
+
+    # Whoosh's TermsReader ------------------------------------------------------------
+
+    def __contains__(self, term) -> bool:  # type: ignore[no-untyped-def]
+        fieldname, tbytes = term
+        return self._find(self._key(fieldname, tbytes)) is not None
+
+    def indexed_field_names(self):  # type: ignore[no-untyped-def]
+        return self._fieldmap.keys()
+
+    def terms(self):  # type: ignore[no-untyped-def]
+        return (term for term, _info in self._items_from(b""))
+
+    def terms_from(self, fieldname, prefix):  # type: ignore[no-untyped-def]
+        return (term for term, _info in self.items_from(fieldname, prefix))
+
+    def items(self):  # type: ignore[no-untyped-def]
+        return self._items_from(b"")
+
+    def items_from(self, fieldname, prefix):  # type: ignore[no-untyped-def]
+        key = self._key(fieldname, prefix)
+        if key is None:
+            return iter(())
+        return self._items_from(key)
+
+    def term_info(self, fieldname, tbytes):  # type: ignore[no-untyped-def]
+        info = self._find(self._key(fieldname, tbytes))
+        if info is None:
+            raise TermNotFound(f"no term {fieldname}:{tbytes!r}")
+        return info
+
+    # Whoosh's readers expect KeyError from these two for a missing term (as W3's hash table raises)
+
+    def frequency(self, fieldname, tbytes):  # type: ignore[no-untyped-def]
+        info = self._find(self._key(fieldname, tbytes))
+        if info is None:
+            raise KeyError((fieldname, tbytes))
+        return info.weight()
+
+    def doc_frequency(self, fieldname, tbytes):  # type: ignore[no-untyped-def]
+        info = self._find(self._key(fieldname, tbytes))
+        if info is None:
+            raise KeyError((fieldname, tbytes))
+        return info.doc_frequency()
+
+    def postings_of(self, info: CompactTermInfo) -> tuple[list[int], array | None]:
+        """The decoded posting list of a term: ``(document numbers, weights or None)``."""
+        return decode_postings(self.raw_postings(info), info._minid, info._df)
+
+    def raw_postings(self, info: CompactTermInfo) -> bytes:
+        """The encoded posting list of a term, as :func:`encode_postings` made it."""
+        self._posts.seek(info.offset)
+        return self._posts.read(info.length)
+
+    def field_items(self, fieldname: str) -> Iterator[tuple[bytes, CompactTermInfo]]:
+        """``(term bytes, info)`` of one field, in order."""
+        for (name, tbytes), info in self.items_from(fieldname, emptybytes):
+            if name != fieldname:
+                return
+            yield tbytes, info
+
+    def matcher(self, fieldname, tbytes, format_, scorer=None):  # type: ignore[no-untyped-def]
+        info = self.term_info(fieldname, tbytes)
+        ids, weights = self.postings_of(info)
+        return ListMatcher(
+            ids, weights, None, format_, scorer=scorer, term=(fieldname, tbytes), terminfo=info
+        )
+
+    def cursor(self, fieldname, fieldobj):  # type: ignore[no-untyped-def]
+        raise NotImplementedError(
+            "term cursors (fuzzy/automata queries) are not supported by NewsarcCodec"
+        )
+
+    def close(self) -> None:
+        self._terms.close()
+        self._posts.close()
+
+
+class NewsarcCodec(W3Codec):
+    """Whoosh's W3 codec with :class:`CompactFieldWriter` / :class:`CompactTermsReader` term files."""
+
+    TERMS_EXT = ".ntd"
+    POSTS_EXT = ".npo"
+
+    def field_writer(self, storage, segment):  # type: ignore[no-untyped-def]
+        return CompactFieldWriter(storage, segment)
+
+    def terms_reader(self, storage, segment):  # type: ignore[no-untyped-def]
+        return CompactTermsReader(storage, segment)
+
+    def postings_reader(self, dbfile, terminfo, format_, term=None, scorer=None):  # type: ignore[no-untyped-def]
+        raise NotImplementedError("NewsarcCodec reads postings through its terms reader")
+
+    def automata(self, storage, segment):  # type: ignore[no-untyped-def]
+        raise NotImplementedError("NewsarcCodec keeps no term automata")
