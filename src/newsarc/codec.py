@@ -112,6 +112,12 @@ def encode_postings(ids: Sequence[int], weights: Sequence[float] | None) -> byte
     Document numbers are stored as gaps after the first, which the term's
     info holds: the bytes do not change when a merge renumbers the segment.
     """
+    if len(ids) == 1:  # most terms: one document, weight 1 or a small count
+        w = 1.0 if weights is None else weights[0]
+        if w == 1.0:
+            return b"\x00"
+        if 0 < w < 256 and float(w).is_integer():
+            return bytes((1 << 2, int(w)))
     gaps = array("I", map(sub, islice(ids, 1, None), ids))
     id_code = _narrowest(max(gaps, default=0), _ID_TYPES)
     kind = 0

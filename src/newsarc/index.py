@@ -67,6 +67,24 @@ class CountedField(fields.FieldType):
             for term in value:
                 yield term.encode("utf-8", "surrogatepass"), 1, 1.0, b""
 
+    def add_postings(
+        self, terms: dict[bytes, tuple[list[int], list[float]]], docnum: int, value
+    ) -> int:  # type: ignore[no-untyped-def]
+        """Add one document's terms to a batch's lists (:class:`BatchWriter`'s fast path); returns its length."""
+        counted = self.frequencies and isinstance(value, Mapping)
+        items = value.items() if counted else ((term, 1) for term in value)
+        length = 0
+        for term, count in items:
+            tbytes = term.encode("utf-8", "surrogatepass")
+            entry = terms.get(tbytes)
+            if entry is None:
+                terms[tbytes] = ([docnum], [float(count)])
+            else:
+                entry[0].append(docnum)
+                entry[1].append(float(count))
+            length += count
+        return length if self.scorable else 0
+
     def process_text(self, qstring, mode="", **kwargs):  # type: ignore[no-untyped-def]
         yield qstring
 
@@ -139,7 +157,9 @@ class BatchWriter(SegmentWriter):
     def __init__(self, ix: index.Index) -> None:
         super().__init__(ix, codec=NewsarcCodec(), compound=False, limitmb=1)
         self._postings: dict[str, dict[bytes, _Postings]] = {}
-        self._lengths: dict[str, dict[int, int]] = {}
+        # per field: the shortest and longest length in the batch, the bounds every term's info
+        # records (Whoosh uses them only to skip blocks in top-N searches)
+        self._lengths: dict[str, list[int]] = {}
         self._merged: list[tuple[object, int, dict[int, int] | None]] = []
 
     def add_document(self, **values) -> None:  # type: ignore[no-untyped-def]
@@ -157,18 +177,22 @@ class BatchWriter(SegmentWriter):
             length = 0
             if field.indexed:
                 terms = self._postings.setdefault(fieldname, {})
-                scorable = field.scorable
-                for tbytes, freq, weight, _vbytes in field.index(value):
-                    entry = terms.get(tbytes)
-                    if entry is None:
-                        terms[tbytes] = ([docnum], [weight])
-                    else:
-                        entry[0].append(docnum)
-                        entry[1].append(weight)
-                    if scorable:
-                        length += freq
+                if isinstance(field, CountedField):
+                    length = field.add_postings(terms, docnum, value)
+                else:
+                    for tbytes, freq, weight, _vbytes in field.index(value):
+                        entry = terms.get(tbytes)
+                        if entry is None:
+                            terms[tbytes] = ([docnum], [weight])
+                        else:
+                            entry[0].append(docnum)
+                            entry[1].append(weight)
+                        if field.scorable:
+                            length += freq
                 if length:
-                    self._lengths.setdefault(fieldname, {})[docnum] = length
+                    lengths = self._lengths.setdefault(fieldname, [length, length])
+                    lengths[0] = min(lengths[0], length)
+                    lengths[1] = max(lengths[1], length)
             perdoc.add_field(fieldname, field, value if field.stored else None, length)
             if field.column_type:
                 perdoc.add_column_value(fieldname, field.column_type, field.to_column_value(value))
@@ -252,14 +276,10 @@ class BatchWriter(SegmentWriter):
 
     def _batch_lists(self, fieldname: str) -> Iterator[tuple[bytes, _List]]:
         terms = self._postings[fieldname]
-        lengths = self._lengths.get(fieldname)
+        shortest, longest = self._lengths.get(fieldname, (None, 0))
         for tbytes in sorted(terms):
             ids, weights = terms[tbytes]
-            if lengths:
-                found = [lengths.get(d, 0) for d in ids]
-                yield tbytes, _List(ids, weights, min(found) or None, max(found))
-            else:
-                yield tbytes, _List(ids, weights, None, 0)
+            yield tbytes, _List(ids, weights, shortest, longest)
 
 
 @dataclass(slots=True)

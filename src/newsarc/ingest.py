@@ -25,7 +25,14 @@ from whoosh.index import LockError
 
 from newsarc.analysis import Segmenter, analyze, fold, jieba_dictionary_path, read_dictionary
 from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
-from newsarc.index import INDEX_NAME, IndexDocument, index_dir, index_writer, merge_segments, open_index
+from newsarc.index import (
+    INDEX_NAME,
+    IndexDocument,
+    index_dir,
+    index_writer,
+    merge_segments,
+    open_index,
+)
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock
 from newsarc.parse import parse_bytes
 from newsarc.records import Article
@@ -50,6 +57,8 @@ def default_batch_size() -> int:
     """:data:`BATCH_SIZE`, or ``$NEWSARC_BATCH_SIZE`` when that is a positive integer."""
     raw = os.environ.get(BATCH_SIZE_ENV, "").strip()
     return int(raw) if raw.isdigit() and int(raw) > 0 else BATCH_SIZE
+
+
 #: Below this many files, work in-process (a worker pool costs more than it saves).
 POOL_THRESHOLD = 64
 #: Files larger than this are rejected without being read.
@@ -151,7 +160,9 @@ def _init_pool_worker(spec: SegmenterSpec) -> None:
     _init_worker(spec)
 
 
-def analyse_article(article: Article, segmenter: Segmenter, *, key: int = 0) -> tuple[str, IndexDocument]:
+def analyse_article(
+    article: Article, segmenter: Segmenter, *, key: int = 0
+) -> tuple[str, IndexDocument]:
     """Fold and segment an article: its verification text and its index document."""
     title = fold(article.title)
     body = fold("\n".join([article.text, *article.captions]))
@@ -191,7 +202,10 @@ def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str
     try:
         st = os.stat(path)
         if st.st_size > MAX_FILE_BYTES:
-            return path, f"file too large: {st.st_size / 1048576:.0f} MB > {MAX_FILE_BYTES // 1048576} MB"
+            return (
+                path,
+                f"file too large: {st.st_size / 1048576:.0f} MB > {MAX_FILE_BYTES // 1048576} MB",
+            )
         with open(path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
         digest = hashlib.sha1(data).hexdigest()
@@ -253,7 +267,9 @@ def _sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) ->
     main = jieba_dictionary_path()
     base = dictionary_cache(main, lambda: read_dictionary(main))
     previous = store.meta("dict_signature")
-    store.load_dictionary(base, segmenter.user_words, signature, mark_unindexed=previous is not None)
+    store.load_dictionary(
+        base, segmenter.user_words, signature, mark_unindexed=previous is not None
+    )
     return previous is not None
 
 
@@ -320,14 +336,20 @@ def ingest(
     prepare_archive_dir(data)
     with ArchiveLock(data, wait=wait, on_wait=on_wait) as lock, _write_errors(data):
         if lock.stale_pid is not None and on_message:
-            on_message(f"cleared a stale archive lock left by PID {lock.stale_pid} (an interrupted ingest)")
+            on_message(
+                f"cleared a stale archive lock left by PID {lock.stale_pid} (an interrupted ingest)"
+            )
         _clean_index_debris(data)
-        _ingest_locked(paths, data, summary, workers, batch_size, on_reject, on_progress, on_message)
+        _ingest_locked(
+            paths, data, summary, workers, batch_size, on_reject, on_progress, on_message
+        )
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _ingest_locked(paths, data, summary, workers, batch_size, on_reject, on_progress, on_message) -> None:  # type: ignore[no-untyped-def]
+def _ingest_locked(
+    paths, data, summary, workers, batch_size, on_reject, on_progress, on_message
+) -> None:  # type: ignore[no-untyped-def]
     """The ingest proper (the caller holds the archive lock)."""
     store = open_store(data, create=True)
     try:
@@ -560,7 +582,9 @@ def reindex(
     by the next ingest or reindex.
     """
     data = Path(data_dir)
-    open_store(data).close()  # "no archive", foreign or other-version archives: report, touch nothing
+    open_store(
+        data
+    ).close()  # "no archive", foreign or other-version archives: report, touch nothing
     with ArchiveLock(data, wait=wait, on_wait=on_wait), _write_errors(data):
         _clean_index_debris(data)
         store = open_store(data, create=True)

@@ -46,6 +46,7 @@ def wcswidth(text: str) -> int:
     """wcwidth's display width of ``text`` (-1 if it holds non-printables)."""
     return int(_wcwidth()[0](text))
 
+
 __all__ = [
     "Style",
     "display_width",
@@ -142,8 +143,17 @@ def _escape(cp: int) -> str:
     return f"\\u{cp:04x}"
 
 
+class _Table(dict):  # type: ignore[type-arg]
+    """A ``str.translate`` table that also escapes lone surrogates, computed when met."""
+
+    def __missing__(self, cp: int) -> str:
+        if 0xD800 <= cp < 0xE000:
+            return _escape(cp)
+        raise LookupError(cp)
+
+
 def _build_table(*, line: bool, blank: bool = False) -> dict[int, str]:
-    table: dict[int, str] = {cp: _escape(cp) for cp in range(0x20)}
+    table: dict[int, str] = _Table({cp: _escape(cp) for cp in range(0x20)})
     table[0x0D] = "\\r"
     if line:
         table[0x0A] = "\\n"
@@ -155,8 +165,8 @@ def _build_table(*, line: bool, blank: bool = False) -> dict[int, str]:
     table[0x7F] = _escape(0x7F)
     table.update({cp: _escape(cp) for cp in range(0x80, 0xA0)})
     table.update({cp: _escape(cp) for cp in _BIDI})
-    # Lone surrogates (from surrogateescape decoding) cannot be written as UTF-8.
-    table.update({cp: _escape(cp) for cp in range(0xD800, 0xE000)})
+    # Lone surrogates (from surrogateescape decoding) cannot be written as UTF-8:
+    # _Table escapes them on lookup.
     return table
 
 
