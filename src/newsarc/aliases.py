@@ -33,13 +33,15 @@ _SEPARATORS = re.compile(r"[\s|]+")
 
 
 def parse_alias_lines(lines: Iterable[str]) -> Iterator[list[str]]:
-    """The groups of an alias file: each a list of folded, distinct variants (two or more)."""
-    for line in lines:
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        variants = [fold(v) for v in _SEPARATORS.split(line) if v]
-        unique = list(dict.fromkeys(v for v in variants if v))
+    """The groups of an alias file: each a list of folded, distinct variants (two or more).
+
+    The file is folded in one call (OpenCC once, not once per variant: this runs
+    at the start of every search).
+    """
+    stripped = [line.split("#", 1)[0].strip() for line in lines]
+    for line in fold("\n".join(stripped)).split("\n"):
+        variants = [v for v in _SEPARATORS.split(line) if v]
+        unique = list(dict.fromkeys(variants))
         if len(unique) >= 2:
             yield unique
 

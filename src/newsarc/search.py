@@ -17,15 +17,15 @@ the title weighted above the body; or by publication date.
 
 from __future__ import annotations
 
+import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from whoosh import query as wq
-from whoosh import scoring
+from whoosh.scoring import BM25F, bm25
 
 from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import QueryPiece, fold, fold_aligned, search_tokens, segment_query
@@ -104,9 +104,14 @@ class Searcher:
         self.ix = ix
         self.aliases = aliases
         self._alias_docs: dict[tuple[str, str | None], set[int]] = {}
-        self.searcher = ix.searcher(weighting=scoring.BM25F())
-        self.reader = self.searcher.reader()
+        self.reader = ix.reader()
+        self._whoosh = None
         _pin_segment_files(self.reader)
+        # (segment reader, its first docnum, its deleted docnums): postings are read per segment
+        self._segments = [
+            (leaf, offset, frozenset(leaf.segment().deleted_docs()))
+            for leaf, offset in self.reader.leaf_readers()
+        ]
         # Opened once, now: Whoosh opens column files per call, and a concurrent
         # ingest may merge this searcher's segments (and delete their files) later.
         self.published = self.reader.column_reader("published")
@@ -115,9 +120,24 @@ class Searcher:
         self._lookup_cache: dict[str, int | None] = {}
         self._by_key: dict[int, int] | None = None
 
+    @property
+    def searcher(self):  # type: ignore[no-untyped-def]
+        """A Whoosh searcher over the same reader, made on first use (``similar`` ranks with it).
+
+        Searching itself reads posting lists and scores them directly, so a cold
+        ``newsarc search`` does not import Whoosh's query and searching modules.
+        """
+        if self._whoosh is None:
+            from whoosh.searching import Searcher as WhooshSearcher
+
+            self._whoosh = WhooshSearcher(self.reader, weighting=BM25F(), closereader=False)
+        return self._whoosh
+
     def close(self) -> None:
         """Release the index and the store."""
-        self.searcher.close()
+        if self._whoosh is not None:
+            self._whoosh.close()
+        self.reader.close()
         self.store.close()
 
     def __enter__(self) -> Searcher:
@@ -144,11 +164,32 @@ class Searcher:
 
     # ------------------------------------------------------------------ matching
 
-    def _docs(self, q: wq.Query) -> set[int]:
-        return set(q.docs(self.searcher))
+    def postings(self, field: str, term: str) -> Iterator[tuple[int, float]]:
+        """``(docnum, weight)`` of the live documents holding ``term`` in ``field``."""
+        tbytes = term.encode("utf-8", "surrogatepass")
+        for leaf, offset, deleted in self._segments:
+            terms = leaf._terms
+            info = terms.lookup(field, tbytes)
+            if info is None:
+                continue
+            ids, weights = terms.postings_of(info)
+            for i, docnum in enumerate(ids):
+                if docnum not in deleted:
+                    yield offset + docnum, (weights[i] if weights is not None else 1.0)
 
-    def _any_field(self, term: str, fields: tuple[str, ...] = ("title", "body", "grams")) -> set[int]:
-        return self._docs(wq.Or([wq.Term(f, term) for f in fields]))
+    def _docs(self, field: str, terms: Iterable[str]) -> set[int]:
+        out: set[int] = set()
+        for term in terms:
+            out.update(d for d, _w in self.postings(field, term))
+        return out
+
+    def _any_field(
+        self, term: str, fields: tuple[str, ...] = ("title", "body", "grams")
+    ) -> set[int]:
+        out: set[int] = set()
+        for f in fields:
+            out |= self._docs(f, (term,))
+        return out
 
     def _verify(self, docs: set[int], needle: str, *, title_only: bool = False) -> set[int]:
         if not docs:
@@ -232,15 +273,17 @@ class Searcher:
             if not group or docnum in self._variant_docs(group[0], term.field):
                 continue
             out.extend(
-                v for v in group[1:] if v not in typed and docnum in self._variant_docs(v, term.field)
+                v
+                for v in group[1:]
+                if v not in typed and docnum in self._variant_docs(v, term.field)
             )
         return list(dict.fromkeys(out))
 
     def _exact_term_docs(self, term: Term) -> set[int]:
         if term.field == "source":
-            return self._docs(wq.Term("source", term.text.lower()))
+            return self._docs("source", (term.text.lower(),))
         if term.field == "author":
-            return self._docs(wq.Term("author", fold(term.text).strip()))
+            return self._docs("author", (fold(term.text).strip(),))
         folded = fold(term.text)
         title_only = term.field == "title"
         fields = ("title", "body", "grams")
@@ -298,7 +341,7 @@ class Searcher:
     def _filter(self, options: SearchOptions) -> set[int] | None:
         docs: set[int] | None = None
         if options.sources:
-            docs = self._docs(wq.Or([wq.Term("source", s.lower()) for s in options.sources]))
+            docs = self._docs("source", (s.lower() for s in options.sources))
         if options.since or options.until:
             start = parse_date_bound(options.since, end=False) if options.since else 0
             end = parse_date_bound(options.until, end=True) if options.until else 99_999_999
@@ -362,24 +405,47 @@ class Searcher:
         published = self.published
         if sort != "relevance":
             reverse = sort == "newest"
-            return sorted(((d, 0.0) for d in docs), key=lambda x: (published[x[0]], x[0]), reverse=reverse)
-        terms = self.ranking_terms(node)
-        scores: dict[int, float] = {}
-        if terms and docs:
-            subqueries: list[wq.Query] = []
-            for t in terms:
-                subqueries.append(wq.Term("title", t, boost=TITLE_BOOST))
-                subqueries.append(wq.Term("body", t))
-            results = self.searcher.search(wq.Or(subqueries), filter=docs, limit=None)
-            for hit in results:
-                scores[hit.docnum] = hit.score
+            return sorted(
+                ((d, 0.0) for d in docs), key=lambda x: (published[x[0]], x[0]), reverse=reverse
+            )
+        scores = self.bm25f(self.ranking_terms(node), docs)
         ranked = sorted(
             ((d, scores.get(d, 0.0)) for d in docs),
             key=lambda x: (-x[1], -published[x[0]], x[0]),
         )
         return self._title_coverage(node, ranked, published)
 
-    def _title_coverage(self, node: Node, ranked: list[tuple[int, float]], published) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    def bm25f(self, terms: list[str], docs: set[int]) -> dict[int, float]:
+        """BM25F scores of ``docs`` for ``terms`` (title weighted :data:`TITLE_BOOST`, body 1).
+
+        Whoosh's BM25F (its ``bm25`` function, B and K1, idf ``log(N / (df + 1)) + 1``,
+        average and byte-quantised document field lengths), summed over terms
+        and fields, read from the posting lists of the documents asked for only.
+        """
+        scores: dict[int, float] = {}
+        if not terms or not docs:
+            return scores
+        model = BM25F()
+        reader = self.reader
+        n_docs = reader.doc_count_all()
+        for term in terms:
+            for fieldname, boost in (("title", TITLE_BOOST), ("body", 1.0)):
+                hits = [(d, w) for d, w in self.postings(fieldname, term) if d in docs]
+                if not hits:
+                    continue
+                df = reader.doc_frequency(fieldname, term)
+                idf = math.log(n_docs / (df + 1)) + 1
+                avgfl = reader.field_length(fieldname) / (n_docs or 1) or 1
+                for docnum, tf in hits:
+                    length = reader.doc_field_length(docnum, fieldname, 1) or 1
+                    scores[docnum] = scores.get(docnum, 0.0) + boost * bm25(
+                        idf, tf, length, avgfl, model.B, model.K1
+                    )
+        return scores
+
+    def _title_coverage(
+        self, node: Node, ranked: list[tuple[int, float]], published
+    ) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
         """Re-rank the head of a ranking by how many of the query's words its titles contain.
 
         BM25F adds up per-term title scores, so a title holding one rare query word can
@@ -460,7 +526,9 @@ def find_spans(folded: str, terms: list[str]) -> list[tuple[int, int]]:
     return sorted(spans)
 
 
-def make_snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
+def make_snippet(
+    text: str, terms: list[str], width: int = SNIPPET_CHARS
+) -> tuple[str, list[tuple[int, int]]]:
     """One or two fragments of ``text`` around the query terms, joined by `` … ``, with spans.
 
     The fragments are chosen to show as many different terms as possible.
@@ -552,8 +620,6 @@ def _pin_segment_files(reader) -> None:  # type: ignore[no-untyped-def]
     for leaf, _offset in reader.leaf_readers():
         if leaf.doc_count_all():
             leaf.stored_fields(0)
-
-
 
 
 def search(
