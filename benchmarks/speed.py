@@ -2,8 +2,10 @@
 
     .venv/bin/python benchmarks/speed.py ingest [--files 1000]   ingest: naive pipeline vs newsarc
     .venv/bin/python benchmarks/speed.py cold --data DIR         cold search / show vs rg
+    .venv/bin/python benchmarks/speed.py footprint [--data DIR]  archive bytes vs input (ingests the corpus)
+    .venv/bin/python benchmarks/speed.py scale [--articles 50000] cold search vs rg on a synthetic 50k archive
     .venv/bin/python benchmarks/speed.py memory                  peak RSS ingesting hkcnews (2,000 vs all)
-    .venv/bin/python benchmarks/speed.py all --data DIR
+    .venv/bin/python benchmarks/speed.py all                     footprint, cold, ingest, memory
 
 *ingest*: the naive pipeline is what newsarc replaced — each file parsed, then indexed by Whoosh
 through ``jieba.analyse.ChineseAnalyzer`` with title and body stored, in one process — against
@@ -109,7 +111,7 @@ def bench_ingest(n: int) -> None:
         index_bytes = dir_bytes(tmp / "ours" / "index")
         print(f"ingest of {len(files)} feeds files ({inbytes / 1e6:.1f} MB), {os.cpu_count()} cores:")
         print(f"  naive (ChineseAnalyzer + Whoosh, stored): {len(files) / naive_s:7.1f} articles/s  {naive_s:6.1f} s")
-        print(f"  newsarc (workers + parallel writer):      {len(files) / ours_s:7.1f} articles/s  {ours_s:6.1f} s"
+        print(f"  newsarc (workers + batch writer):         {len(files) / ours_s:7.1f} articles/s  {ours_s:6.1f} s"
               f"   ratio {naive_s / ours_s:.2f}x")
         print(f"  newsarc single process:                   {len(files) / single_s:7.1f} articles/s  {single_s:6.1f} s")
         print(f"  on disk: naive {naive_bytes / 1e6:.1f} MB ({naive_bytes / inbytes:.2f}x input); newsarc "
@@ -145,6 +147,11 @@ def fmt(times: list[float]) -> str:
 
 
 def bench_cold(data: Path, runs: int) -> None:
+    # as an installed package is: byte-compiled (an editable install under PYTHONDONTWRITEBYTECODE=1
+    # would otherwise recompile newsarc's modules in every process, ~60 ms)
+    import compileall
+
+    compileall.compile_dir(ROOT / "src", quiet=1)
     print(f"cold start on {data} ({dir_bytes(data) / 1e6:.0f} MB archive), {runs} fresh processes each:")
     base = [PY, "-m", "newsarc", "--data", str(data)]
     search = timed(base + ["search", "普京", "朝鲜"], runs)
@@ -164,6 +171,74 @@ def bench_cold(data: Path, runs: int) -> None:
               f"{statistics.median(search) / statistics.median(rgt):.2f}")
     else:
         print("  rg not installed (apt-get install ripgrep) — baseline skipped")
+
+
+# --------------------------------------------------------------------------- footprint
+
+FOLDERS = ("feeds", "feeds-older-versions", "feeds-jekyll", "hkcnews")
+
+
+def bench_footprint(data: Path | None) -> Path:
+    """Ingest the whole corpus (or measure ``data``) and compare its bytes on disk with the input's."""
+    inputs = [CORPUS / f for f in FOLDERS if (CORPUS / f).is_dir()]
+    inbytes = sum(dir_bytes(f) for f in inputs)
+    if data is None:
+        data = Path(tempfile.mkdtemp(prefix="newsarc-footprint-")) / "data"
+        took, summary = newsarc_ingest(inputs, data)
+        print(f"ingest of the whole corpus: {took:.1f} s ({summary['added'] / took:.1f} articles/s)")
+    total = dir_bytes(data)
+    index_bytes = dir_bytes(data / "index")
+    print(f"archive {data}: {total / 1e6:.1f} MB for {inbytes / 1e6:.1f} MB of input files "
+          f"= {total / inbytes:.2f}x (target <= 1.00x)")
+    segments = len(list((data / "index").glob("*.ntd")))
+    print(f"  Whoosh index {index_bytes / 1e6:.1f} MB ({index_bytes / inbytes:.2f}x) in {segments} segment(s)")
+    db = data / "articles.db"
+    try:
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+        conn.close()
+        print(f"  store {db.stat().st_size / 1e6:.1f} MB: " + ", ".join(f"{n} {b / 1e6:.1f}" for n, b in rows[:6]))
+    except Exception as exc:  # dbstat is optional in SQLite builds
+        print(f"  store {db.stat().st_size / 1e6:.1f} MB (no per-table figures: {exc})")
+    return data
+
+
+# --------------------------------------------------------------------------- scale
+
+def bench_scale(target_articles: int, runs: int) -> None:
+    """Cold search vs rg on a synthetic archive of ``target_articles``: corpus files copied under new URLs."""
+    sources = [f for folder in ("feeds", "hkcnews") for f in corpus_files(folder)]
+    tmp = Path(tempfile.mkdtemp(prefix="newsarc-scale-"))
+    raw = tmp / "raw"
+    raw.mkdir()
+    copies = 0
+    while copies < target_articles:
+        for f in sources:
+            if copies >= target_articles:
+                break
+            text = f.read_text(encoding="utf-8", errors="surrogateescape")
+            n = copies // len(sources)
+            # a distinct URL (so a distinct article) for every copy after the first
+            text = text.replace(".html)", f".html?copy={n})", 1) if n else text
+            (raw / f"{copies:06d}.md").write_text(text, encoding="utf-8", errors="surrogateescape")
+            copies += 1
+    rawbytes = dir_bytes(raw)
+    took, summary = newsarc_ingest([raw], tmp / "data")
+    print(f"synthetic archive: {copies:,} files ({rawbytes / 1e6:.0f} MB), {summary['added']:,} articles, "
+          f"ingested in {took:.0f} s ({summary['added'] / took:.1f} articles/s)")
+    base = [PY, "-m", "newsarc", "--data", str(tmp / "data")]
+    search = timed(base + ["search", "普京", "朝鲜"], runs)
+    print(f"  newsarc search 普京 朝鲜: {fmt(search)}")
+    rg = shutil.which("rg")
+    if rg:
+        rgt = timed(["sh", "-c", f"{rg} -l 普京 {raw} | xargs -r {rg} -l 朝鲜"], runs)
+        print(f"  rg -l 普京 | xargs rg -l 朝鲜: {fmt(rgt)}; newsarc/rg = "
+              f"{statistics.median(search) / statistics.median(rgt):.2f}")
+    footprint = dir_bytes(tmp / "data")
+    print(f"  archive {footprint / 1e6:.0f} MB = {footprint / rawbytes:.2f}x the input")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- memory
@@ -200,7 +275,8 @@ def bench_memory() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["ingest", "cold", "memory", "all"])
+    ap.add_argument("what", choices=["ingest", "cold", "footprint", "scale", "memory", "all"])
+    ap.add_argument("--articles", type=int, default=50_000, help="scale: size of the synthetic archive")
     ap.add_argument("--files", type=int, default=1000)
     ap.add_argument("--data", type=Path, help="an archive of the whole corpus (see benchmarks/recall.py)")
     ap.add_argument("--runs", type=int, default=10)
@@ -209,10 +285,14 @@ def main() -> None:
           f"load {os.getloadavg()[0]:.2f}; max RSS so far {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KB")
     if args.what in ("ingest", "all"):
         bench_ingest(args.files)
+    if args.what in ("footprint", "all"):
+        args.data = bench_footprint(args.data)
     if args.what in ("cold", "all"):
         if args.data is None:
-            sys.exit("cold needs --data DIR (an archive of ../shared/corpus)")
+            sys.exit("cold needs --data DIR (an archive of ../shared/corpus; `footprint` builds one)")
         bench_cold(args.data, args.runs)
+    if args.what == "scale":
+        bench_scale(args.articles, args.runs)
     if args.what in ("memory", "all"):
         bench_memory()
 

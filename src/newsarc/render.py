@@ -176,8 +176,18 @@ _SNIPPET_TABLE = _build_table(line=True, blank=True)
 
 
 def _char_class(table: dict[int, str]) -> re.Pattern[str]:
-    ranges = "".join(re.escape(chr(cp)) for cp in sorted(table) if cp < 0xD800)
-    return re.compile(f"[{ranges}\\ud800-\\udfff]")
+    """A character class of the table's code points, written as ranges (quick to compile)."""
+    ranges: list[list[int]] = []
+    for cp in sorted(table):
+        if ranges and cp == ranges[-1][1] + 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    spec = "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+    return re.compile(f"[{spec}\\ud800-\\udfff]")
 
 
 _UNSAFE_TEXT = _char_class(_TEXT_TABLE)
