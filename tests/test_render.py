@@ -596,3 +596,34 @@ def test_page_runs_pager_and_survives_broken_pipe(monkeypatch, tmp_path):
         monkeypatch.setenv("PAGER", "true")  # exits without reading: broken pipe
         page("x" * 1_000_000, out, PLAIN)
     assert target.read_text(encoding="utf-8") == "新闻\n"
+
+
+def test_simple_width_agrees_with_wcwidth_or_defers_to_it() -> None:
+    import wcwidth
+
+    from newsarc.render import _simple_width
+
+    agree = ["普京与金正恩会晤", "Tu-160 與 RIA Novosti", "（德国之声中文网）“俄罗斯崇拜之神”。", "ｆｕｌｌ－ｗｉｄｔｈ ＡＢＣ", "·—…€"]
+    for text in agree:
+        assert _simple_width(text) == wcwidth.wcswidth(text), text
+    for text in ["e\u0301", "👍🏽", "\u1100\u1161", "a\u200bb", "\u00ad", "x\x1by"]:
+        assert _simple_width(text) is None, text  # left to wcwidth
+
+
+def test_simple_width_on_corpus_text() -> None:
+    import wcwidth
+
+    from conftest import corpus_dir
+    from newsarc.render import _simple_width
+
+    files = sorted(corpus_dir("feeds").iterdir())[::40] + sorted(corpus_dir("hkcnews").iterdir())[::120]
+    checked = 0
+    for path in files:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            for i in range(0, len(line), 40):
+                piece = line[i : i + 40]
+                width = _simple_width(piece)
+                if width is not None:
+                    assert width == wcwidth.wcswidth(piece), piece
+                    checked += 1
+    assert checked > 1000

@@ -25,6 +25,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -42,8 +43,38 @@ def _wcwidth() -> tuple[Any, Any]:
     return wcwidth.wcswidth, getattr(wcwidth, "iter_graphemes", None)
 
 
+def _simple_width(text: str) -> int | None:
+    """The width of text whose every character is a cluster of its own, 1 or 2 cells wide.
+
+    News text is almost all ASCII, CJK and punctuation, where the width is
+    Unicode's East Asian Width (W and F take two cells) exactly as wcwidth
+    computes it.  Anything else — combining marks, format and control
+    characters, Hangul jamo, emoji and other supplementary-plane symbols,
+    characters this Python's Unicode tables do not know — returns None and is
+    left to wcwidth (so a search printing plain hits does not import it).
+    """
+    if text.isascii():
+        return len(text) if text.isprintable() else None
+    width = 0
+    for char in text:
+        cp = ord(char)
+        if 0x20 <= cp < 0x7F:
+            width += 1
+            continue
+        if cp >= 0x1F000 or 0x1100 <= cp <= 0x11FF or 0xD7B0 <= cp <= 0xD7FF or cp < 0xA0:
+            return None
+        category = unicodedata.category(char)
+        if category[0] in "MC" or category in ("Zl", "Zp"):
+            return None
+        width += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+    return width
+
+
 def wcswidth(text: str) -> int:
     """wcwidth's display width of ``text`` (-1 if it holds non-printables)."""
+    simple = _simple_width(text)
+    if simple is not None:
+        return simple
     return int(_wcwidth()[0](text))
 
 
@@ -219,6 +250,9 @@ def sanitize_line(text: str) -> str:
 
 def _clusters(text: str) -> Iterator[str]:
     """Grapheme clusters (or, with an old wcwidth, characters plus combining marks)."""
+    if _simple_width(text) is not None:  # every character is its own cluster
+        yield from text
+        return
     iter_graphemes = _wcwidth()[1]
     if iter_graphemes is not None:
         yield from iter_graphemes(text)
