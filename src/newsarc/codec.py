@@ -136,20 +136,32 @@ def decode_postings(data: bytes, first: int, count: int) -> tuple[list[int], arr
 
 # --------------------------------------------------------------------------- term info
 
-#: One term-dictionary entry: shared key prefix, rest of the key, then the term info
+#: One term-dictionary entry, followed by its key: key length, then the term info
 #: (document frequency, total weight, maximum weight, shortest and longest field
-#: length bytes, first and last document, posting-list bytes).
-_ENTRY = struct.Struct("<HHIdfBBIII")
+#: length bytes, first and last document, posting-list bytes).  Keys are stored
+#: whole: zlib, compressing the block, takes out what consecutive keys share.
+_ENTRY = struct.Struct("<HIdfBBIII")
 
 
-#: A decoded entry: weight, df, min length, max length, max weight, min id, max id, offset, length.
-_Row = tuple[float, int, int | None, int, float, int, int, int, int]
+#: A decoded entry: weight, df, min and max length bytes, max weight, min id, max id, offset, length.
+Row = tuple[float, int, int, int, float, int, int, int, int]
 
 
-def _info(row: _Row) -> CompactTermInfo:
+def _info(row: Row) -> CompactTermInfo:
     """A fresh info object for an entry (Whoosh's MultiReader changes the ones it is given)."""
-    *stats, offset, length = row
-    return CompactTermInfo(*stats, offset=offset, length=length)
+    weight, df, minbyte, maxbyte, maxweight, minid, maxid, offset, length = row
+    minlength = byte_to_length(minbyte) if minbyte else None
+    return CompactTermInfo(
+        weight,
+        df,
+        minlength,
+        byte_to_length(maxbyte),
+        maxweight,
+        minid,
+        maxid,
+        offset=offset,
+        length=length,
+    )
 
 
 class CompactTermInfo(TermInfo):
@@ -181,7 +193,6 @@ class CompactFieldWriter(base.FieldWriter):
         self._block_count = 0
         self._block_first: bytes | None = None
         self._block_posts_offset = 0
-        self._prev_key = b""
         self._index: list[tuple[bytes, int, int]] = []  # (first key, file offset, postings offset)
         # one-by-one protocol
         self._btext: bytes | None = None
@@ -240,41 +251,31 @@ class CompactFieldWriter(base.FieldWriter):
             total, maxweight = float(len(ids)), 1.0
         else:
             total, maxweight = float(sum(weights)), float(max(weights))
-        info = TermInfo(total, len(ids), minlength, maxlength, maxweight, ids[0], ids[-1])
-        self.add_encoded(btext, info, encode_postings(ids, weights))
+        minbyte = length_to_byte(minlength) if minlength is not None else 0
+        self._add(btext, len(ids), total, maxweight, minbyte, length_to_byte(maxlength or 0), ids[0], ids[-1],
+                  encode_postings(ids, weights))  # fmt: skip
 
-    def add_encoded(self, btext: bytes, info: TermInfo, data: bytes) -> None:
-        """Add one term whose posting list is already encoded (a merge copying it unchanged)."""
-        key = self._field_prefix + btext
+    def add_encoded(self, btext: bytes, row: Row, shift: int, data: bytes) -> None:
+        """Add a term of another segment whose list moves ``shift`` documents, copied as it is."""
+        weight, df, minbyte, maxbyte, maxweight, minid, maxid, _offset, _length = row
+        self._add(
+            btext, df, weight, maxweight, minbyte, maxbyte, minid + shift, maxid + shift, data
+        )
+
+    def _add(self, btext: bytes, df: int, weight: float, maxweight: float, minbyte: int, maxbyte: int,
+             minid: int, maxid: int, data: bytes) -> None:  # fmt: skip
         if self._block_count == BLOCK_TERMS:
             self._flush_block()
+        key = self._field_prefix + btext
         if self._block_count == 0:
             self._block_first = key
             self._block_posts_offset = self._posts_offset
-            self._prev_key = b""
-        prev = self._prev_key
-        shared = 0
-        limit = min(len(prev), len(key), 0xFFFF)
-        while shared < limit and prev[shared] == key[shared]:
-            shared += 1
-        rest = key[shared:]
-        if len(rest) > 0xFFFF:
+        if len(key) > 0xFFFF:
             raise ValueError(f"term too long for the index: {len(btext)} bytes")
-        minlength = info._minlength
         self._block += _ENTRY.pack(
-            shared,
-            len(rest),
-            info._df,
-            info._weight,
-            info._maxweight,
-            length_to_byte(minlength) if minlength is not None else 0,
-            length_to_byte(info._maxlength or 0),
-            info._minid,
-            info._maxid,
-            len(data),
+            len(key), df, weight, maxweight, minbyte, maxbyte, minid, maxid, len(data)
         )
-        self._block += rest
-        self._prev_key = key
+        self._block += key
         self._block_count += 1
         self._posts.write(data)
         self._posts_offset += len(data)
@@ -344,11 +345,11 @@ class CompactTermsReader(base.TermsReader):
         self._firsts: list[bytes] = [
             firsts[a:b] for a, b in zip(chain((0,), ends), ends, strict=False)
         ]
-        self._cache: dict[int, tuple[list[bytes], list[_Row]]] = {}
+        self._cache: dict[int, tuple[list[bytes], list[Row]]] = {}
 
     # blocks ------------------------------------------------------------------------
 
-    def _block(self, i: int) -> tuple[list[bytes], list[_Row]]:
+    def _block(self, i: int) -> tuple[list[bytes], list[Row]]:
         cached = self._cache.get(i)
         if cached is not None:
             return cached
@@ -356,36 +357,21 @@ class CompactTermsReader(base.TermsReader):
         (length,) = struct.unpack("<I", self._terms.read(4))
         data = zlib.decompress(self._terms.read(length))
         keys: list[bytes] = []
-        infos: list[_Row] = []
-        prev = b""
+        infos: list[Row] = []
         pos = 0
         offset = self._posts_offsets[i]
         unpack = _ENTRY.unpack_from
         size = _ENTRY.size
-        while pos < len(data):
-            shared, rest, df, weight, maxweight, minbyte, maxbyte, minid, maxid, length = unpack(
+        end = len(data)
+        while pos < end:
+            keylen, df, weight, maxweight, minbyte, maxbyte, minid, maxid, length = unpack(
                 data, pos
             )
             pos += size
-            key = prev[:shared] + data[pos : pos + rest]
-            pos += rest
-            minlength = byte_to_length(minbyte) if minbyte else None
-            infos.append(
-                (
-                    weight,
-                    df,
-                    minlength,
-                    byte_to_length(maxbyte),
-                    maxweight,
-                    minid,
-                    maxid,
-                    offset,
-                    length,
-                )
-            )
+            keys.append(data[pos : pos + keylen])
+            pos += keylen
+            infos.append((weight, df, minbyte, maxbyte, maxweight, minid, maxid, offset, length))
             offset += length
-            keys.append(key)
-            prev = key
         if len(self._cache) >= self.CACHED_BLOCKS:
             self._cache.pop(next(iter(self._cache)))
         self._cache[i] = (keys, infos)
@@ -470,6 +456,25 @@ class CompactTermsReader(base.TermsReader):
         """The encoded posting list of a term, as :func:`encode_postings` made it."""
         self._posts.seek(info.offset)
         return self._posts.read(info.length)
+
+    def field_rows(self, fieldname: str) -> Iterator[tuple[bytes, Row]]:
+        """``(term bytes, raw entry)`` of one field, in order (for merging)."""
+        start = self._key(fieldname, emptybytes)
+        if start is None:
+            return
+        prefix = start
+        for b in range(max(bisect_right(self._firsts, start) - 1, 0), len(self._firsts)):
+            keys, rows = self._block(b)
+            for k, row in zip(keys, rows, strict=True):
+                if k[:2] == prefix:
+                    yield k[2:], row
+                elif k > prefix:
+                    return
+
+    def raw_row_postings(self, row: Row) -> bytes:
+        """The encoded posting list of a raw entry."""
+        self._posts.seek(row[7])
+        return self._posts.read(row[8])
 
     def field_items(self, fieldname: str) -> Iterator[tuple[bytes, CompactTermInfo]]:
         """``(term bytes, info)`` of one field, in order."""

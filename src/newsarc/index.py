@@ -24,15 +24,16 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 from whoosh import columns, fields, formats, index
-from whoosh.reading import TermInfo
 from whoosh.system import pack_uint
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from newsarc.analysis import Terms
-from newsarc.codec import CompactTermsReader, NewsarcCodec, decode_postings
+from newsarc.codec import CompactTermsReader, NewsarcCodec, Row, decode_postings
 from newsarc.errors import ArchiveError
 
 INDEX_NAME = "MAIN"
@@ -237,36 +238,11 @@ class BatchWriter(SegmentWriter):
         for reader, _base, _docmap in self._merged:
             names.update(n for n in reader.indexed_field_names() if n in self.schema)
         for fieldname in sorted(names):
-            sources = [
-                _segment_lists(reader, fieldname, base, docmap)
-                for reader, base, docmap in self._merged
-            ]
-            if fieldname in self._postings:
-                sources.append(self._batch_lists(fieldname))
             writer.start_field(fieldname, self.schema[fieldname])
-            for tbytes, parts in _merge_lists(sources):
-                if len(parts) == 1 and isinstance(parts[0], _Encoded):
-                    # a term of one merged segment, no deletions: its list is copied as it is
-                    part = parts[0]
-                    writer.add_encoded(tbytes, part.info, part.data)
-                    continue
-                lists = sorted(
-                    (p.decode() if isinstance(p, _Encoded) else p for p in parts),
-                    key=lambda p: p.ids[0],
-                )
-                ids = [d for p in lists for d in p.ids]
-                weights: list[float] | None = None
-                if any(p.weights is not None for p in lists):
-                    weights = [
-                        w
-                        for p in lists
-                        for w in (p.weights if p.weights is not None else [1.0] * len(p.ids))
-                    ]
-                minimums = [p.minlength for p in lists if p.minlength is not None]
-                maxlength = max(p.maxlength for p in lists)
-                writer.add_term(
-                    tbytes, ids, weights, min(minimums) if minimums else None, maxlength
-                )
+            if not self._merged:
+                self._write_batch_field(fieldname)
+            else:
+                self._write_merged_field(fieldname)
             writer.finish_field()
         writer.close()
         self._postings.clear()
@@ -274,19 +250,59 @@ class BatchWriter(SegmentWriter):
             reader.close()
         self._merged.clear()
 
-    def _batch_lists(self, fieldname: str) -> Iterator[tuple[bytes, _List]]:
+    def _write_batch_field(self, fieldname: str) -> None:
+        """A batch's lists of one field, in term order."""
         terms = self._postings[fieldname]
         shortest, longest = self._lengths.get(fieldname, (None, 0))
+        add = self.fieldwriter.add_term
         for tbytes in sorted(terms):
             ids, weights = terms[tbytes]
-            yield tbytes, _List(ids, weights, shortest, longest)
+            add(tbytes, ids, weights, shortest, longest)
+
+    def _write_merged_field(self, fieldname: str) -> None:
+        """Merged segments' (and any added documents') lists of one field, term by term.
+
+        A term found in one segment without deletions keeps its encoded list as
+        it is (lists do not depend on where the segment starts); the others are
+        decoded, renumbered, joined and encoded again.
+        """
+        writer = self.fieldwriter
+        sources: list[Iterator[tuple[bytes, int, object]]] = []
+        for n, (reader, base, docmap) in enumerate(self._merged):
+            sources.append(_segment_parts(n, reader, fieldname, base, docmap))
+        if fieldname in self._postings:
+            shortest, longest = self._lengths.get(fieldname, (None, 0))
+            terms = self._postings[fieldname]
+            sources.append(
+                (t, len(self._merged), _List(*terms[t], shortest, longest)) for t in sorted(terms)
+            )
+        merged = heapq.merge(*sources, key=lambda item: (item[0], item[1]))
+        for tbytes, group in groupby(merged, key=lambda item: item[0]):
+            parts = [part for _t, _n, part in group]
+            if len(parts) == 1 and isinstance(parts[0], _Encoded):
+                part = parts[0]
+                writer.add_encoded(tbytes, part.row, part.shift, part.data)
+                continue
+            lists = [p.decode() if isinstance(p, _Encoded) else p for p in parts]
+            lists.sort(key=lambda p: p.ids[0])  # sources are disjoint runs of documents
+            ids = [d for p in lists for d in p.ids]
+            weights: list[float] | None = None
+            if any(p.weights is not None for p in lists):
+                weights = [
+                    w
+                    for p in lists
+                    for w in (p.weights if p.weights is not None else [1.0] * len(p.ids))
+                ]
+            minimums = [p.minlength for p in lists if p.minlength is not None]
+            maxlength = max(p.maxlength for p in lists)
+            writer.add_term(tbytes, ids, weights, min(minimums) if minimums else None, maxlength)
 
 
 @dataclass(slots=True)
 class _List:
     """A posting list in the making (document numbers of the new segment)."""
 
-    ids: list[int]
+    ids: Sequence[int]
     weights: Sequence[float] | None
     minlength: int | None
     maxlength: int
@@ -294,65 +310,46 @@ class _List:
 
 @dataclass(slots=True)
 class _Encoded:
-    """A posting list of a merged segment, still encoded, its info renumbered."""
+    """A posting list of a merged segment, still encoded."""
 
-    info: TermInfo
+    row: Row
+    shift: int
     data: bytes
 
     def decode(self) -> _List:
-        ids, weights = decode_postings(self.data, self.info._minid, self.info._df)
-        return _List(ids, weights, self.info._minlength, self.info._maxlength or 0)
+        weight, df, minbyte, maxbyte, _mw, minid, _maxid, _offset, _length = self.row
+        ids, weights = decode_postings(self.data, minid + self.shift, df)
+        return _List(
+            ids, weights, byte_to_length(minbyte) if minbyte else None, byte_to_length(maxbyte)
+        )
 
 
-def _segment_lists(reader, fieldname: str, base: int, docmap: dict[int, int] | None):  # type: ignore[no-untyped-def]
-    """A segment's posting lists of one field, renumbered for the merged segment, deleted documents dropped."""
+def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, int] | None):  # type: ignore[no-untyped-def]
+    """``(term, n, list)`` of a segment's field, renumbered for the merged segment, deleted documents dropped."""
     terms = reader._terms
     if not isinstance(terms, CompactTermsReader):
         raise ArchiveError(
             "cannot merge a segment not written by newsarc's codec (run `newsarc reindex`)"
         )
-    for tbytes, info in terms.field_items(fieldname):
+    for tbytes, row in terms.field_rows(fieldname):
+        data = terms.raw_row_postings(row)
         if docmap is None:
-            moved = TermInfo(
-                info._weight, info._df, info._minlength, info._maxlength, info._maxweight,
-                info._minid + base, info._maxid + base,
-            )  # fmt: skip
-            yield tbytes, _Encoded(moved, terms.raw_postings(info))
+            yield tbytes, n, _Encoded(row, base, data)
             continue
-        ids, weights = terms.postings_of(info)
+        ids, weights = decode_postings(data, row[5], row[1])
         keep = [i for i, d in enumerate(ids) if d in docmap]
         if keep:
+            minbyte, maxbyte = row[2], row[3]
             yield (
                 tbytes,
+                n,
                 _List(
                     [docmap[ids[i]] for i in keep],
                     [weights[i] for i in keep] if weights is not None else None,
-                    info._minlength,
-                    info._maxlength or 0,
+                    byte_to_length(minbyte) if minbyte else None,
+                    byte_to_length(maxbyte),
                 ),
             )
-
-
-def _numbered(n: int, source: Iterator) -> Iterator[tuple]:  # type: ignore[type-arg]
-    for tbytes, part in source:
-        yield tbytes, n, part
-
-
-def _merge_lists(sources: list[Iterator]) -> Iterator[tuple[bytes, list]]:  # type: ignore[type-arg]
-    """Group several term-ordered streams of ``(term, list)`` by term."""
-    merged = heapq.merge(
-        *(_numbered(n, source) for n, source in enumerate(sources)), key=lambda x: (x[0], x[1])
-    )
-    current: bytes | None = None
-    parts: list = []  # type: ignore[type-arg]
-    for tbytes, _n, part in merged:
-        if tbytes != current:
-            if current is not None:
-                yield current, parts
-            current, parts = tbytes, []
-        parts.append(part)
-    if current is not None:
-        yield current, parts
 
 
 def index_writer(ix: index.Index) -> BatchWriter:
