@@ -50,7 +50,7 @@ def test_parallel_ingest_equals_single_process(tmp_path: Path, monkeypatch: pyte
 def test_merging_segments_changes_no_result_or_score(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = sample_files()
     monkeypatch.setenv("NEWSARC_BATCH_SIZE", "20")
-    monkeypatch.setattr(newsarc.ingest, "merge_segments", lambda ix: 0)
+    monkeypatch.setattr(newsarc.ingest, "merge_segments", lambda ix, **kw: 0)
     ingest(files, tmp_path / "many", workers=1)
     with open_index(tmp_path / "many").reader() as reader:
         assert len(reader.leaf_readers()) == -(-len(files) // 20)  # one segment per batch
@@ -60,6 +60,23 @@ def test_merging_segments_changes_no_result_or_score(tmp_path: Path, monkeypatch
         assert len(reader.leaf_readers()) == 1
         assert reader.doc_count_all() == reader.doc_count() == len(files)
     assert results(tmp_path / "many") == before  # same ids, same order, same scores
+
+
+def test_a_long_ingest_keeps_its_segments_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = sample_files()[:40]
+    monkeypatch.setenv("NEWSARC_BATCH_SIZE", "2")
+    monkeypatch.setattr(newsarc.ingest, "MAX_SEGMENTS", 3)
+    counts: list[int] = []
+
+    def segments(done: int, total: int) -> None:
+        if done:
+            with open_index(tmp_path / "data").reader() as reader:
+                counts.append(len(reader.leaf_readers()))
+
+    ingest(files, tmp_path / "data", workers=1, on_progress=segments)
+    assert len(counts) == 20 and max(counts) <= 3
+    with open_index(tmp_path / "data").reader() as reader:
+        assert len(reader.leaf_readers()) == 1 and reader.doc_count_all() == 40
 
 
 def test_merge_drops_replaced_versions(tmp_path: Path) -> None:

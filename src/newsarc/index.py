@@ -381,17 +381,39 @@ def tiered_segments(segments: Sequence) -> tuple[list, list]:  # type: ignore[ty
     return list(segments[:cut]), list(segments[cut:])
 
 
+#: A segment is rewritten on its own once this share of its documents is deleted (replaced).
+EXPUNGE_SHARE = 0.1
+
+
+def _mostly_deleted(segment) -> bool:  # type: ignore[no-untyped-def]
+    return segment.deleted_count() > EXPUNGE_SHARE * segment.doc_count_all()
+
+
+#: During a long ingest, segments are merged (tiered) whenever there are more than this many.
+MAX_SEGMENTS = 12
+
+
 def merge_segments(
-    ix: index.Index, *, choose: Callable[[Sequence], tuple[list, list]] = tiered_segments
-) -> int:  # type: ignore[type-arg]
-    """Merge the segments ``choose`` picks (by default :func:`tiered_segments`); returns how many."""
+    ix: index.Index,
+    *,
+    above: int = 1,
+    choose: Callable[[Sequence], tuple[list, list]] = tiered_segments,  # type: ignore[type-arg]
+) -> int:
+    """Merge the segments ``choose`` picks (by default :func:`tiered_segments`) when there are
+    more than ``above``; returns how many were merged.
+
+    An ingest calls it with ``above=MAX_SEGMENTS`` after each batch (so a long
+    ingest never holds hundreds of segments, each with open files and a block
+    cache, and never merges more than a dozen at once) and with the default at
+    the end.
+    """
     from whoosh.reading import SegmentReader
 
     picked: list = []  # type: ignore[type-arg]
 
     def policy(writer, segments):  # type: ignore[no-untyped-def]
         kept, merge = choose(segments)
-        if len(merge) < 2 and not any(seg.has_deletions() for seg in merge):
+        if len(merge) < 2 and not any(_mostly_deleted(seg) for seg in merge):
             return list(segments)
         for seg in merge:
             writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
@@ -400,8 +422,12 @@ def merge_segments(
 
     with ix.reader() as reader:
         segments = [leaf.segment() for leaf, _offset in reader.leaf_readers()]
+    if len(segments) <= above and not (
+        above <= 1 and any(_mostly_deleted(seg) for seg in segments)
+    ):
+        return 0
     _kept, merge = choose(segments)
-    if len(merge) < 2 and not any(seg.has_deletions() for seg in merge):
+    if len(merge) < 2 and not any(_mostly_deleted(seg) for seg in merge):
         return 0
     writer = BatchWriter(ix)
     try:

@@ -27,6 +27,7 @@ from newsarc.analysis import Segmenter, analyze, fold, jieba_dictionary_path, re
 from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
 from newsarc.index import (
     INDEX_NAME,
+    MAX_SEGMENTS,
     IndexDocument,
     index_dir,
     index_writer,
@@ -389,6 +390,7 @@ def _ingest_locked(
             on_progress(0, total)
         for results in _analysed_batches(tasks, batch_size, workers, spec):
             _commit_batch(store, ix, results, summary, on_reject)
+            merge_segments(ix, above=MAX_SEGMENTS)
             done += len(results)
             if on_progress:
                 on_progress(done, total)
@@ -562,6 +564,7 @@ def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_si
         except BaseException:
             writer.cancel()
             raise
+        merge_segments(ix, above=MAX_SEGMENTS)
         store.conn.execute("BEGIN IMMEDIATE")
         store.mark_indexed(chunk)
         store.conn.execute("COMMIT")
