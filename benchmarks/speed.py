@@ -220,8 +220,15 @@ def bench_scale(target_articles: int, runs: int) -> None:
                 break
             text = f.read_text(encoding="utf-8", errors="surrogateescape")
             n = copies // len(sources)
-            # a distinct URL (so a distinct article) for every copy after the first
-            text = text.replace(".html)", f".html?copy={n})", 1) if n else text
+            if n:  # a distinct URL (so a distinct article id) for every copy after the first
+                lines = text.split("\n")
+                for i, line in enumerate(lines):
+                    if line.startswith("[") and line.rstrip().endswith(")"):
+                        line = line.rstrip()
+                        sep = "&" if "?" in line[line.rfind("](") :] else "?"
+                        lines[i] = f"{line[:-1]}{sep}copy={n})"
+                        break
+                text = "\n".join(lines)
             (raw / f"{copies:06d}.md").write_text(text, encoding="utf-8", errors="surrogateescape")
             copies += 1
     rawbytes = dir_bytes(raw)
