@@ -106,11 +106,14 @@ def test_foreign_database_file(tmp_path: Path) -> None:
     assert digest(other) == before
 
 
-def test_incompatible_format_version(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.mark.parametrize("found", ["99", str(FORMAT_VERSION - 1)])
+def test_incompatible_format_version(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, found: str
+) -> None:
     data = tmp_path / "data"
     shutil.copytree(template_archive(tmp_path_factory), data)
     conn = sqlite3.connect(data / "articles.db")
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'format'")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (found,))
     conn.commit()
     conn.close()
     before = digest(data)
@@ -118,7 +121,7 @@ def test_incompatible_format_version(tmp_path: Path, tmp_path_factory: pytest.Te
         code, _out, err = run("--data", str(data), *command)
         assert code == 1
         assert one_line(err) == (
-            f"newsarc: archive {data} has format version 99, this newsarc reads version {FORMAT_VERSION}; "
+            f"newsarc: archive {data} has format version {found}, this newsarc reads version {FORMAT_VERSION}; "
             "re-ingest into a new --data directory"
         )
     # ingest took (and released) the writer lock; SQLite readers leave an empty -wal and a -shm

@@ -83,6 +83,38 @@ def test_show_human_and_html(seed_archive: Path) -> None:
     assert html.stdout.startswith('<main role="main">')
 
 
+def test_show_html_parses_the_source_file_again(tmp_path: Path) -> None:
+    """The HTML is not stored: --html re-reads the file, if it still is what was ingested."""
+    from newsarc.parse import parse_file
+
+    src = tmp_path / "src"
+    shutil.copytree(SEEDS, src)
+    data = tmp_path / "data"
+    assert run("ingest", str(src), data=data).exit_code == 0
+    path = Path(jsonl(run("show", "16c9", "--json", data=data).stdout)[0]["path"])
+    original = path.read_bytes()
+    html = parse_file(path).html
+    shown = run("show", "16c9", "--html", data=data)
+    assert shown.exit_code == 0
+    assert shown.stdout == (html if html.endswith("\n") else html + "\n")
+    prefix = "newsarc: cannot show the original HTML of 16c90d67d6f0: its source file"
+    path.write_bytes(original.replace("普京".encode(), "普丁".encode()))
+    changed = run("show", "16c9", "--html", data=data)
+    assert (changed.exit_code, changed.stdout) == (1, "")
+    assert changed.stderr == f"{prefix} {path.resolve()} has changed since it was ingested\n"
+    path.write_bytes(original)  # the same bytes again (another mtime): shown again
+    assert run("show", "16c9", "--html", data=data).stdout == shown.stdout
+    path.rename(tmp_path / "moved.txt")
+    moved = run("show", "16c9", "--html", data=data)
+    assert (moved.exit_code, moved.stdout) == (1, "")
+    assert moved.stderr == (
+        f"{prefix} {path.resolve()} is gone (moved or deleted since it was ingested)\n"
+    )
+    # everything else comes from the store
+    assert jsonl(run("show", "16c9", "--json", data=data).stdout)[0]["path"] == str(path)
+    assert run("show", "16c9", data=data).exit_code == 0
+
+
 def test_show_unknown_and_bad_ids(seed_archive: Path) -> None:
     unknown = run("show", "ffff", data=seed_archive)
     assert (unknown.exit_code, unknown.stderr) == (1, "newsarc: no article with id ffff\n")

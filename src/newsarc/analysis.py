@@ -17,8 +17,9 @@ Folded text is then cut into three kinds of terms (see :func:`analyze`):
     ``words`` ∪ ``grams``, wherever jieba's cut put the boundaries in this
     document.
 ``chars``
-    the distinct CJK characters: a string jieba does not know (崔善姬) is found
-    through them and then verified against the stored text.  The store keeps
+    the distinct CJK characters (all of them, also those jieba's dictionary
+    lacks): a string jieba does not know (崔善姬) is found through them and then
+    verified against the article's folded text.  The store keeps
     these postings, not Whoosh (see ``store.Store.add_char_postings``).
 
 Segmentation uses ``rjieba`` (the jieba-rs binding: same dictionary, same
@@ -60,11 +61,47 @@ def _opencc():  # type: ignore[no-untyped-def]
     return opencc.OpenCC("t2s")
 
 
+#: Texts at least this long are normalised through the shortcut of :func:`nfkc`.
+_LONG_TEXT = 200
+
+
+@lru_cache(maxsize=1)
+def _nfkc_changes() -> tuple[re.Pattern[str], dict[str, str]]:
+    """The characters of the punctuation and full-width blocks that NFKC changes, their NFKC forms."""
+    table = {}
+    for lo, hi in ((0xA0, 0x100), (0x2000, 0x2070), (0x3000, 0x3040), (0xFE30, 0xFE70), (0xFF00, 0xFFF0)):
+        for cp in range(lo, hi):
+            if (nf := unicodedata.normalize("NFKC", chr(cp))) != chr(cp):
+                table[chr(cp)] = nf
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(table)) + "]"), table
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, five times faster on an article's text.
+
+    CPython normalises a whole text the slow way as soon as one character needs
+    it (one full-width comma does).  Replacing a character by its own NFKC form
+    never changes the NFKC form of the text (compatibility decomposition goes
+    character by character, and canonical equivalence survives concatenation),
+    so the common ones are replaced first; when what is left is NFKC already (an
+    exact check), it is the answer, else the text is normalised in full.
+    """
+    if len(text) < _LONG_TEXT:
+        return unicodedata.normalize("NFKC", text)
+    pattern, table = _nfkc_changes()
+    quick = text
+    for ch in set(pattern.findall(text)):
+        quick = quick.replace(ch, table[ch])
+    if unicodedata.is_normalized("NFKC", quick):
+        return quick
+    return unicodedata.normalize("NFKC", text)
+
+
 def fold(text: str) -> str:
     """Fold ``text`` for matching: NFKC, traditional → simplified (OpenCC t2s), lower case."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)
     if CJK_CHAR.search(text):
         text = _opencc().convert(text)
     return text.lower()
@@ -189,17 +226,31 @@ class Terms:
     chars: set[str]
 
 
+def fold_article(title: str, text: str = "", captions: Iterable[str] = ()) -> tuple[str, str]:
+    """An article's folded title and folded body (text and captions, one per line).
+
+    The one definition of what is indexed and what search verifies verbatim
+    matches against (``title + "\\n" + body``): the ingest folds a new article
+    with it, and search, ``keywords`` and ``similar`` fold the stored record
+    with it again (the store keeps no folded copy).
+    """
+    return fold(title), fold("\n".join([text, *captions]))
+
+
 def analyze(folded: str, segmenter: Segmenter) -> Terms:
     """Cut already-folded text into :class:`Terms` (see the module docstring)."""
     words: Counter[str] = Counter()
     full: set[str] = set()
+    chars: set[str] = set()
     for cjk, chunk in split_runs(folded):
         if cjk:
             words.update(segmenter.cut_for_search(chunk))
             full.update(segmenter.cut_all(chunk))
+            # every character of the run: jieba's full mode leaves out characters that are
+            # not in its dictionary (the Cantonese 嘅 佢 哋 咗 …), which must be found too
+            chars.update(chunk)
         else:
             words.update(latin_tokens(chunk))
-    chars = {t for t in full if len(t) == 1}
     return Terms(words=words, grams={t for t in full if len(t) > 1}.difference(words), chars=chars)
 
 

@@ -242,7 +242,8 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 @cli.command()
 @click.argument("article_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="The record as one JSON object.")
-@click.option("--html", "as_html", is_flag=True, help="The original article HTML.")
+@click.option("--html", "as_html", is_flag=True,
+              help="The original article HTML, read again from its source file.")
 @_data_option
 @click.pass_context
 @_reports_errors
@@ -258,14 +259,17 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
             full_id = store.resolve(article_id)
         except AmbiguousArticle as exc:
             _exit_ambiguous(store, exc)
-        article = store.get(full_id)
+        if as_html:  # not stored: parsed again from the source file, if unchanged
+            html = store.original_html(full_id)
+        else:
+            article = store.get(full_id)
     out = _stdout()
-    if as_json:
-        render_article_json(article, out)
-    elif as_html:
-        out.write(sanitize(article.html) if sys.stdout.isatty() else article.html)
-        if not article.html.endswith("\n"):
+    if as_html:
+        out.write(sanitize(html) if sys.stdout.isatty() else html)
+        if not html.endswith("\n"):
             out.write("\n")
+    elif as_json:
+        render_article_json(article, out)
     else:
         from newsarc.render import page
 

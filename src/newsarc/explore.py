@@ -5,11 +5,11 @@ functions) or on an archive directory (the plain functions, which open and
 close one).
 
 *Keywords* are an article's characteristic words: the jieba search-mode words
-of its stored (folded) title and text, weighted by TF-IDF against the
-archive's own document frequencies (the index's ``title``/``body`` fields),
-with stop-like tokens dropped.  The index keeps no term vectors, so the
-article's words are recomputed from the store's folded text, exactly as the
-ingest computed them.
+of its folded title and text, weighted by TF-IDF against the archive's own
+document frequencies (the index's ``title``/``body`` fields), with stop-like
+tokens dropped.  The index keeps no term vectors, so the article's words are
+recomputed from its stored record, folded by the function the ingest folds
+with (:func:`newsarc.analysis.fold_article`) and cut by the archive's segmenter.
 
 *Similar* articles: an OR query of the article's top keywords, each boosted by
 its weight, ranked by BM25F (title weighted above body), the article itself

@@ -23,7 +23,14 @@ from pathlib import Path
 
 from whoosh.index import LockError
 
-from newsarc.analysis import Segmenter, analyze, fold, jieba_dictionary_path, read_dictionary
+from newsarc.analysis import (
+    Segmenter,
+    analyze,
+    fold,
+    fold_article,
+    jieba_dictionary_path,
+    read_dictionary,
+)
 from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
 from newsarc.index import (
     INDEX_NAME,
@@ -97,8 +104,7 @@ class IngestSummary:
 class Analysed:
     """A parsed and analysed article, as a worker returns it."""
 
-    article: Article
-    folded: str
+    article: Article  # without its HTML, which the store does not keep (nor pickle it back)
     doc: IndexDocument
     digest: str
     size: int
@@ -165,8 +171,7 @@ def analyse_article(
     article: Article, segmenter: Segmenter, *, key: int = 0
 ) -> tuple[str, IndexDocument]:
     """Fold and segment an article: its verification text and its index document."""
-    title = fold(article.title)
-    body = fold("\n".join([article.text, *article.captions]))
+    title, body = fold_article(article.title, article.text, article.captions)
     authors = set()
     for name in article.authors:
         folded_name = fold(name).strip()
@@ -213,8 +218,9 @@ def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str
         if known is not None and known[2] == digest:
             return path
         article = parse_bytes(data, path)
-        folded, doc = analyse_article(article, _SEGMENTER)
-        return Analysed(article, folded, doc, digest, st.st_size, st.st_mtime_ns)
+        _folded, doc = analyse_article(article, _SEGMENTER)
+        article.html = ""
+        return Analysed(article, doc, digest, st.st_size, st.st_mtime_ns)
     except RejectedFile as exc:
         return path, exc.reason
     except OSError as exc:
@@ -519,7 +525,7 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
     rowids = []
     char_postings: dict[str, list[int]] = {}
     for res, _replace in writes:
-        rowid = store.put(res.article, res.folded)
+        rowid = store.put(res.article, file=_ledger_key(Path(res.article.path)), digest=res.digest)
         res.doc.key = rowid
         rowids.append(rowid)
         for ch in res.doc.title.chars | res.doc.body.chars:

@@ -1,8 +1,9 @@
 """The records passed between newsarc's stages.
 
 An :class:`Article` is what the parser makes of one archive file and what the
-store keeps; a :class:`Hit` is one ranked search result.  These are the only
-types that cross module boundaries, so every stage can be tested on its own.
+store keeps (all but its HTML); a :class:`Hit` is one ranked search result.
+These are the only types that cross module boundaries, so every stage can be
+tested on its own.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class Article:
 
     ``published`` and ``archived`` are ISO 8601 strings with an offset
     (``archived`` always UTC).  ``text`` holds the clean paragraphs, one per
-    line.  ``html`` is the original article body and is not part of the JSON
-    record (``show --html`` prints it).
+    line.  ``html`` is the original article body as the parser found it; it is
+    not part of the JSON record and the store does not keep it (``show --html``
+    parses the source file again), so an article read from the store has ``""``.
     """
 
     id: str

@@ -192,13 +192,23 @@ class Searcher:
         return out
 
     def _verify(self, docs: set[int], needle: str, *, title_only: bool = False) -> set[int]:
-        if not docs:
+        """The ``docs`` whose folded title and body (or title, ``title_only``) contain ``needle``.
+
+        The text is folded again from the stored record, as the ingest folded it
+        (the store keeps no folded copy; a title alone comes from its column).
+        One CJK character needs no verifying outside ``title:``: its candidates are
+        the store's character postings, which hold every character of a live
+        article's folded title and body and nothing else (a replaced article's
+        old postings name a rowid that is gone), so verifying cannot remove any.
+        """
+        from newsarc.analysis import is_cjk
+
+        if not docs or (not title_only and len(needle) == 1 and is_cjk(needle)):
             return docs
         ids = {self.reader.stored_fields(d)["id"]: d for d in docs}
         out = set()
-        for aid, folded in self.store.folded_texts(ids):
-            text = _SPACE.sub(" ", folded.split("\n", 1)[0] if title_only else folded)
-            if needle in text:
+        for aid, folded in self.store.folded_texts(ids, title_only=title_only):
+            if needle in _SPACE.sub(" ", folded):
                 out.add(ids[aid])
         return out
 
