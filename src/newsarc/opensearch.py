@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from newsarc.analysis import Segmenter, analyze, fold
+from newsarc.analysis import Segmenter, analyze, fold_article
 
 DEFAULT_INDEX = "newsarc"
 #: Boost of the title over the body, as in newsarc's BM25F ranking.
@@ -74,12 +74,14 @@ def _repeat(words: Counter[str]) -> str:
 def document(record: Mapping[str, Any], segmenter: Segmenter) -> dict[str, Any]:
     """One article record (``newsarc export`` JSON) as a cluster document with token fields.
 
-    Title and body are folded and analysed exactly as the ingest does
-    (``fold(title)``; ``fold(text + captions)``, one per line).
+    Title and body are folded (:func:`~newsarc.analysis.fold_article`) and
+    analysed exactly as the ingest does.
     """
-    title = analyze(fold(record.get("title", "")), segmenter)
-    body_text = "\n".join([record.get("text", ""), *record.get("captions", [])])
-    body = analyze(fold(body_text), segmenter)
+    folded_title, folded_body = fold_article(
+        record.get("title", ""), record.get("text", ""), record.get("captions", [])
+    )
+    title = analyze(folded_title, segmenter)
+    body = analyze(folded_body, segmenter)
     recall = set(title.words) | set(body.words) | title.grams | body.grams
     doc = {key: value for key, value in record.items() if key in _RECORD_FIELDS}
     if not doc.get("published"):
