@@ -22,7 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from newsarc.analysis import fold
@@ -91,7 +90,7 @@ class Aliases:
 
 def builtin_alias_lines() -> list[str]:
     """The lines of the curated alias file shipped with newsarc."""
-    return resources.files("newsarc").joinpath("data/aliases.txt").read_text("utf-8").splitlines()
+    return (Path(__file__).parent / "data" / "aliases.txt").read_text("utf-8").splitlines()
 
 
 def load_aliases(data_dir: str | Path | None = None, *, builtin: bool = True) -> Aliases:

@@ -43,13 +43,31 @@ from pathlib import Path
 # CJK ideographs that segmentation handles (BMP blocks, extension A, compatibility
 # ideographs survive NFKC only rarely, and the supplementary planes).
 CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-# written as an alternation of single ranges: one class of four ranges costs re ~4 ms to compile
-_CJK_ONE = "(?:[\u3400-\u4dbf]|[\u4e00-\u9fff]|[\uf900-\ufaff]|[\U00020000-\U0003134f])"
-CJK_RUN = re.compile(f"{_CJK_ONE}+")
-CJK_CHAR = re.compile(_CJK_ONE)
+
+
+class _LazyPattern:
+    """A regular expression compiled on first use.
+
+    ``re`` compiles a class of CJK or Latin-extended ranges by filling a bitmap
+    code point by code point (2–4 ms each); a search that meets no Latin word
+    need not pay for those patterns at all.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        if self._compiled is None:
+            self._compiled = re.compile(self._pattern)
+        return getattr(self._compiled, name)
+
+
+CJK_RUN = _LazyPattern(f"[{CJK_CLASS}]+")
+CJK_CHAR = _LazyPattern(f"[{CJK_CLASS}]")
 #: A Latin or number token: letters/digits, joined by single inner - . ' + & (tu-160, u.s., 3.5, at&t).
-LATIN_TOKEN = re.compile(r"[0-9a-z\u00c0-\u024f]+(?:[-.'’+&][0-9a-z\u00c0-\u024f]+)*")
-LATIN_PART = re.compile(r"[0-9a-z\u00c0-\u024f]+")
+LATIN_TOKEN = _LazyPattern(r"[0-9a-z\u00c0-\u024f]+(?:[-.'’+&][0-9a-z\u00c0-\u024f]+)*")
+LATIN_PART = _LazyPattern(r"[0-9a-z\u00c0-\u024f]+")
 #: Longest dictionary word considered at query time.
 MAX_WORD_CHARS = 16
 

@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import sqlite3
-import tempfile
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator
@@ -636,6 +635,8 @@ def dictionary_cache(source: Path, entries: Callable[[], Iterable[tuple[str, int
     in ``$XDG_CACHE_HOME/newsarc`` (or a temporary directory where that is not
     writable), keyed by the source file's size and mtime.
     """
+    import tempfile  # here: only a first ingest on a machine needs it
+
     st = source.stat()
     name = f"jieba-dict-{st.st_size}-{st.st_mtime_ns}.db"
     candidates = [
