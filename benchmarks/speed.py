@@ -146,29 +146,43 @@ def fmt(times: list[float]) -> str:
     return f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}, n={len(times)})"
 
 
+def interleaved(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
+    """Time each command ``runs`` times, taking them in turn, so a noisy machine slows all alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, cmd in commands.items():
+            times[name].extend(timed(cmd, 1))
+    return times
+
+
 def bench_cold(data: Path, runs: int) -> None:
     # as an installed package is: byte-compiled (an editable install under PYTHONDONTWRITEBYTECODE=1
     # would otherwise recompile newsarc's modules in every process, ~60 ms)
     import compileall
 
     compileall.compile_dir(ROOT / "src", quiet=1)
-    print(f"cold start on {data} ({dir_bytes(data) / 1e6:.0f} MB archive), {runs} fresh processes each:")
+    print(f"cold start on {data} ({dir_bytes(data) / 1e6:.0f} MB archive), {runs} fresh processes each, "
+          "taken in turn:")
     base = [PY, "-m", "newsarc", "--data", str(data)]
-    search = timed(base + ["search", "普京", "朝鲜"], runs)
-    print(f"  newsarc search 普京 朝鲜: {fmt(search)}")
+    commands = {"search": base + ["search", "普京", "朝鲜"], "python": [PY, "-c", "pass"]}
     idx = subprocess.run(base + ["search", "普京", "--json", "-n", "1"], capture_output=True, text=True).stdout
-    if idx.strip():
-        aid = json.loads(idx.splitlines()[0])["id"]
-        print(f"  newsarc show {aid[:8]}:     {fmt(timed(base + ['show', aid[:8], '--json'], runs))}")
-    python = timed([PY, "-c", "pass"], runs)
-    print(f"  (python -c pass:        {fmt(python)})")
+    aid = json.loads(idx.splitlines()[0])["id"] if idx.strip() else None
+    if aid:
+        commands["show"] = base + ["show", aid[:8], "--json"]
     rg = shutil.which("rg")
     if rg:
         folders = " ".join(str(CORPUS / f) for f in ("feeds", "feeds-older-versions", "feeds-jekyll", "hkcnews"))
-        cmd = ["sh", "-c", f"{rg} -l 普京 {folders} | xargs -r {rg} -l 朝鲜"]
-        rgt = timed(cmd, runs)
-        print(f"  rg -l 普京 | xargs rg -l 朝鲜 over the raw files: {fmt(rgt)}; newsarc/rg = "
-              f"{statistics.median(search) / statistics.median(rgt):.2f}")
+        commands["rg"] = ["sh", "-c", f"{rg} -l 普京 {folders} | xargs -r {rg} -l 朝鲜"]
+    times = interleaved(commands, runs)
+    print(f"  newsarc search 普京 朝鲜: {fmt(times['search'])}")
+    if aid:
+        print(f"  newsarc show {aid[:8]} --json: {fmt(times['show'])}")
+    print(f"  (python -c pass:        {fmt(times['python'])})")
+    if rg:
+        ratios = [a / b for a, b in zip(times["search"], times["rg"], strict=True)]
+        print(f"  rg -l 普京 | xargs rg -l 朝鲜 over the raw files: {fmt(times['rg'])}; newsarc/rg = "
+              f"{statistics.median(times['search']) / statistics.median(times['rg']):.2f} "
+              f"(median of per-round ratios {statistics.median(ratios):.2f})")
     else:
         print("  rg not installed (apt-get install ripgrep) — baseline skipped")
 
