@@ -22,9 +22,7 @@ import functools
 import json
 import os
 import re
-import shlex
 import shutil
-import subprocess
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -861,6 +859,8 @@ def render_keywords(rows: Sequence[tuple[str, float]], out: TextIO, style: Style
 
 
 def _pager_command() -> list[str] | None:
+    import shlex  # the pager's modules load only when a pager may run
+
     for name in ("NEWSARC_PAGER", "PAGER"):
         if name in os.environ:
             value = os.environ[name].strip()
@@ -884,6 +884,8 @@ def page(text: str, out: TextIO, style: Style) -> None:
     """
     command = _pager_command() if _isatty(out) else None
     if command is not None:
+        import subprocess
+
         try:
             out.flush()
             fileno = out.fileno()
