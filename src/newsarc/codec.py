@@ -147,20 +147,18 @@ _ENTRY = struct.Struct("<HIdfBBIII")
 Row = tuple[float, int, int, int, float, int, int, int, int]
 
 
+def row_lengths(row: Row) -> tuple[int | None, int]:
+    """The shortest (None if unknown) and longest field lengths an entry records."""
+    minbyte, maxbyte = row[2], row[3]
+    return (byte_to_length(minbyte) if minbyte else None), byte_to_length(maxbyte)
+
+
 def _info(row: Row) -> CompactTermInfo:
     """A fresh info object for an entry (Whoosh's MultiReader changes the ones it is given)."""
-    weight, df, minbyte, maxbyte, maxweight, minid, maxid, offset, length = row
-    minlength = byte_to_length(minbyte) if minbyte else None
+    weight, df, _minbyte, _maxbyte, maxweight, minid, maxid, offset, length = row
+    minlength, maxlength = row_lengths(row)
     return CompactTermInfo(
-        weight,
-        df,
-        minlength,
-        byte_to_length(maxbyte),
-        maxweight,
-        minid,
-        maxid,
-        offset=offset,
-        length=length,
+        weight, df, minlength, maxlength, maxweight, minid, maxid, offset=offset, length=length
     )
 
 
@@ -187,8 +185,7 @@ class CompactFieldWriter(base.FieldWriter):
         self._terms.write(_MAGIC)
         self._posts_offset = 0
         self._fieldmap: dict[str, int] = {}
-        self._fieldid = -1
-        self._field_prefix = b""
+        self._field_prefix = b""  # the current field's number, the first two bytes of its keys
         self._block = bytearray()
         self._block_count = 0
         self._block_first: bytes | None = None
@@ -204,10 +201,8 @@ class CompactFieldWriter(base.FieldWriter):
     # Whoosh's protocol ------------------------------------------------------------
 
     def start_field(self, fieldname, fieldobj) -> None:  # type: ignore[no-untyped-def]
-        if fieldname not in self._fieldmap:
-            self._fieldmap[fieldname] = len(self._fieldmap)
-        self._fieldid = self._fieldmap[fieldname]
-        self._field_prefix = struct.pack(">H", self._fieldid)
+        number = self._fieldmap.setdefault(fieldname, len(self._fieldmap))
+        self._field_prefix = struct.pack(">H", number)
 
     def start_term(self, btext: bytes) -> None:
         self._btext = btext
@@ -232,7 +227,7 @@ class CompactFieldWriter(base.FieldWriter):
         self._btext = None
 
     def finish_field(self) -> None:
-        self._fieldid = -1
+        self._field_prefix = b""
 
     # whole lists -------------------------------------------------------------------
 
@@ -408,7 +403,7 @@ class CompactTermsReader(base.TermsReader):
 
     def __contains__(self, term) -> bool:  # type: ignore[no-untyped-def]
         fieldname, tbytes = term
-        return self._find(self._key(fieldname, tbytes)) is not None
+        return self.lookup(fieldname, tbytes) is not None
 
     def indexed_field_names(self):  # type: ignore[no-untyped-def]
         return self._fieldmap.keys()
@@ -429,7 +424,7 @@ class CompactTermsReader(base.TermsReader):
         return self._items_from(key)
 
     def term_info(self, fieldname, tbytes):  # type: ignore[no-untyped-def]
-        info = self._find(self._key(fieldname, tbytes))
+        info = self.lookup(fieldname, tbytes)
         if info is None:
             raise TermNotFound(f"no term {fieldname}:{tbytes!r}")
         return info
@@ -437,51 +432,38 @@ class CompactTermsReader(base.TermsReader):
     # Whoosh's readers expect KeyError from these two for a missing term (as W3's hash table raises)
 
     def frequency(self, fieldname, tbytes):  # type: ignore[no-untyped-def]
-        info = self._find(self._key(fieldname, tbytes))
+        info = self.lookup(fieldname, tbytes)
         if info is None:
             raise KeyError((fieldname, tbytes))
         return info.weight()
 
     def doc_frequency(self, fieldname, tbytes):  # type: ignore[no-untyped-def]
-        info = self._find(self._key(fieldname, tbytes))
+        info = self.lookup(fieldname, tbytes)
         if info is None:
             raise KeyError((fieldname, tbytes))
         return info.doc_frequency()
 
     def postings_of(self, info: CompactTermInfo) -> tuple[list[int], array | None]:
         """The decoded posting list of a term: ``(document numbers, weights or None)``."""
-        return decode_postings(self.raw_postings(info), info._minid, info._df)
+        return decode_postings(self.raw_postings(info.offset, info.length), info._minid, info._df)
 
-    def raw_postings(self, info: CompactTermInfo) -> bytes:
-        """The encoded posting list of a term, as :func:`encode_postings` made it."""
-        self._posts.seek(info.offset)
-        return self._posts.read(info.length)
+    def raw_postings(self, offset: int, length: int) -> bytes:
+        """An encoded posting list, as :func:`encode_postings` made it (a :data:`Row` ends with both)."""
+        self._posts.seek(offset)
+        return self._posts.read(length)
 
     def field_rows(self, fieldname: str) -> Iterator[tuple[bytes, Row]]:
         """``(term bytes, raw entry)`` of one field, in order (for merging)."""
-        start = self._key(fieldname, emptybytes)
-        if start is None:
+        prefix = self._key(fieldname, emptybytes)
+        if prefix is None:
             return
-        prefix = start
-        for b in range(max(bisect_right(self._firsts, start) - 1, 0), len(self._firsts)):
+        for b in range(max(bisect_right(self._firsts, prefix) - 1, 0), len(self._firsts)):
             keys, rows = self._block(b)
             for k, row in zip(keys, rows, strict=True):
                 if k[:2] == prefix:
                     yield k[2:], row
                 elif k > prefix:
                     return
-
-    def raw_row_postings(self, row: Row) -> bytes:
-        """The encoded posting list of a raw entry."""
-        self._posts.seek(row[7])
-        return self._posts.read(row[8])
-
-    def field_items(self, fieldname: str) -> Iterator[tuple[bytes, CompactTermInfo]]:
-        """``(term bytes, info)`` of one field, in order."""
-        for (name, tbytes), info in self.items_from(fieldname, emptybytes):
-            if name != fieldname:
-                return
-            yield tbytes, info
 
     def matcher(self, fieldname, tbytes, format_, scorer=None):  # type: ignore[no-untyped-def]
         info = self.term_info(fieldname, tbytes)

@@ -29,11 +29,10 @@ from pathlib import Path
 
 from whoosh import columns, fields, formats, index
 from whoosh.system import pack_uint
-from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from newsarc.analysis import Terms
-from newsarc.codec import CompactTermsReader, NewsarcCodec, Row, decode_postings
+from newsarc.codec import CompactTermsReader, NewsarcCodec, Row, decode_postings, row_lengths
 from newsarc.errors import ArchiveError
 
 INDEX_NAME = "MAIN"
@@ -317,11 +316,9 @@ class _Encoded:
     data: bytes
 
     def decode(self) -> _List:
-        weight, df, minbyte, maxbyte, _mw, minid, _maxid, _offset, _length = self.row
-        ids, weights = decode_postings(self.data, minid + self.shift, df)
-        return _List(
-            ids, weights, byte_to_length(minbyte) if minbyte else None, byte_to_length(maxbyte)
-        )
+        row = self.row
+        ids, weights = decode_postings(self.data, row[5] + self.shift, row[1])
+        return _List(ids, weights, *row_lengths(row))
 
 
 def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, int] | None):  # type: ignore[no-untyped-def]
@@ -332,22 +329,22 @@ def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, 
             "cannot merge a segment not written by newsarc's codec (run `newsarc reindex`)"
         )
     for tbytes, row in terms.field_rows(fieldname):
-        data = terms.raw_row_postings(row)
+        part = _Encoded(row, base, terms.raw_postings(row[7], row[8]))
         if docmap is None:
-            yield tbytes, n, _Encoded(row, base, data)
+            yield tbytes, n, part
             continue
-        ids, weights = decode_postings(data, row[5], row[1])
-        keep = [i for i, d in enumerate(ids) if d in docmap]
+        whole = _Encoded(row, 0, part.data).decode()
+        keep = [i for i, d in enumerate(whole.ids) if d in docmap]
         if keep:
-            minbyte, maxbyte = row[2], row[3]
+            weights = whole.weights
             yield (
                 tbytes,
                 n,
                 _List(
-                    [docmap[ids[i]] for i in keep],
+                    [docmap[whole.ids[i]] for i in keep],
                     [weights[i] for i in keep] if weights is not None else None,
-                    byte_to_length(minbyte) if minbyte else None,
-                    byte_to_length(maxbyte),
+                    whole.minlength,
+                    whole.maxlength,
                 ),
             )
 
@@ -389,6 +386,11 @@ def _mostly_deleted(segment) -> bool:  # type: ignore[no-untyped-def]
     return segment.deleted_count() > EXPUNGE_SHARE * segment.doc_count_all()
 
 
+def _worth_merging(merge: Sequence) -> bool:  # type: ignore[type-arg]
+    """Two segments or more, or one that would shed its replaced documents."""
+    return len(merge) >= 2 or any(_mostly_deleted(seg) for seg in merge)
+
+
 #: During a long ingest, segments are merged (tiered) whenever there are more than this many.
 MAX_SEGMENTS = 12
 
@@ -413,7 +415,7 @@ def merge_segments(
 
     def policy(writer, segments):  # type: ignore[no-untyped-def]
         kept, merge = choose(segments)
-        if len(merge) < 2 and not any(_mostly_deleted(seg) for seg in merge):
+        if not _worth_merging(merge):
             return list(segments)
         for seg in merge:
             writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
@@ -426,8 +428,7 @@ def merge_segments(
         above <= 1 and any(_mostly_deleted(seg) for seg in segments)
     ):
         return 0
-    _kept, merge = choose(segments)
-    if len(merge) < 2 and not any(_mostly_deleted(seg) for seg in merge):
+    if not _worth_merging(choose(segments)[1]):
         return 0
     writer = BatchWriter(ix)
     try:

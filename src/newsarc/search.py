@@ -28,7 +28,8 @@ from pathlib import Path
 from whoosh.scoring import BM25F, bm25
 
 from newsarc.aliases import Aliases, load_aliases
-from newsarc.analysis import QueryPiece, fold, fold_aligned, search_tokens, segment_query
+from newsarc.analysis import QueryPiece, fold, fold_aligned, is_cjk, search_tokens, segment_query
+from newsarc.codec import CompactTermInfo, CompactTermsReader
 from newsarc.errors import ArchiveError, NewsarcError, QueryError
 from newsarc.index import open_index
 from newsarc.query import Node, Not, Or, Term, parse_query
@@ -164,18 +165,29 @@ class Searcher:
 
     # ------------------------------------------------------------------ matching
 
-    def postings(self, field: str, term: str) -> Iterator[tuple[int, float]]:
-        """``(docnum, weight)`` of the live documents holding ``term`` in ``field``."""
+    def _term_lists(
+        self, field: str, term: str
+    ) -> list[tuple[int, frozenset[int], CompactTermInfo, CompactTermsReader]]:
+        """``(first docnum, deleted docnums, info, terms reader)`` of each segment holding the term."""
         tbytes = term.encode("utf-8", "surrogatepass")
+        found = []
         for leaf, offset, deleted in self._segments:
-            terms = leaf._terms
-            info = terms.lookup(field, tbytes)
-            if info is None:
-                continue
+            info = leaf._terms.lookup(field, tbytes)
+            if info is not None:
+                found.append((offset, deleted, info, leaf._terms))
+        return found
+
+    @staticmethod
+    def _live(found) -> Iterator[tuple[int, float]]:  # type: ignore[no-untyped-def]
+        for offset, deleted, info, terms in found:
             ids, weights = terms.postings_of(info)
             for i, docnum in enumerate(ids):
                 if docnum not in deleted:
                     yield offset + docnum, (weights[i] if weights is not None else 1.0)
+
+    def postings(self, field: str, term: str) -> Iterator[tuple[int, float]]:
+        """``(docnum, weight)`` of the live documents holding ``term`` in ``field``."""
+        return self._live(self._term_lists(field, term))
 
     def _docs(self, field: str, terms: Iterable[str]) -> set[int]:
         out: set[int] = set()
@@ -201,8 +213,6 @@ class Searcher:
         article's folded title and body and nothing else (a replaced article's
         old postings name a rowid that is gone), so verifying cannot remove any.
         """
-        from newsarc.analysis import is_cjk
-
         if not docs or (not title_only and len(needle) == 1 and is_cjk(needle)):
             return docs
         ids = {self.reader.stored_fields(d)["id"]: d for d in docs}
@@ -440,10 +450,11 @@ class Searcher:
         n_docs = reader.doc_count_all()
         for term in terms:
             for fieldname, boost in (("title", TITLE_BOOST), ("body", 1.0)):
-                hits = [(d, w) for d, w in self.postings(fieldname, term) if d in docs]
+                found = self._term_lists(fieldname, term)
+                hits = [(d, w) for d, w in self._live(found) if d in docs]
                 if not hits:
                     continue
-                df = reader.doc_frequency(fieldname, term)
+                df = sum(info.doc_frequency() for _offset, _deleted, info, _terms in found)
                 idf = math.log(n_docs / (df + 1)) + 1
                 avgfl = reader.field_length(fieldname) / (n_docs or 1) or 1
                 for docnum, tf in hits:

@@ -510,8 +510,9 @@ class Store:
         """Record which articles (rowids) contain each CJK character (inside the caller's transaction).
 
         One row per character per ingest batch: ascending rowid deltas, zlib-packed.
-        Rows are candidates only (search verifies against the text), so an article
-        replaced by a newer version may leave a stale entry behind harmlessly.
+        A replaced article leaves its old rows behind, but they name a rowid that
+        is gone (rowids are never reused, see :meth:`put`): for live rows the
+        postings are exact.
         """
         rows = []
         for ch, rowids in postings.items():
@@ -521,7 +522,8 @@ class Store:
         self.conn.executemany("INSERT INTO char_postings(ch, rowids) VALUES(?, ?)", rows)
 
     def char_rowids(self, ch: str) -> set[int]:
-        """Rowids of the articles that contain the CJK character ``ch`` (a superset, see above)."""
+        """Rowids of the articles that contain the CJK character ``ch`` (plus rowids of replaced
+        versions, which no longer exist: see :meth:`add_char_postings`)."""
         out: set[int] = set()
         for (blob,) in self.conn.execute("SELECT rowids FROM char_postings WHERE ch = ?", (ch,)):
             deltas = array("I")
