@@ -105,3 +105,21 @@ class Hit:
         if self.aliases:
             out["aliases"] = list(self.aliases)
         return out
+
+
+@dataclass(slots=True)
+class EditOp:
+    """One step of the edit script between two versions of one field of an article.
+
+    ``field`` is ``title``, ``text``, ``captions`` or ``authors``; ``op`` is
+    ``equal``, ``delete`` or ``insert``.  A field's steps in order, equal and
+    delete texts concatenated, spell its old value; equal and insert, its new.
+    """
+
+    field: str
+    op: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The step as its documented JSON Lines object."""
+        return {"field": self.field, "op": self.op, "text": self.text}
