@@ -429,22 +429,136 @@ def stats(ctx: click.Context, as_json: bool, data: Path | None) -> None:
         render_stats(figures, out, _style())
 
 
+# ----------------------------------------------------------------------------- versions
+
+
+def _with_id(func: Callable, data_dir: Path, article_id: str, **kwargs: Any) -> Any:
+    """Run ``func(data_dir, article_id, **kwargs)``; an ambiguous id lists the candidates and exits 1."""
+    from newsarc.store import open_store
+
+    try:
+        return func(data_dir, article_id, **kwargs)
+    except AmbiguousArticle as exc:
+        with open_store(data_dir) as store:
+            _exit_ambiguous(store, exc)
+
+
+@cli.command()
+@click.argument("article_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per version.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def history(ctx: click.Context, article_id: str, as_json: bool, data: Path | None) -> None:
+    """Every version of article ID, oldest first: archive time, text length, headline, what changed.
+
+    \b
+    newsarc history 31b22bacdfd6
+    """
+    from newsarc.history import history as run_history
+    from newsarc.render import render_history, render_history_json
+
+    _full, versions = _with_id(run_history, _data_dir(ctx, data), article_id)
+    out = _stdout()
+    if as_json:
+        render_history_json(versions, out)
+    else:
+        render_history(versions, out, _style())
+    out.flush()
+
+
+@cli.command()
+@click.argument("article_id", metavar="ID")
+@click.option("--from", "old", type=click.IntRange(min=1), default=None, metavar="N",
+              help="The older version (default: the one before the newest).")
+@click.option("--to", "new", type=click.IntRange(min=1), default=None, metavar="M",
+              help="The newer version (default: the newest).")
+@click.option("--json", "as_json", is_flag=True,
+              help='JSON Lines of edit operations: {"field": "title", "op": "delete", "text": "…"}.')
+@_data_option
+@click.pass_context
+@_reports_errors
+def diff(ctx: click.Context, article_id: str, old: int | None, new: int | None, as_json: bool,
+         data: Path | None) -> None:
+    """What changed in article ID between two versions (numbers as `newsarc history` shows them).
+
+    On a terminal, deleted and inserted characters are coloured inline;
+    otherwise the unified form of `diff -u`, paragraph by paragraph.
+
+    \b
+    newsarc diff 31b22bacdfd6              the two newest versions
+    newsarc diff 31b22bacdfd6 --from 1 --to 3
+    """
+    from newsarc.history import diff as run_diff
+    from newsarc.render import render_diff, render_edit_ops_json
+
+    before, after, comparison = _with_id(run_diff, _data_dir(ctx, data), article_id, old=old, new=new)
+    out = _stdout()
+    if as_json:
+        render_edit_ops_json(comparison.edit_ops(), out)
+    else:
+        render_diff(before, after, comparison.edit_ops(), out, _style())
+    out.flush()
+
+
+@cli.command()
+@click.option("--since", metavar="DATE", help="Changes archived on or after DATE (UTC; YYYY-MM-DD, YYYY-MM or YYYY).")
+@click.option("--until", metavar="DATE", help="Changes archived on or before DATE (UTC).")
+@click.option("--source", "sources", multiple=True, metavar="KEY", help="Only this outlet (repeatable).")
+@click.option("--headlines", is_flag=True, help="Only articles whose headline changed.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per changed article.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def changes(ctx: click.Context, since: str | None, until: str | None, sources: tuple[str, ...],
+            headlines: bool, limit: int | None, as_json: bool, data: Path | None) -> None:
+    """The articles whose headline or text changed between versions, biggest change first.
+
+    A headline rewrite ranks above a typo fix (see the README for the
+    magnitude).  Exit code 0 with changes, 1 with none.
+
+    \b
+    newsarc changes --since 2020-07 --headlines
+    """
+    from newsarc.history import changes as run_changes
+    from newsarc.render import render_changes, render_changes_json
+
+    found = run_changes(_data_dir(ctx, data), since=since, until=until, sources=sources,
+                        headlines=headlines)
+    if limit is not None:
+        found = found[:limit]
+    out = _stdout()
+    if as_json:
+        render_changes_json(found, out)
+    else:
+        render_changes(found, out, _style())
+    out.flush()
+    if not found:
+        click.echo("no changes", err=True)
+    sys.exit(0 if found else 1)
+
+
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "opensearch"]), default="jsonl",
               show_default=True, help="jsonl: the records; opensearch: a _bulk NDJSON stream.")
 @click.option("--mapping", is_flag=True, help="Print the OpenSearch/Elasticsearch index mapping (JSON).")
 @click.option("--index", "index_name", default="newsarc", show_default=True, metavar="NAME",
               help="Index name in the opensearch _bulk action lines.")
+@click.option("--versions", "all_versions", is_flag=True,
+              help="Every version of every article (jsonl), with version, versions, current, first_archived.")
 @_data_option
 @click.pass_context
 @_reports_errors
-def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, data: Path | None) -> None:
+def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, all_versions: bool,
+           data: Path | None) -> None:
     """Every record, one JSON object per line (the same fields as `show --json`).
 
     \b
     --format opensearch   a _bulk stream for OpenSearch/Elasticsearch, with newsarc's
                           own tokens in title_tokens/body_tokens/recall_tokens
     --mapping             the index mapping those documents fit (PUT /newsarc)
+    --versions            every version of every article, oldest first
     """
     from newsarc.render import render_records_jsonl
     from newsarc.store import open_store
@@ -458,7 +572,13 @@ def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, data: P
         return
     data_dir = _data_dir(ctx, data)
     with open_store(data_dir) as store:
-        if fmt == "opensearch":
+        if all_versions:
+            if fmt != "jsonl":
+                raise click.UsageError("--versions writes jsonl only")
+            from newsarc.history import iter_version_records
+
+            render_records_jsonl(iter_version_records(store), _stdout())
+        elif fmt == "opensearch":
             from newsarc.ingest import archive_segmenter
             from newsarc.opensearch import write_bulk
 

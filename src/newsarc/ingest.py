@@ -54,6 +54,7 @@ from newsarc.store import (
     prepare_archive_dir,
     published_timestamp,
 )
+from newsarc.versions import content_digest
 
 #: Articles per committed batch: what a crash can cost at most.
 BATCH_SIZE = 500
@@ -82,6 +83,7 @@ class IngestSummary:
     updated: int = 0
     unchanged: int = 0
     older: int = 0
+    versions: int = 0
     reindexed: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -94,6 +96,7 @@ class IngestSummary:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "older": self.older,
+            "versions": self.versions,
             "reindexed": self.reindexed,
             "rejected": len(self.rejected),
             "seconds": round(self.seconds, 3),
@@ -109,6 +112,8 @@ class Analysed:
     digest: str
     size: int
     mtime_ns: int
+    content: str = ""  # the content digest (newsarc.versions.content_digest)
+    seq: int = 0  # orders versions archived at the same time: the file's mtime, a commit's place
 
 
 # --------------------------------------------------------------------------- files
@@ -220,7 +225,9 @@ def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str
         article = parse_bytes(data, path)
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
-        return Analysed(article, doc, digest, st.st_size, st.st_mtime_ns)
+        return Analysed(
+            article, doc, digest, st.st_size, st.st_mtime_ns, content_digest(article), st.st_mtime_ns
+        )
     except RejectedFile as exc:
         return path, exc.reason
     except OSError as exc:
@@ -478,7 +485,7 @@ def _analysed_batches(
 
 def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_reject) -> None:  # type: ignore[no-untyped-def]
     """Decide, store and index one batch; commit the store, then the index."""
-    chosen: dict[str, Analysed] = {}
+    sightings: dict[str, list[Analysed]] = {}
     ledger: list[tuple[str, int, int, str]] = []
     for res in results:
         if isinstance(res, str):
@@ -497,39 +504,19 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
             if on_reject:
                 on_reject(path, reason)
             continue
-        ledger.append((_ledger_key(Path(res.article.path)), res.size, res.mtime_ns, res.digest))
-        aid = res.article.id
-        if aid in chosen:
-            summary.older += 1
-            if res.article.archived_ms > chosen[aid].article.archived_ms:
-                chosen[aid] = res
-            continue
-        chosen[aid] = res
-
-    writes: list[tuple[Analysed, bool]] = []
-    for aid, res in chosen.items():
-        stored_ms = store.archived_ms(aid)
-        if stored_ms is None:
-            summary.added += 1
-            writes.append((res, False))
-        elif res.article.archived_ms > stored_ms:
-            summary.updated += 1
-            writes.append((res, True))
-        elif res.article.archived_ms == stored_ms:
-            summary.unchanged += 1
-        else:
-            summary.older += 1
+        if res.size >= 0:  # a file (a git blob has no ledger row)
+            ledger.append((_ledger_key(Path(res.article.path)), res.size, res.mtime_ns, res.digest))
+        sightings.setdefault(res.article.id, []).append(res)
 
     conn = store.conn
     conn.execute("BEGIN IMMEDIATE")
+    writes = _store_sightings(store, sightings, summary)
     rowids = []
     char_postings: dict[str, list[int]] = {}
     for res, _replace in writes:
-        rowid = store.put(res.article, file=_ledger_key(Path(res.article.path)), digest=res.digest)
-        res.doc.key = rowid
-        rowids.append(rowid)
+        rowids.append(res.doc.key)
         for ch in res.doc.title.chars | res.doc.body.chars:
-            char_postings.setdefault(ch, []).append(rowid)
+            char_postings.setdefault(ch, []).append(res.doc.key)
     if char_postings:
         store.add_char_postings(char_postings)
     for entry in ledger:
@@ -549,6 +536,46 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
     conn.execute("BEGIN IMMEDIATE")
     store.mark_indexed(rowids)
     conn.execute("COMMIT")
+
+
+def _store_sightings(
+    store: Store, sightings: dict[str, list[Analysed]], summary: IngestSummary
+) -> list[tuple[Analysed, bool]]:
+    """Record every version a batch holds (inside the caller's transaction).
+
+    Each article's versions go newest first, so that the article row is
+    written at most once.  Returns the articles whose row was written (to be
+    indexed), each with whether it replaced a stored one.
+    """
+    writes: list[tuple[Analysed, bool]] = []
+    for results in sightings.values():
+        results.sort(key=lambda r: (r.article.archived_ms, r.seq, r.content), reverse=True)
+        written: Analysed | None = None
+        existed = store.archived_ms(results[0].article.id) is not None
+        for res in results:
+            path = res.article.path
+            outcome, rowid = store.add_sighting(
+                res.article,
+                res.content,
+                res.seq,
+                file=_ledger_key(Path(path)) if res.size >= 0 else None,
+                digest=res.digest if res.size >= 0 else None,
+            )
+            if rowid is not None:
+                res.doc.key = rowid
+                written = res
+            if outcome == "added":
+                summary.added += 1
+            elif outcome == "updated":
+                summary.updated += 1
+            elif outcome == "unchanged":
+                summary.unchanged += 1
+            else:
+                summary.older += 1
+                summary.versions += outcome == "version"
+        if written is not None:
+            writes.append((written, existed))
+    return writes
 
 
 def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_size: int) -> int:  # type: ignore[no-untyped-def]

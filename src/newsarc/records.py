@@ -123,3 +123,78 @@ class EditOp:
     def to_dict(self) -> dict[str, Any]:
         """The step as its documented JSON Lines object."""
         return {"field": self.field, "op": self.op, "text": self.text}
+
+
+@dataclass(slots=True)
+class Version:
+    """One distinct version of an article, as ``newsarc history`` lists it.
+
+    ``number`` counts from 1 (the oldest); ``archived`` is the archive time
+    (ISO 8601 UTC) the version was first seen at, ``last_archived`` the last;
+    ``summary`` and ``magnitude`` say what changed from the previous version
+    (``first version``, 0 for number 1); ``record`` is the version's JSON
+    record (not part of :meth:`to_dict`).
+    """
+
+    id: str
+    number: int
+    archived: str
+    last_archived: str
+    title: str
+    text_length: int
+    content: str
+    current: bool
+    summary: str
+    magnitude: float
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The version as its documented JSON Lines object."""
+        return {
+            "id": self.id,
+            "version": self.number,
+            "archived": self.archived,
+            "last_archived": self.last_archived,
+            "title": self.title,
+            "text_length": self.text_length,
+            "content": self.content,
+            "current": self.current,
+            "summary": self.summary,
+            "magnitude": self.magnitude,
+        }
+
+
+@dataclass(slots=True)
+class Change:
+    """An article whose headline or text changed between two of its versions (``newsarc changes``)."""
+
+    id: str
+    source: str
+    source_name: str
+    url: str
+    title: str
+    old_title: str
+    archived: str
+    from_version: int
+    to_version: int
+    versions: int
+    headline_changed: bool
+    summary: str
+    magnitude: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The change as its documented JSON Lines object."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "url": self.url,
+            "title": self.title,
+            "old_title": self.old_title,
+            "archived": self.archived,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "versions": self.versions,
+            "headline_changed": self.headline_changed,
+            "summary": self.summary,
+            "magnitude": self.magnitude,
+        }
