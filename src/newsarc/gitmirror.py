@@ -51,6 +51,10 @@ class Commit:
     time: int
 
 
+#: One file a commit added or modified: ``(commit, path, blob id)``.
+FileChange = tuple[Commit, str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class BlobVersion:
     """One version of one file: the bytes a commit gave it.
@@ -180,12 +184,19 @@ class GitMirror:
         or the commit is unknown) the whole history is read again.  Within a
         commit, files come in path order.
         """
+        return self.read(self.changes(after=after, head=head))
+
+    def changes(self, *, after: str | None = None, head: str | None = None) -> list[FileChange]:
+        """What :meth:`versions` reads, without reading it: ``(commit, path, blob)`` in history order."""
         head = head or self.head()
         if head is None:
-            return
+            return []
         if after is not None and not self.is_ancestor(after, head):
             after = None
-        changes = list(self._changes(head, after))
+        return list(self._changes(head, after))
+
+    def read(self, changes: list[FileChange]) -> Iterator[BlobVersion]:
+        """The file versions of ``changes`` (from :meth:`changes`), numbered in that order."""
         if not changes:
             return
         with _BlobReader(self) as reader:
@@ -204,7 +215,7 @@ class GitMirror:
         out = self._git("log", "--first-parent", "--reverse", "--format=%H %ct", revs, "--") or b""
         return [Commit(c, int(t)) for c, t in (line.split() for line in out.decode().splitlines())]
 
-    def _changes(self, head: str, after: str | None) -> Iterator[tuple[Commit, str, str]]:
+    def _changes(self, head: str, after: str | None) -> Iterator[FileChange]:
         """``(commit, path, blob id)`` of every file added or modified, in history order."""
         revs = f"{after}..{head}" if after else head
         args = [

@@ -32,6 +32,7 @@ from newsarc.analysis import (
     read_dictionary,
 )
 from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
+from newsarc.gitmirror import GitMirror, find_mirror
 from newsarc.index import (
     INDEX_NAME,
     MAX_SEGMENTS,
@@ -84,6 +85,7 @@ class IngestSummary:
     unchanged: int = 0
     older: int = 0
     versions: int = 0
+    commits: int = 0
     reindexed: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -97,6 +99,7 @@ class IngestSummary:
             "unchanged": self.unchanged,
             "older": self.older,
             "versions": self.versions,
+            "commits": self.commits,
             "reindexed": self.reindexed,
             "rejected": len(self.rejected),
             "seconds": round(self.seconds, 3),
@@ -240,6 +243,44 @@ def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str
         return path, f"internal error while parsing: {type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True, slots=True)
+class BlobTask:
+    """One version of a file in a git mirror, for a worker: its bytes and where it came from.
+
+    ``name`` is how the article records its source (``GITDIR@COMMIT:PATH``),
+    ``archived_ms`` the commit time (the archive time of a file whose header
+    has none) and ``seq`` the version's place in the mirror's history.
+    """
+
+    name: str
+    data: bytes
+    archived_ms: int
+    seq: int
+
+
+def _work_blob(task: BlobTask) -> Analysed | tuple[str, str]:
+    """Worker: parse and analyse one version of a file from a git mirror."""
+    assert _SEGMENTER is not None
+    try:
+        article = parse_bytes(task.data, task.name, archived_ms=task.archived_ms)
+        _folded, doc = analyse_article(article, _SEGMENTER)
+        article.html = ""
+        digest = hashlib.sha1(task.data).hexdigest()
+        return Analysed(article, doc, digest, -1, 0, content_digest(article), task.seq)
+    except RejectedFile as exc:
+        return task.name, exc.reason
+    except RecursionError:
+        return task.name, "too deeply nested to parse"
+    except MemoryError:
+        return task.name, "out of memory while parsing"
+    except Exception as exc:  # a parser bug must not stop the ingest
+        return task.name, f"internal error while parsing: {type(exc).__name__}: {exc}"
+
+
+def _work_any(task: tuple[str, tuple[int, int, str] | None] | BlobTask) -> Analysed | tuple[str, str] | str:
+    return _work_blob(task) if isinstance(task, BlobTask) else _work(task)
+
+
 # --------------------------------------------------------------------------- dictionary
 
 
@@ -377,8 +418,9 @@ def _ingest_locked(
         if pending:
             summary.reindexed = _reindex(store, ix, segmenter, pending, batch_size)
 
+        mirrors, plain = _split_mirrors(paths)
         tasks: list[tuple[str, tuple[int, int, str] | None]] = []
-        for path, problem in iter_archive_files(paths):
+        for path, problem in iter_archive_files(plain):
             summary.files += 1
             spath = str(path)
             if problem:
@@ -401,12 +443,15 @@ def _ingest_locked(
         done = 0
         if on_progress:
             on_progress(0, total)
-        for results in _analysed_batches(tasks, batch_size, workers, spec):
+        batches = [tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)]
+        for results in _analysed_batches(batches, len(tasks), workers, spec):
             _commit_batch(store, ix, results, summary, on_reject)
             merge_segments(ix, above=MAX_SEGMENTS)
             done += len(results)
             if on_progress:
                 on_progress(done, total)
+        for mirror in mirrors:
+            _ingest_mirror(mirror, store, ix, summary, workers, batch_size, spec, on_reject, on_progress)
         merge_segments(ix)
     finally:
         store.close()
@@ -458,29 +503,108 @@ def _ledger_key(path: Path) -> str:
 
 
 def _analysed_batches(
-    tasks: list[tuple[str, tuple[int, int, str] | None]],
-    batch_size: int,
+    batches: Iterable[list],
+    count: int,
     workers: int | None,
     spec: SegmenterSpec,
 ) -> Iterator[list]:
-    """Analyse tasks batch by batch, at most two batches in flight (bounded memory)."""
-    batches = [tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)]
+    """Analyse tasks (``count`` in all) batch by batch, at most two batches in flight (bounded memory)."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1 or len(tasks) < POOL_THRESHOLD:
+    if workers <= 1 or count < POOL_THRESHOLD:
         _init_worker(spec)
         for batch in batches:
-            yield [_work(t) for t in batch]
+            yield [_work_any(t) for t in batch]
         return
     ctx = get_context("fork") if hasattr(os, "fork") else get_context()
     with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(spec,)) as pool:
         inflight = None
         for batch in batches:
-            nxt = pool.map_async(_work, batch, chunksize=8)
+            nxt = pool.map_async(_work_any, batch, chunksize=8)
             if inflight is not None:
                 yield inflight.get()
             inflight = nxt
         if inflight is not None:
             yield inflight.get()
+
+
+def _split_mirrors(paths: Iterable[str | Path]) -> tuple[list[GitMirror], list[str | Path]]:
+    """The git mirrors among ``paths`` (bare repositories, tops of working copies) and the rest."""
+    mirrors: list[GitMirror] = []
+    plain: list[str | Path] = []
+    for path in paths:
+        mirror = find_mirror(path)
+        if mirror is None:
+            plain.append(path)
+        elif all(m.git_dir != mirror.git_dir for m in mirrors):
+            mirrors.append(mirror)
+    return mirrors, plain
+
+
+#: Seconds to nanoseconds: a git version's ``seq`` is its commit time in ns plus its place in the run.
+_NS = 1_000_000_000
+
+
+def _ingest_mirror(
+    mirror: GitMirror, store: Store, ix, summary: IngestSummary, workers, batch_size, spec,  # type: ignore[no-untyped-def]
+    on_reject, on_progress,
+) -> None:
+    """Ingest every version of every file in a git mirror's history after the commit read last.
+
+    The commit read last is remembered in the store (``meta``) once every
+    version up to it is committed; an interrupted run starts again from the
+    previous one, and what it reads again adds nothing.  A file that is not
+    an archive file is reported once per path.
+    """
+    key = f"git:{mirror.git_dir.resolve()}"
+    head = mirror.head()
+    if head is None:
+        return
+    after = store.meta(key)
+    summary.commits += len(mirror.commits(after=after, head=head))
+    changes = mirror.changes(after=after, head=head)
+    reported: set[str] = set()
+
+    def reject(path: str, reason: str) -> None:
+        if path not in reported:
+            reported.add(path)
+            summary.rejected.append((path, reason))
+            if on_reject:
+                on_reject(path, reason)
+
+    def batches() -> Iterator[list[BlobTask]]:
+        batch: list[BlobTask] = []
+        for version in mirror.read(changes):
+            summary.files += 1
+            where = f"{mirror.git_dir}@{version.commit[:12]}:{version.path}"
+            if version.data is None:
+                reject(f"{mirror.git_dir}:{version.path}", version.problem or "unreadable")
+                continue
+            seq = version.commit_time * _NS + version.sequence
+            batch.append(BlobTask(where, version.data, version.commit_time * 1000, seq))
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    total = len(changes)
+    done = 0
+    for results in _analysed_batches(batches(), total, workers, spec):
+        analysed = []
+        for res in results:
+            if isinstance(res, tuple):  # GITDIR@COMMIT:PATH, reason
+                git_dir, _, rest = res[0].partition("@")
+                reject(f"{git_dir}:{rest.partition(':')[2]}", res[1])
+            else:
+                analysed.append(res)
+        _commit_batch(store, ix, analysed, summary, on_reject)
+        merge_segments(ix, above=MAX_SEGMENTS)
+        done += len(results)
+        if on_progress:
+            on_progress(done, total)
+    store.conn.execute("BEGIN IMMEDIATE")
+    store.set_meta(key, head)
+    store.conn.execute("COMMIT")
 
 
 def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_reject) -> None:  # type: ignore[no-untyped-def]

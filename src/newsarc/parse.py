@@ -85,15 +85,17 @@ def parse_file(path: str | Path) -> Article:
     return parse_bytes(data, spath)
 
 
-def parse_bytes(data: bytes, path: str) -> Article:
+def parse_bytes(data: bytes, path: str, *, archived_ms: int | None = None) -> Article:
     """Parse the bytes of one archive file; *path* is only recorded in the article.
 
-    Raises :class:`RejectedFile` (and nothing else) when the bytes are not a
-    usable archive file.
+    ``archived_ms`` is the archive time of a file whose header has none (a git
+    mirror's commit time); without it such a file takes its front matter's
+    date.  Raises :class:`RejectedFile` (and nothing else) when the bytes are
+    not a usable archive file.
     """
     spath = str(path)
     try:
-        return _parse(bytes(data), spath)
+        return _parse(bytes(data), spath, archived_ms)
     except RejectedFile:
         raise
     except RecursionError:
@@ -329,7 +331,7 @@ def _meta_list(value: Any) -> list[str]:
 # --------------------------------------------------------------------------- main
 
 
-def _parse(data: bytes, path: str) -> Article:
+def _parse(data: bytes, path: str, default_archived_ms: int | None = None) -> Article:
     if len(data) > MAX_FILE_BYTES:
         raise RejectedFile(path, _too_large(len(data)))
     if not data.strip():
@@ -362,6 +364,8 @@ def _parse(data: bytes, path: str) -> Article:
             i += 1
         elif _COMMENT_RE.match(lines[i].strip()):
             raise RejectedFile(path, "not an archive file: bad timestamp in header")
+    if archived_ms is None and default_archived_ms is not None:
+        archived_ms = default_archived_ms
     if archived_ms is None:
         meta_dt = _meta_datetime(meta.get("date")) if meta else None
         if meta_dt is None:

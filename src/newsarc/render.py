@@ -802,7 +802,8 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO, style:
     ``ingested 3623 files: 3600 added, 12 updated, 5 unchanged, 6 rejected
     (412.3 articles/s, 8.8 s)``; ``N older`` (files holding an older version
     than the archive's newest, with how many were new versions) appears only
-    when non-zero and the rate only when time was measured.
+    when non-zero, ``from N commits`` after the files when a git mirror was
+    read, and the rate only when time was measured.
     """
     files = int(summary.get("files", 0))
     parts = [
@@ -821,6 +822,9 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO, style:
     if seconds > 0:
         timing = f"{files / seconds:.1f} articles/s, {timing}"
     noun = "file" if files == 1 else "files"
+    commits = int(summary.get("commits", 0))
+    if commits:
+        noun += f" from {commits} commit" + ("" if commits == 1 else "s")
     err_stream.write(f"ingested {files} {noun}: {', '.join(parts)} ({timing})\n")
 
 
