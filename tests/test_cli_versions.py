@@ -261,3 +261,25 @@ def test_git_versions_without_header_time_take_the_commit_time(tmp_path: Path) -
         "2  2020-07-29 01:33 UTC  200 chars  中国驳斥新加坡男子被招募当间谍的指控\n"
         "   headline changed, 2 characters changed\n"
     )
+
+
+def test_search_all_versions_says_which_matched(edited: Path) -> None:
+    older_only = run("search", "否认", "--all-versions", "--json", data=edited)
+    assert older_only.exit_code == 0
+    (hit,) = jsonl(older_only.stdout)
+    assert (hit["id"], hit["title"], hit["versions"], hit["version_count"]) == (
+        "31b22bacdfd6", "中国否认新加坡男子被招募当间谍的指控", [1], 3,
+    )
+    every = jsonl(run("search", "新加坡", "--all-versions", "--json", data=edited).stdout)
+    assert [(h["id"], h["title"], h["versions"]) for h in every] == [
+        ("31b22bacdfd6", "回应新加坡间谍案 中国外交部批美贼喊捉贼", [1, 2, 3]),
+    ]
+    # 六成 is in the first two versions only (the newest says 6成)
+    text = run("search", "六成立委", "--all-versions", data=edited, env={"COLUMNS": "120"})
+    assert text.stdout.splitlines()[0] == (
+        "61d792c5e246  2020-07-20  自由亚洲电台    “台美国会议员联谊会”台湾六成立委都参与 (versions 1, 2 of 3)"
+    )
+    assert jsonl(run("search", "六成立委", "--json", data=edited).stdout) == []
+    assert run("search", "否认", "--all-versions", "--source", "dw", data=edited).exit_code == 1
+    single = jsonl(run("search", "DW女记者", "--all-versions", "--json", data=edited).stdout)
+    assert [(h["id"], h["versions"], h["version_count"]) for h in single] == [("40740219ff65", [1, 2], 2)]

@@ -199,12 +199,14 @@ def _printable(text: str) -> str:
 @click.option("--all", "show_all", is_flag=True, help="Every hit, no paging.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per hit.")
 @click.option("--no-aliases", is_flag=True, help="Match words literally, not through aliases (普丁 for 普京).")
+@click.option("--all-versions", is_flag=True,
+              help="Match every version of an article, not only the newest; say which versions matched.")
 @_data_option
 @click.pass_context
 @_reports_errors
 def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], since: str | None,
            until: str | None, sort: str, limit: int, page: int, show_all: bool, as_json: bool,
-           no_aliases: bool, data: Path | None) -> None:
+           no_aliases: bool, all_versions: bool, data: Path | None) -> None:
     """Search the archive.  Words are ANDed.
 
     \b
@@ -223,7 +225,8 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
     from newsarc.search import search as run_search
 
     options = SearchOptions(sources=sources, since=since, until=until, sort=sort,
-                            limit=None if show_all else limit, page=1 if show_all else page)
+                            limit=None if show_all else limit, page=1 if show_all else page,
+                            all_versions=all_versions)
     result = run_search(_data_dir(ctx, data), " ".join(query), options, aliases=not no_aliases)
     out = _stdout()
     if as_json:

@@ -77,6 +77,9 @@ class Hit:
     ``snippet`` is plain text; ``highlights`` are ``(start, end)`` character
     spans inside it that matched the query, for renderers that mark them.
     ``aliases`` names query terms that matched through an alias (e.g. 普丁 for 普京).
+    With ``search --all-versions``, ``versions`` lists the numbers of the
+    article's versions that match (1 = the oldest) and ``version_count`` how
+    many it has; the title and snippet are those of the newest matching one.
     """
 
     id: str
@@ -90,6 +93,8 @@ class Hit:
     highlights: list[tuple[int, int]] = field(default_factory=list)
     title_highlights: list[tuple[int, int]] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    version_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as its documented JSON Lines object."""
@@ -104,6 +109,9 @@ class Hit:
         }
         if self.aliases:
             out["aliases"] = list(self.aliases)
+        if self.version_count:
+            out["versions"] = list(self.versions)
+            out["version_count"] = self.version_count
         return out
 
 

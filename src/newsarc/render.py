@@ -537,6 +537,10 @@ def _hit_header(hit: Hit, style: Style) -> str:
     suffix = ""
     if hit.aliases:
         suffix = f" (via alias: {sanitize_line('、'.join(hit.aliases))})"
+    if hit.version_count > 1:
+        numbers = ", ".join(str(n) for n in hit.versions)
+        noun = "version" if len(hit.versions) == 1 else "versions"
+        suffix += f" ({noun} {numbers} of {hit.version_count})"
     prefix_cells = ID_CELLS + DATE_CELLS + OUTLET_CELLS + 6
     room = max(style.width - prefix_cells - display_width(suffix), 10)
     title, spans = _clean_spans(hit.title, hit.title_highlights, _LINE_TABLE)
