@@ -8,6 +8,7 @@ time (31b22bacdfd6, 联合早报), a headline and figures edited at one archive 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -283,3 +284,37 @@ def test_search_all_versions_says_which_matched(edited: Path) -> None:
     assert run("search", "否认", "--all-versions", "--source", "dw", data=edited).exit_code == 1
     single = jsonl(run("search", "DW女记者", "--all-versions", "--json", data=edited).stdout)
     assert [(h["id"], h["versions"], h["version_count"]) for h in single] == [("40740219ff65", [1, 2], 2)]
+
+
+def write_version(folder: Path, name: str, title: str, ms: int, body: str, mtime: int) -> None:
+    path = folder / name
+    url = "https://www.rfa.org/mandarin/test/edited.html"
+    path.write_text(f"<!--{ms}-->\n[{title}]({url})\n------\n\n{body}\n", encoding="utf-8")
+    os.utime(path, (mtime, mtime))
+
+
+def test_diff_never_emits_archived_control_sequences(tmp_path: Path) -> None:
+    from newsarc.history import diff
+    from newsarc.render import Style, render_diff
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_version(folder, "a.txt", "普京會見金正恩", 1700000000000, "<p>第一段\x1b]0;pwned\x07。</p><p>第二段</p>", 1)
+    write_version(folder, "b.txt", "普京會見金正恩\u202e", 1700000000000,
+                  "<p>第一段\x1b[2J改。</p><p>第二段</p><p>Tu-160轟炸機</p>", 2)
+    data = tmp_path / "data"
+    run("ingest", str(folder), data=data)
+    plain = run("diff", "f21c", data=data)
+    assert plain.exit_code == 0, plain.stderr
+    assert "\x1b" not in plain.stdout and "\u202e" not in plain.stdout
+    # the parser drops the text's control characters; the title keeps the bidi override, escaped
+    assert "-第一段]0;pwned。\n+第一段[2J改。\n 第二段\n+Tu-160轟炸機\n" in plain.stdout
+    assert "-普京會見金正恩\n+普京會見金正恩\\u202e\n" in plain.stdout
+    before, after, comparison = diff(data, "f21c")
+    out = io.StringIO()
+    render_diff(before, after, comparison.edit_ops(), out, Style(color=True, width=80))
+    shown = out.getvalue()
+    assert shown.replace("\x1b[31;9m", "").replace("\x1b[32;4m", "").replace("\x1b[0m", "").replace(
+        "\x1b[31m", "").replace("\x1b[32m", "").replace("\x1b[2m", "").count("\x1b") == 0
+    assert "普京會見金正恩\x1b[32;4m\\u202e\x1b[0m" in shown
+    assert "\x1b[32;4m¶\x1b[0m\x1b[32;4mTu-160轟炸機\x1b[0m" in shown
