@@ -31,7 +31,7 @@ from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import QueryPiece, fold, fold_aligned, is_cjk, search_tokens, segment_query
 from newsarc.codec import CompactTermInfo, CompactTermsReader
 from newsarc.errors import ArchiveError, NewsarcError, QueryError
-from newsarc.index import open_index
+from newsarc.index import empty_index, open_index, segment_readers
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
 from newsarc.store import Store, open_store
@@ -111,15 +111,22 @@ class Searcher:
         # (segment reader, its first docnum, its deleted docnums): postings are read per segment
         self._segments = [
             (leaf, offset, frozenset(leaf.segment().deleted_docs()))
-            for leaf, offset in self.reader.leaf_readers()
+            for leaf, offset in segment_readers(self.reader)
         ]
         # Opened once, now: Whoosh opens column files per call, and a concurrent
         # ingest may merge this searcher's segments (and delete their files) later.
-        self.published = self.reader.column_reader("published")
-        self.keys = self.reader.column_reader("key")
+        self.published = self._column("published")
+        self.keys = self._column("key")
         self._total = store.dictionary_total()
         self._lookup_cache: dict[str, int | None] = {}
         self._by_key: dict[int, int] | None = None
+
+    def _column(self, name: str):  # type: ignore[no-untyped-def]
+        """The values of a column field by document number.
+
+        An index without segments has no column files, and no documents to ask about.
+        """
+        return self.reader.column_reader(name) if self._segments else ()
 
     @property
     def searcher(self):  # type: ignore[no-untyped-def]
@@ -367,7 +374,7 @@ class Searcher:
             end = parse_date_bound(options.until, end=True) if options.until else 99_999_999
             if start > end:
                 raise QueryError(f"--since {options.since} is after --until {options.until}")
-            day = self.reader.column_reader("day")
+            day = self._column("day")
             candidates = docs if docs is not None else self.reader.all_doc_ids()
             docs = {d for d in candidates if start <= day[d] <= end}
         return docs
@@ -614,7 +621,12 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
     """
     store = open_store(data_dir)
     try:
-        ix = open_index(data_dir)
+        try:
+            ix = open_index(data_dir)
+        except ArchiveError:
+            if store.count():
+                raise
+            ix = empty_index()  # a new archive killed before its index was made: nothing to find
         alias_table = load_aliases(data_dir) if aliases else None
         for attempt in range(1, SEARCH_ATTEMPTS + 1):
             try:
@@ -638,7 +650,7 @@ def _pin_segment_files(reader) -> None:  # type: ignore[no-untyped-def]
     Whoosh opens it lazily; an ingest that merges segments meanwhile deletes
     their files.  A file opened here stays readable after deletion (POSIX).
     """
-    for leaf, _offset in reader.leaf_readers():
+    for leaf, _offset in segment_readers(reader):
         if leaf.doc_count_all():
             leaf.stored_fields(0)
 
