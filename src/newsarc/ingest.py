@@ -217,7 +217,7 @@ def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str
         digest = hashlib.sha1(data).hexdigest()
         if known is not None and known[2] == digest:
             return path
-        article = parse_bytes(data, path)
+        article = parse_bytes(data, _ledger_key(Path(path)))  # recorded absolute, not as typed
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
         return Analysed(article, doc, digest, st.st_size, st.st_mtime_ns)

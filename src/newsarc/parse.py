@@ -412,6 +412,8 @@ def _parse(data: bytes, path: str) -> Article:
 
     source, source_name = source_of(url)
     extracted = _extract(body, source)
+    if not (extracted.lines or extracted.captions or extracted.images) and _cut_off(body):
+        raise RejectedFile(path, "truncated: no article text")
 
     published: datetime | None = None
     for candidate in extracted.dates:
@@ -447,6 +449,29 @@ def _parse(data: bytes, path: str) -> Article:
         tags=tags,
         html=body,
     )
+
+
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][\w:-]*)[^<>]*?(/?)>")
+_VOID_TAGS = frozenset(
+    ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"]
+)
+
+
+def _cut_off(body: str) -> bool:
+    """Whether the HTML body stops mid-markup (a truncated file).
+
+    It does when it ends inside a tag or leaves elements open.  A complete body
+    may be empty on purpose (a video entry whose page is its title): it is kept.
+    """
+    if not body.rstrip().endswith(">"):
+        return True
+    depth = 0
+    for m in _TAG_RE.finditer(body):
+        closing, name, self_closing = m.groups()
+        if self_closing or name.lower() in _VOID_TAGS:
+            continue
+        depth += -1 if closing else 1
+    return depth > 0
 
 
 # --------------------------------------------------------------------------- dates

@@ -441,21 +441,22 @@ class Store:
             raise NewsarcError(f"{what}: its source file is not recorded")
         from newsarc.parse import MAX_FILE_BYTES, parse_bytes  # the parser only for --html
 
+        shown = shown_path(path)
         try:
             with open(path, "rb") as fh:
                 data = fh.read(MAX_FILE_BYTES + 1)  # a larger file cannot be the one ingested
         except FileNotFoundError:
             raise NewsarcError(
-                f"{what}: its source file {path} is gone (moved or deleted since it was ingested)"
+                f"{what}: its source file {shown} is gone (moved or deleted since it was ingested)"
             ) from None
         except OSError as exc:
-            raise NewsarcError(f"{what}: cannot read its source file {path}: {exc.strerror}") from None
+            raise NewsarcError(f"{what}: cannot read its source file {shown}: {exc.strerror}") from None
         if hashlib.sha1(data).digest() != bytes(digest):
-            raise NewsarcError(f"{what}: its source file {path} has changed since it was ingested")
+            raise NewsarcError(f"{what}: its source file {shown} has changed since it was ingested")
         try:
             article = parse_bytes(data, path)
         except RejectedFile as exc:
-            raise NewsarcError(f"{what}: {path} no longer parses ({exc.reason})") from None
+            raise NewsarcError(f"{what}: {shown} no longer parses ({exc.reason})") from None
         return article.html
 
     def summaries(self, ids: list[str]) -> dict[str, StoredSummary]:
@@ -665,6 +666,16 @@ def dictionary_cache(source: Path, entries: Callable[[], Iterable[tuple[str, int
         except (OSError, sqlite3.Error):
             continue
     raise ArchiveError("cannot prepare the segmentation dictionary: no writable cache directory")
+
+
+def shown_path(path: str) -> str:
+    """A recorded (absolute) file path as messages show it: relative to the current directory
+    when the file is inside it, else as recorded."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith(os.pardir) else relative
 
 
 def archive_size(data_dir: str | Path) -> int:
