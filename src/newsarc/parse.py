@@ -38,7 +38,7 @@ from newsarc.errors import RejectedFile
 from newsarc.records import Article
 from newsarc.sources import source_of
 
-__all__ = ["MAX_FILE_BYTES", "parse_bytes", "parse_file"]
+__all__ = ["MAX_FILE_BYTES", "parse_bytes", "parse_file", "too_large"]
 
 #: Files larger than this are rejected unread.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -70,7 +70,7 @@ def parse_file(path: str | Path) -> Article:
         p = Path(path)
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise RejectedFile(spath, _too_large(size))
+            raise RejectedFile(spath, too_large(size))
         data = p.read_bytes()
     except RejectedFile:
         raise
@@ -107,8 +107,9 @@ def parse_bytes(data: bytes, path: str) -> Article:
 # --------------------------------------------------------------------------- decoding
 
 
-def _too_large(size: int) -> str:
-    return f"file too large: {size / (1024 * 1024):.1f} MB > 20 MB"
+def too_large(size: int) -> str:
+    """The reason a file of ``size`` bytes is rejected (over :data:`MAX_FILE_BYTES`)."""
+    return f"file too large: {size / 1048576:.1f} MB > {MAX_FILE_BYTES // 1048576} MB"
 
 
 # Very frequent Chinese characters in both scripts: how GB18030 and Big5 readings are told apart.
@@ -331,7 +332,7 @@ def _meta_list(value: Any) -> list[str]:
 
 def _parse(data: bytes, path: str) -> Article:
     if len(data) > MAX_FILE_BYTES:
-        raise RejectedFile(path, _too_large(len(data)))
+        raise RejectedFile(path, too_large(len(data)))
     if not data.strip():
         raise RejectedFile(path, "empty file")
     data = _check_binary(data, path)

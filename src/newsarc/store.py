@@ -47,7 +47,6 @@ DB_NAME = "articles.db"
 #: SQLite page size of a new archive.  Records are 1-4 KB: 4 KB pages hold one or
 #: two and leave a quarter of each page empty; 16 KB pages pack them (−12 % on the corpus).
 PAGE_SIZE = 16384
-INDEX_DIR = "index"
 USER_DICT_NAME = "userdict.txt"
 
 SCHEMA = """
@@ -254,6 +253,21 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One write transaction: everything written inside the block is committed together,
+        or, if the block raises (an error, an interrupt), not at all."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # a full disk may refuse even that
+                    conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     def meta(self, key: str, default: str | None = None) -> str | None:
         """A value from the ``meta`` table."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -369,8 +383,12 @@ class Store:
         )
 
     def mark_indexed(self, rowids: Iterable[int]) -> None:
-        """Record that the index has committed these articles."""
+        """Record that the index has committed these articles (inside the caller's transaction)."""
         self.conn.executemany("UPDATE articles SET indexed = 1 WHERE rowid = ?", ((r,) for r in rowids))
+
+    def mark_all_unindexed(self) -> None:
+        """Mark every article for re-indexing (inside the caller's transaction)."""
+        self.conn.execute("UPDATE articles SET indexed = 0")
 
     def unindexed(self) -> list[int]:
         """Rowids of articles stored but not yet committed to the index."""
@@ -560,22 +578,17 @@ class Store:
         conn = self.conn
         conn.execute("ATTACH DATABASE ? AS base", (str(base),))
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM dictionary")
-            conn.execute("INSERT INTO dictionary(word, freq) SELECT word, freq FROM base.dictionary")
-            conn.executemany(
-                "INSERT OR REPLACE INTO dictionary(word, freq) VALUES(?, ?)", sorted(user_words.items())
-            )
-            total = conn.execute("SELECT coalesce(sum(freq), 0) FROM dictionary").fetchone()[0]
-            self.set_meta("dict_total", str(total))
-            self.set_meta("dict_signature", signature)
-            if mark_unindexed:
-                conn.execute("UPDATE articles SET indexed = 0")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            with self.transaction():
+                conn.execute("DELETE FROM dictionary")
+                conn.execute("INSERT INTO dictionary(word, freq) SELECT word, freq FROM base.dictionary")
+                conn.executemany(
+                    "INSERT OR REPLACE INTO dictionary(word, freq) VALUES(?, ?)", sorted(user_words.items())
+                )
+                total = conn.execute("SELECT coalesce(sum(freq), 0) FROM dictionary").fetchone()[0]
+                self.set_meta("dict_total", str(total))
+                self.set_meta("dict_signature", signature)
+                if mark_unindexed:
+                    self.mark_all_unindexed()
         finally:
             conn.execute("DETACH DATABASE base")
 
@@ -741,7 +754,7 @@ def prepare_archive_dir(data_dir: str | Path) -> Path:
     return data
 
 
-def _db_error(data: Path, db: Path, exc: sqlite3.Error) -> ArchiveError:
+def database_error(data: Path, db: Path, exc: sqlite3.Error) -> ArchiveError:
     """An :class:`ArchiveError` that says what an SQLite error means for the archive."""
     text = str(exc)
     if "not a database" in text or "no such table" in text or "malformed" in text:
@@ -801,7 +814,7 @@ def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
-        raise _db_error(data, db, exc) from None
+        raise database_error(data, db, exc) from None
     if version is None or version[0] != str(FORMAT_VERSION):
         conn.close()
         found = version[0] if version else "none"
