@@ -123,13 +123,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
     """
     from newsarc.ingest import add_user_dictionary
     from newsarc.ingest import ingest as run_ingest
-    from newsarc.render import render_ingest_summary, style_for
+    from newsarc.render import render_ingest_summary
 
     data_dir = _data_dir(ctx, data)
     if user_dict is not None:
         added = add_user_dictionary(data_dir, user_dict)
         click.echo(f"dictionary: {added} new words from {user_dict}", err=True)
-    err_style = style_for(sys.stderr)
     progress = _Progress("files")
 
     def on_reject(path: str, reason: str) -> None:
@@ -152,7 +151,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
         import json
 
         click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
-    render_ingest_summary(summary.as_dict(), sys.stderr, err_style)
+    render_ingest_summary(summary.as_dict(), sys.stderr)
     if summary.reindexed:
         click.echo(f"re-indexed {summary.reindexed} stored articles", err=True)
     if summary.rejected:
@@ -334,7 +333,7 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
         style = _style()
         buffer = io.StringIO()
         render_article(article, buffer, style)
-        page(buffer.getvalue(), out, style)
+        page(buffer.getvalue(), out)
     out.flush()
 
 
@@ -459,7 +458,7 @@ def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, dat
         for term, weight in rows:
             out.write(json.dumps({"term": term, "weight": round(weight, 4)}, ensure_ascii=False) + "\n")
     else:
-        render_keywords(rows, out, _style())
+        render_keywords(rows, out)
     out.flush()
 
 

@@ -37,6 +37,8 @@ from newsarc.codec import CompactTermsReader, NewsarcCodec, Row, decode_postings
 from newsarc.errors import ArchiveError
 
 INDEX_NAME = "MAIN"
+#: How much a title word weighs against a body word in ranking (BM25F here, ``^3`` in OpenSearch).
+TITLE_BOOST = 3
 
 
 class CountedField(fields.FieldType):

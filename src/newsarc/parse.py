@@ -146,7 +146,6 @@ _COMMON_CJK = frozenset(
     "拍丁赵趙添纷紛援冒"
 )
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_BIG5_ERRORS = "replace"
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -389,8 +388,6 @@ def _parse(data: bytes, path: str) -> Article:
     elif meta and meta.get("title") and meta.get("from"):
         pass  # the front matter names the article
     else:
-        if i >= n:
-            raise RejectedFile(path, "no title line")
         raise RejectedFile(path, "no title line")
     if not title and meta.get("title"):
         title = _clean_title(str(meta["title"]))
@@ -1098,7 +1095,6 @@ _OUTLET_BOILER: dict[str, re.Pattern[str]] = {
     "medium": re.compile(r"^(?:.*was originally published in .*on Medium.*|Photo by .* on Unsplash)$"),
     "initium": re.compile(r"^(?:閱讀餘下全文.*|支持我們，請成為付費會員.*|暢讀全站所有好內容.*|.*成為付費會員.*|.*端傳媒.{0,6}(?:會員|訂閱).*)$"),
 }
-_OUTLET_BOILER["rti"] = re.compile(_OUTLET_BOILER["rti"].pattern)
 
 
 #: Outlet footers: the line that starts them and everything after it is not text.
