@@ -399,15 +399,7 @@ def ingest(
                 )
             _clean_index_debris(data)
             with open_store(data, create=True) as store:
-                ix = open_index(data, create=True)
-                spec = segmenter_spec(data)
-                segmenter = Segmenter(*spec)
-                changed = _sync_dictionary(store, segmenter, spec)
-                pending = store.unindexed()
-                if changed and pending and on_message:
-                    on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
-                if pending:
-                    _reindex(store, ix, segmenter, pending, batch_size, summary, progress)
+                ix, spec = _resume(store, data, batch_size, summary, progress, on_message)
                 tasks = _tasks(paths, store, summary, on_reject)
                 _ingest_tasks(store, ix, tasks, spec, workers, batch_size, summary, on_reject, progress)
     except KeyboardInterrupt:
@@ -415,6 +407,28 @@ def ingest(
         raise Interrupted(summary) from None
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _resume(
+    store: Store,
+    data: Path,
+    batch_size: int,
+    summary: IngestSummary,
+    progress: ProgressCallback,
+    on_message: Callable[[str], None] | None,
+):  # type: ignore[no-untyped-def]
+    """Open (or make) the index, bring the query dictionary up to date, and index what the store
+    holds unindexed (a dictionary change, or an interrupted ingest); the index and segmenter spec."""
+    ix = open_index(data, create=True)
+    spec = segmenter_spec(data)
+    segmenter = Segmenter(*spec)
+    changed = _sync_dictionary(store, segmenter, spec)
+    pending = store.unindexed()
+    if changed and pending and on_message:
+        on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
+    if pending:
+        _reindex(store, ix, segmenter, pending, batch_size, summary, progress)
+    return ix, spec
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:
