@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +85,15 @@ def test_path_is_stored_absolute_whatever_was_typed(tmp_path: Path) -> None:
         f"newsarc: cannot show the original HTML of {SEED_IDS['dw']}: its source file "
         "src/dw.txt is gone (moved or deleted since it was ingested)\n"
     )
+
+
+def test_reindex_json_summary_and_no_progress_when_piped(seed_archive: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(seed_archive, data)
+    result = run("reindex", "--json", data=data)
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert sorted(summary) == ["reindexed", "seconds"] and summary["reindexed"] == 5
+    assert result.stderr == "re-indexed 5 articles\n"  # no progress bar: stderr is not a terminal
+    hits = jsonl(run("search", "--json", "金正恩", data=data).stdout)
+    assert SEED_IDS["voa_2023"] in {h["id"] for h in hits}

@@ -135,6 +135,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
         progress.clear()
         click.echo(f"{_printable(path)}: {_printable(reason)}", err=True)
 
+    def on_message(message: str) -> None:
+        progress.clear()
+        click.echo(_printable(message), err=True)
+
     def on_wait(pid: int | None) -> None:
         who = f"PID {pid}" if pid is not None else "another process"
         click.echo(f"waiting for the archive lock held by {who}… (up to {wait:g} s; --wait SECONDS)",
@@ -143,8 +147,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
     with _interruptible(progress, "run the same ingest again to resume"):
         summary = run_ingest(
             paths, data_dir, workers=workers, on_reject=on_reject, on_progress=progress,
-            on_message=lambda m: (progress.clear(), click.echo(_printable(m), err=True)),
-            wait=wait, on_wait=on_wait,
+            on_message=on_message, wait=wait, on_wait=on_wait,
         )
     progress.clear()
     if as_json:
@@ -175,7 +178,7 @@ class _Progress:
     def __call__(self, phase: str, done: int, total: int) -> None:
         if not self.shown:
             return
-        if phase != "merge" and (self.bar is None or self.bar.length != total):
+        if phase != "merge" and (self.bar is None or self.bar.length != total or done < self.bar.pos):
             if not total:
                 return
             self.clear()
@@ -194,11 +197,11 @@ class _Progress:
         return f"{self.bar.pos / elapsed:.0f} {self.noun}/s" if elapsed > 0.5 and self.bar.pos else ""
 
     def clear(self) -> None:
-        """Erase the bar's line (and show the cursor the bar hid), so that a message can follow."""
+        """Erase the bar's line (and show the cursor the bar hid), so that a message can follow;
+        the next update draws the bar again."""
         if self.bar is not None:
             sys.stderr.write("\r\x1b[K\x1b[?25h")
             sys.stderr.flush()
-            self.bar = None
 
 
 @contextlib.contextmanager
