@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import SEED_IDS, SEEDS, jsonl, run
+from conftest import SEED_IDS, SEEDS, jsonl, make_corpus, run
 from newsarc.index import index_dir, open_index
 
 
@@ -167,3 +170,44 @@ def test_ingest_resumes_an_index_without_segments(stored_not_indexed: Path) -> N
     result = run("search", "--json", "--all", "普京", data=data)
     ids = [h["id"] for h in jsonl(result.stdout)]
     assert len(ids) == len(set(ids)) and SEED_IDS["dw"] in ids
+
+
+@pytest.mark.parametrize("delay", [0.8, 1.6, 2.4, 3.2])
+def test_kill_9_during_a_new_archives_first_batch(tmp_path: Path, delay: float) -> None:
+    """Killed at any moment of its first ingest, a new archive answers every reader, and the same
+    ingest run again completes it."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, 40)
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsarc", "--data", str(data), "ingest", "--workers", "1", str(corpus)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(delay)
+    proc.kill()
+    proc.wait()
+    if (data / "articles.db").exists():
+        for args in (("search", "金正恩"), ("timeline", "金正恩"), ("show", "abcd"), ("similar", "abcd"),
+                     ("keywords", "abcd"), ("stats",), ("export",)):
+            result = run(*args, data=data)
+            _no_crash(result)
+            assert result.exit_code in (0, 1)
+            # a database killed before its tables were made is no archive yet: also one clear line
+            assert not result.stderr.startswith("newsarc: cannot"), result.stderr
+    result = run("ingest", str(corpus), data=data)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(run("stats", "--json", data=data).stdout)["articles"] == 40
+    assert len(jsonl(run("search", "--json", "--all", "金正恩 OR 普京", data=data).stdout)) == 40
+
+
+def test_an_archive_killed_before_its_tables_were_made_is_made_by_the_next_ingest(tmp_path: Path) -> None:
+    for name, make in (("zero-bytes", lambda db: db.write_bytes(b"")),
+                       ("wal-no-tables", lambda db: sqlite3.connect(db).execute("PRAGMA journal_mode=WAL"))):
+        data = tmp_path / name
+        data.mkdir()
+        make(data / "articles.db")
+        result = run("search", "普京", data=data)
+        assert (result.exit_code, result.stderr) == (1, f"newsarc: no archive in {data} (run `newsarc ingest PATH` first)\n")
+        result = run("ingest", str(SEEDS), data=data)
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(run("stats", "--json", data=data).stdout)["articles"] == 5

@@ -32,7 +32,7 @@ from newsarc.analysis import (
     jieba_dictionary_path,
     read_dictionary,
 )
-from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
+from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, NoArchive, RejectedFile
 from newsarc.index import (
     INDEX_NAME,
     MAX_SEGMENTS,
@@ -388,7 +388,10 @@ def ingest(
     summary = IngestSummary()
     batch_size = batch_size or default_batch_size()
     if (data / DB_NAME).exists():
-        open_store(data).close()  # a foreign or other-version archive: report it, touch nothing
+        # a foreign or other-version archive: report it, touch nothing (an archive whose first
+        # ingest was killed before its tables were made is no archive yet, and is made now)
+        with suppress(NoArchive):
+            open_store(data).close()
     prepare_archive_dir(data)
     progress = on_progress or _no_progress
     try:

@@ -36,6 +36,7 @@ from newsarc.errors import (
     AmbiguousArticle,
     ArchiveError,
     NewsarcError,
+    NoArchive,
     RejectedFile,
     UnknownArticle,
 )
@@ -782,7 +783,7 @@ def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
         raise ArchiveError(f"{data} is not a directory")
     if not db.exists():
         if not create:
-            raise ArchiveError(f"no archive in {data} (run `newsarc ingest PATH` first)")
+            raise NoArchive(f"no archive in {data} (run `newsarc ingest PATH` first)")
         prepare_archive_dir(data)
     elif not db.is_file():
         raise ArchiveError(f"{data} is not a newsarc archive ({DB_NAME} is not a file)")
@@ -798,7 +799,7 @@ def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
             raise ArchiveError(f"{data} is not a newsarc archive ({DB_NAME} has no newsarc tables)")
         if has_meta is None and not create:  # an archive being created right now
             conn.close()
-            raise ArchiveError(f"no archive in {data} (run `newsarc ingest PATH` first)")
+            raise NoArchive(f"no archive in {data} (run `newsarc ingest PATH` first)")
         version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() if has_meta else None
         if create and (version is None or version[0] == str(FORMAT_VERSION)):
             # (another format version is reported below, before anything is written)
