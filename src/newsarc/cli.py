@@ -222,7 +222,8 @@ def _interruptible(progress: _Progress, resume: str) -> Iterator[None]:
         received["signal"] = signum
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield
     except Interrupted as exc:
@@ -233,7 +234,8 @@ def _interruptible(progress: _Progress, resume: str) -> Iterator[None]:
         click.echo(f"newsarc: interrupted: {exc.committed} {noun} committed; {resume}", err=True)
         sys.exit(128 + received["signal"])
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _printable(text: str) -> str:

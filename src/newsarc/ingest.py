@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from whoosh.index import LockError
+from whoosh.index import Index, LockError
 
 from newsarc.analysis import (
     Segmenter,
@@ -112,7 +112,7 @@ class Interrupted(KeyboardInterrupt):
 
     @property
     def committed(self) -> int:
-        """Articles added or updated by the batches committed before the interrupt."""
+        """Articles added, updated or re-indexed by the batches committed before the interrupt."""
         return self.summary.added + self.summary.updated + self.summary.reindexed
 
 
@@ -419,7 +419,7 @@ def _resume(
     summary: IngestSummary,
     progress: ProgressCallback,
     on_message: Callable[[str], None] | None,
-):  # type: ignore[no-untyped-def]
+) -> tuple[Index, SegmenterSpec]:
     """Open (or make) the index, bring the query dictionary up to date, and index what the store
     holds unindexed (a dictionary change, or an interrupted ingest); the index and segmenter spec."""
     ix = open_index(data, create=True)
