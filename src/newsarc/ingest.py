@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from whoosh.index import LockError
+from whoosh.index import Index, LockError
 
 from newsarc.analysis import (
     Segmenter,
@@ -31,7 +32,7 @@ from newsarc.analysis import (
     jieba_dictionary_path,
     read_dictionary,
 )
-from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
+from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, NoArchive, RejectedFile
 from newsarc.index import (
     INDEX_NAME,
     MAX_SEGMENTS,
@@ -42,13 +43,13 @@ from newsarc.index import (
     open_index,
 )
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock
-from newsarc.parse import parse_bytes
+from newsarc.parse import MAX_FILE_BYTES, parse_bytes, too_large
 from newsarc.records import Article
 from newsarc.store import (
     DB_NAME,
     USER_DICT_NAME,
     Store,
-    _db_error,
+    database_error,
     dictionary_cache,
     open_store,
     prepare_archive_dir,
@@ -69,8 +70,6 @@ def default_batch_size() -> int:
 
 #: Below this many files, work in-process (a worker pool costs more than it saves).
 POOL_THRESHOLD = 64
-#: Files larger than this are rejected without being read.
-MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass
@@ -100,6 +99,23 @@ class IngestSummary:
         }
 
 
+class Interrupted(KeyboardInterrupt):
+    """A writer stopped by an interrupt (SIGINT, or SIGTERM turned into one by the caller).
+
+    ``summary`` counts what was committed before it stopped; running the same
+    ingest again resumes from there.
+    """
+
+    def __init__(self, summary: IngestSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+    @property
+    def committed(self) -> int:
+        """Articles added, updated or re-indexed by the batches committed before the interrupt."""
+        return self.summary.added + self.summary.updated + self.summary.reindexed
+
+
 @dataclass(slots=True)
 class Analysed:
     """A parsed and analysed article, as a worker returns it."""
@@ -109,6 +125,31 @@ class Analysed:
     digest: str
     size: int
     mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileTask:
+    """One file for a worker: its path as given (for messages), its absolute path (the
+    ledger's key and the article's ``path``) and the ledger's ``(size, mtime_ns, digest)``."""
+
+    path: str
+    ledger: str
+    known: tuple[int, int, str] | None
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What a worker made of a file: an ``analysed`` article, a ``rejected`` reason, or
+    neither — the content is what the ledger already holds (``unchanged``)."""
+
+    task: FileTask
+    analysed: Analysed | None = None
+    rejected: str | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        """The file's content digest is the one the ledger recorded."""
+        return self.analysed is None and self.rejected is None
 
 
 # --------------------------------------------------------------------------- files
@@ -163,6 +204,19 @@ def _die_with_parent() -> None:
 
 
 def _init_pool_worker(spec: SegmenterSpec) -> None:
+    """A pool worker's set-up.
+
+    Workers leave interrupts to the parent: they ignore SIGINT and move to a
+    process group of their own, so that neither Ctrl-C on the terminal nor a
+    signal sent to the ingest's process group reaches them.  A worker killed by
+    one while waiting for a task would die holding the pool's queue lock, and
+    the parent would hang when it stops the pool.  The parent stops them
+    (SIGTERM) once it holds that lock itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with suppress(OSError):
+        os.setpgid(0, 0)
     _die_with_parent()
     _init_worker(spec)
 
@@ -197,40 +251,32 @@ def local_day(published: str) -> int:
     return int(digits) if len(digits) == 8 and digits.isdigit() else 0
 
 
-def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str, str] | str:
-    """Worker: read, parse and analyse one file.
-
-    Returns an :class:`Analysed`, ``(path, reason)`` for a rejected file, or the
-    path alone when the file's content is what the ledger already holds.
-    """
-    path, known = task
+def _work(task: FileTask) -> FileResult:
+    """Worker: read, parse and analyse one file."""
     assert _SEGMENTER is not None
     try:
-        st = os.stat(path)
+        st = os.stat(task.path)
         if st.st_size > MAX_FILE_BYTES:
-            return (
-                path,
-                f"file too large: {st.st_size / 1048576:.0f} MB > {MAX_FILE_BYTES // 1048576} MB",
-            )
-        with open(path, "rb") as fh:
+            return FileResult(task, rejected=too_large(st.st_size))
+        with open(task.path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
         digest = hashlib.sha1(data).hexdigest()
-        if known is not None and known[2] == digest:
-            return path
-        article = parse_bytes(data, path)
+        if task.known is not None and task.known[2] == digest:
+            return FileResult(task)
+        article = parse_bytes(data, task.ledger)  # the article records the absolute path
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
-        return Analysed(article, doc, digest, st.st_size, st.st_mtime_ns)
+        return FileResult(task, Analysed(article, doc, digest, st.st_size, st.st_mtime_ns))
     except RejectedFile as exc:
-        return path, exc.reason
+        return FileResult(task, rejected=exc.reason)
     except OSError as exc:
-        return path, f"cannot read: {exc.strerror or exc}"
+        return FileResult(task, rejected=f"cannot read: {exc.strerror or exc}")
     except RecursionError:
-        return path, "too deeply nested to parse"
+        return FileResult(task, rejected="too deeply nested to parse")
     except MemoryError:
-        return path, "out of memory while parsing"
+        return FileResult(task, rejected="out of memory while parsing")
     except Exception as exc:  # a parser bug must not stop the ingest
-        return path, f"internal error while parsing: {type(exc).__name__}: {exc}"
+        return FileResult(task, rejected=f"internal error while parsing: {type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------- dictionary
@@ -306,7 +352,9 @@ def add_user_dictionary(data_dir: str | Path, source: str | Path) -> int:
 # --------------------------------------------------------------------------- the ingest
 
 
-ProgressCallback = Callable[[int, int], None]
+#: ``on_progress(phase, done, total)``: ``phase`` is ``parse`` (files read, parsed and segmented),
+#: ``index`` (articles stored and indexed) or ``merge`` (segments merged; ``done`` 0 or 1 of 1).
+ProgressCallback = Callable[[str, int, int], None]
 RejectCallback = Callable[[str, str], None]
 
 
@@ -332,77 +380,122 @@ def ingest(
     Holds the archive's writer lock (:class:`~newsarc.lock.ArchiveLock`),
     waiting up to ``wait`` seconds for another writer (``on_wait(pid)`` is
     called when waiting starts).  ``batch_size`` defaults to
-    :func:`default_batch_size`.
+    :func:`default_batch_size`.  An interrupt (``KeyboardInterrupt``) stops the
+    workers and raises :class:`Interrupted`, which says what was committed.
     """
     started = time.perf_counter()
     data = Path(data_dir)
     summary = IngestSummary()
     batch_size = batch_size or default_batch_size()
     if (data / DB_NAME).exists():
-        open_store(data).close()  # a foreign or other-version archive: report it, touch nothing
+        # a foreign or other-version archive: report it, touch nothing (an archive whose first
+        # ingest was killed before its tables were made is no archive yet, and is made now)
+        with suppress(NoArchive):
+            open_store(data).close()
     prepare_archive_dir(data)
-    with ArchiveLock(data, wait=wait, on_wait=on_wait) as lock, _write_errors(data):
-        if lock.stale_pid is not None and on_message:
-            on_message(
-                f"cleared a stale archive lock left by PID {lock.stale_pid} (an interrupted ingest)"
-            )
-        _clean_index_debris(data)
-        _ingest_locked(
-            paths, data, summary, workers, batch_size, on_reject, on_progress, on_message
-        )
+    progress = on_progress or _no_progress
+    try:
+        with ArchiveLock(data, wait=wait, on_wait=on_wait) as lock, _write_errors(data):
+            if lock.stale_pid is not None and on_message:
+                on_message(
+                    f"cleared a stale archive lock left by PID {lock.stale_pid} (an interrupted ingest)"
+                )
+            _clean_index_debris(data)
+            with open_store(data, create=True) as store:
+                ix, spec = _resume(store, data, batch_size, summary, progress, on_message)
+                tasks = _tasks(paths, store, summary, on_reject)
+                _ingest_tasks(store, ix, tasks, spec, workers, batch_size, summary, on_reject, progress)
+    except KeyboardInterrupt:
+        summary.seconds = time.perf_counter() - started
+        raise Interrupted(summary) from None
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _ingest_locked(
-    paths, data, summary, workers, batch_size, on_reject, on_progress, on_message
-) -> None:  # type: ignore[no-untyped-def]
-    """The ingest proper (the caller holds the archive lock)."""
-    store = open_store(data, create=True)
-    try:
-        ix = open_index(data, create=True)
-        spec = segmenter_spec(data)
-        segmenter = Segmenter(*spec)
-        changed = _sync_dictionary(store, segmenter, spec)
-        pending = store.unindexed()
-        if changed and pending and on_message:
-            on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
-        if pending:
-            summary.reindexed = _reindex(store, ix, segmenter, pending, batch_size)
+def _resume(
+    store: Store,
+    data: Path,
+    batch_size: int,
+    summary: IngestSummary,
+    progress: ProgressCallback,
+    on_message: Callable[[str], None] | None,
+) -> tuple[Index, SegmenterSpec]:
+    """Open (or make) the index, bring the query dictionary up to date, and index what the store
+    holds unindexed (a dictionary change, or an interrupted ingest); the index and segmenter spec."""
+    ix = open_index(data, create=True)
+    spec = segmenter_spec(data)
+    segmenter = Segmenter(*spec)
+    changed = _sync_dictionary(store, segmenter, spec)
+    pending = store.unindexed()
+    if changed and pending and on_message:
+        on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
+    if pending:
+        _reindex(store, ix, segmenter, pending, batch_size, summary, progress)
+    return ix, spec
 
-        tasks: list[tuple[str, tuple[int, int, str] | None]] = []
-        for path, problem in iter_archive_files(paths):
-            summary.files += 1
-            spath = str(path)
-            if problem:
-                summary.rejected.append((spath, problem))
-                if on_reject:
-                    on_reject(spath, problem)
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    """The progress callback when the caller gives none."""
+
+
+def _tasks(
+    paths: Iterable[str | Path], store: Store, summary: IngestSummary, on_reject: RejectCallback | None
+) -> list[FileTask]:
+    """The files to read: every file under ``paths`` except those whose size and mtime the
+    ledger already holds (counted unchanged) and those that cannot be used (rejected)."""
+    tasks: list[FileTask] = []
+    for path, problem in iter_archive_files(paths):
+        summary.files += 1
+        if problem:
+            _reject(summary, on_reject, str(path), problem)
+            continue
+        ledger = _ledger_key(path)
+        known = store.file_state(ledger)
+        if known is not None:
+            try:
+                st = path.stat()
+            except OSError:
+                st = None
+            if st is not None and (st.st_size, st.st_mtime_ns) == known[:2]:
+                summary.unchanged += 1
                 continue
-            known = store.file_state(_ledger_key(path))
-            if known is not None:
-                try:
-                    st = path.stat()
-                except OSError:
-                    st = None
-                if st is not None and (st.st_size, st.st_mtime_ns) == known[:2]:
-                    summary.unchanged += 1
-                    continue
-            tasks.append((spath, known))
+        tasks.append(FileTask(str(path), ledger, known))
+    return tasks
 
-        total = len(tasks)
-        done = 0
-        if on_progress:
-            on_progress(0, total)
-        for results in _analysed_batches(tasks, batch_size, workers, spec):
-            _commit_batch(store, ix, results, summary, on_reject)
-            merge_segments(ix, above=MAX_SEGMENTS)
-            done += len(results)
-            if on_progress:
-                on_progress(done, total)
-        merge_segments(ix)
-    finally:
-        store.close()
+
+def _reject(summary: IngestSummary, on_reject: RejectCallback | None, path: str, reason: str) -> None:
+    summary.rejected.append((path, reason))
+    if on_reject:
+        on_reject(path, reason)
+
+
+def _ingest_tasks(
+    store: Store,
+    ix,  # type: ignore[no-untyped-def]
+    tasks: list[FileTask],
+    spec: SegmenterSpec,
+    workers: int | None,
+    batch_size: int,
+    summary: IngestSummary,
+    on_reject: RejectCallback | None,
+    progress: ProgressCallback,
+) -> None:
+    """Analyse the tasks (in workers), commit them batch by batch, merge segments at the end."""
+    total = len(tasks)
+    done = 0
+    progress("parse", 0, total)
+    for batch in _analysed_batches(tasks, batch_size, workers, spec):
+        results = []
+        for result in batch:
+            results.append(result)
+            done += 1
+            progress("parse", done, total)
+        progress("index", done, total)
+        _commit_batch(store, ix, results, summary, on_reject)
+        merge_segments(ix, above=MAX_SEGMENTS)
+    progress("merge", 0, 1)
+    merge_segments(ix)
+    progress("merge", 1, 1)
 
 
 @contextmanager
@@ -415,7 +508,7 @@ def _write_errors(data: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
-        raise _db_error(data, data / DB_NAME, exc) from None
+        raise database_error(data, data / DB_NAME, exc) from None
     except LockError:
         raise ArchiveLocked(f"the search index in {data} is locked by another writer") from None
     except OSError as exc:
@@ -451,92 +544,141 @@ def _ledger_key(path: Path) -> str:
 
 
 def _analysed_batches(
-    tasks: list[tuple[str, tuple[int, int, str] | None]],
-    batch_size: int,
-    workers: int | None,
-    spec: SegmenterSpec,
-) -> Iterator[list]:
-    """Analyse tasks batch by batch, at most two batches in flight (bounded memory)."""
+    tasks: list[FileTask], batch_size: int, workers: int | None, spec: SegmenterSpec
+) -> Iterator[Iterator[FileResult]]:
+    """Analyse tasks batch by batch, each batch's results as they come (at most two batches in
+    flight: bounded memory, and the workers go on with the next batch while one is committed)."""
     batches = [tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)]
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or len(tasks) < POOL_THRESHOLD:
         _init_worker(spec)
         for batch in batches:
-            yield [_work(t) for t in batch]
+            yield (_work(t) for t in batch)
         return
     ctx = get_context("fork") if hasattr(os, "fork") else get_context()
+    # Pool.__exit__ stops the workers, also on an interrupt: they ignore it (see _init_pool_worker)
     with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(spec,)) as pool:
         inflight = None
         for batch in batches:
-            nxt = pool.map_async(_work, batch, chunksize=8)
+            nxt = pool.imap(_work, batch, chunksize=8)
             if inflight is not None:
-                yield inflight.get()
+                yield inflight
             inflight = nxt
         if inflight is not None:
-            yield inflight.get()
+            yield inflight
 
 
-def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_reject) -> None:  # type: ignore[no-untyped-def]
-    """Decide, store and index one batch; commit the store, then the index."""
-    chosen: dict[str, Analysed] = {}
-    ledger: list[tuple[str, int, int, str]] = []
-    for res in results:
-        if isinstance(res, str):
-            summary.unchanged += 1
+@dataclass
+class _Counts:
+    """How a batch's articles compare with the store, counted into the summary once committed."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    older: int = 0
+
+    def add_to(self, summary: IngestSummary) -> None:
+        summary.added += self.added
+        summary.updated += self.updated
+        summary.unchanged += self.unchanged
+        summary.older += self.older
+
+
+def _commit_batch(
+    store: Store, ix, results: list[FileResult], summary: IngestSummary, on_reject: RejectCallback | None  # type: ignore[no-untyped-def]
+) -> None:
+    """Decide, store and index one batch: the store commits first, then the index, then the
+    rows are marked indexed (a crash in between is finished by the next ingest)."""
+    counts = _Counts()
+    newest, ledger = _sort_results(store, results, counts, summary, on_reject)
+    writes = _choose_versions(store, newest, counts)
+    rowids = _store_batch(store, writes, ledger)
+    counts.add_to(summary)
+    if writes:
+        _index_batch(ix, writes)
+        with store.transaction():
+            store.mark_indexed(rowids)
+
+
+#: A ledger row: ``(absolute path, size, mtime_ns, sha1 hex)``.
+LedgerEntry = tuple[str, int, int, str]
+
+
+def _sort_results(
+    store: Store,
+    results: list[FileResult],
+    counts: _Counts,
+    summary: IngestSummary,
+    on_reject: RejectCallback | None,
+) -> tuple[dict[str, Analysed], list[LedgerEntry]]:
+    """Report the rejected files; keep the newest version of each article the batch holds;
+    the ledger rows of the files read."""
+    newest: dict[str, Analysed] = {}
+    ledger: list[LedgerEntry] = []
+    for result in results:
+        task = result.task
+        if result.rejected is not None:
+            _reject(summary, on_reject, task.path, result.rejected)
+            continue
+        if result.analysed is None:  # touched, same content: remember its new size and mtime
+            counts.unchanged += 1
             try:
-                st = os.stat(res)
+                st = os.stat(task.ledger)
             except OSError:  # removed since it was read: nothing to record
                 continue
-            known = store.file_state(_ledger_key(Path(res)))
-            if known:
-                ledger.append((_ledger_key(Path(res)), st.st_size, st.st_mtime_ns, known[2]))
+            if task.known is not None:
+                ledger.append((task.ledger, st.st_size, st.st_mtime_ns, task.known[2]))
             continue
-        if isinstance(res, tuple):
-            path, reason = res
-            summary.rejected.append((path, reason))
-            if on_reject:
-                on_reject(path, reason)
-            continue
-        ledger.append((_ledger_key(Path(res.article.path)), res.size, res.mtime_ns, res.digest))
+        res = result.analysed
+        ledger.append((task.ledger, res.size, res.mtime_ns, res.digest))
         aid = res.article.id
-        if aid in chosen:
-            summary.older += 1
-            if res.article.archived_ms > chosen[aid].article.archived_ms:
-                chosen[aid] = res
-            continue
-        chosen[aid] = res
+        if aid in newest:
+            counts.older += 1
+            if res.article.archived_ms <= newest[aid].article.archived_ms:
+                continue
+        newest[aid] = res
+    return newest, ledger
 
+
+def _choose_versions(store: Store, newest: dict[str, Analysed], counts: _Counts) -> list[tuple[Analysed, bool]]:
+    """The articles to write, each with whether it replaces a stored (older) version."""
     writes: list[tuple[Analysed, bool]] = []
-    for aid, res in chosen.items():
+    for aid, res in newest.items():
         stored_ms = store.archived_ms(aid)
         if stored_ms is None:
-            summary.added += 1
+            counts.added += 1
             writes.append((res, False))
         elif res.article.archived_ms > stored_ms:
-            summary.updated += 1
+            counts.updated += 1
             writes.append((res, True))
         elif res.article.archived_ms == stored_ms:
-            summary.unchanged += 1
+            counts.unchanged += 1
         else:
-            summary.older += 1
+            counts.older += 1
+    return writes
 
-    conn = store.conn
-    conn.execute("BEGIN IMMEDIATE")
+
+def _store_batch(store: Store, writes: list[tuple[Analysed, bool]], ledger: list[LedgerEntry]) -> list[int]:
+    """Store the articles (not yet indexed), their character postings and the ledger rows in one
+    transaction; returns the articles' rowids (set as their index documents' keys)."""
     rowids = []
     char_postings: dict[str, list[int]] = {}
-    for res, _replace in writes:
-        rowid = store.put(res.article, file=_ledger_key(Path(res.article.path)), digest=res.digest)
-        res.doc.key = rowid
-        rowids.append(rowid)
-        for ch in res.doc.title.chars | res.doc.body.chars:
-            char_postings.setdefault(ch, []).append(rowid)
-    if char_postings:
-        store.add_char_postings(char_postings)
-    for entry in ledger:
-        store.record_file(*entry)
-    conn.execute("COMMIT")
-    if not writes:
-        return
+    with store.transaction():
+        for res, _replace in writes:
+            rowid = store.put(res.article, file=res.article.path, digest=res.digest)
+            res.doc.key = rowid
+            rowids.append(rowid)
+            for ch in res.doc.title.chars | res.doc.body.chars:
+                char_postings.setdefault(ch, []).append(rowid)
+        if char_postings:
+            store.add_char_postings(char_postings)
+        for entry in ledger:
+            store.record_file(*entry)
+    return rowids
+
+
+def _index_batch(ix, writes: list[tuple[Analysed, bool]]) -> None:  # type: ignore[no-untyped-def]
+    """Add the articles to the index as one segment, deleting the versions they replace."""
     writer = index_writer(ix)
     try:
         writer.delete_ids(res.article.id for res, replace in writes if replace)
@@ -546,15 +688,21 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
     except BaseException:
         writer.cancel()
         raise
-    conn.execute("BEGIN IMMEDIATE")
-    store.mark_indexed(rowids)
-    conn.execute("COMMIT")
 
 
-def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_size: int) -> int:  # type: ignore[no-untyped-def]
-    """Re-analyse stored articles and replace them in the index."""
-    count = 0
-    for i in range(0, len(rowids), batch_size):
+def _reindex(
+    store: Store,
+    ix,  # type: ignore[no-untyped-def]
+    segmenter: Segmenter,
+    rowids: list[int],
+    batch_size: int,
+    summary: IngestSummary,
+    progress: ProgressCallback,
+) -> None:
+    """Re-analyse stored articles and replace them in the index, batch by batch."""
+    total = len(rowids)
+    progress("index", 0, total)
+    for i in range(0, total, batch_size):
         chunk = rowids[i : i + batch_size]
         writer = index_writer(ix)
         try:
@@ -563,6 +711,7 @@ def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_si
                 article = store.get_by_rowid(rowid)
                 _folded, doc = analyse_article(article, segmenter, key=rowid)
                 docs.append(doc)
+                progress("index", i + len(docs), total)
             writer.delete_ids(doc.id for doc in docs)
             for doc in docs:
                 writer.add_document(**doc.fields())
@@ -571,11 +720,9 @@ def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_si
             writer.cancel()
             raise
         merge_segments(ix, above=MAX_SEGMENTS)
-        store.conn.execute("BEGIN IMMEDIATE")
-        store.mark_indexed(chunk)
-        store.conn.execute("COMMIT")
-        count += len(chunk)
-    return count
+        with store.transaction():
+            store.mark_indexed(chunk)
+        summary.reindexed += len(chunk)
 
 
 def reindex(
@@ -583,30 +730,36 @@ def reindex(
     *,
     wait: float = DEFAULT_WAIT,
     on_wait: Callable[[int | None], None] | None = None,
-) -> int:
+    on_progress: ProgressCallback | None = None,
+) -> IngestSummary:
     """Rebuild the search index of an archive from its store (after a dictionary change).
 
     Takes the archive's writer lock like :func:`ingest`.  Every row is first
     marked unindexed in one transaction, so an interrupted reindex is finished
-    by the next ingest or reindex.
+    by the next ingest or reindex.  Returns a summary whose ``reindexed`` is
+    the number of articles; an interrupt raises :class:`Interrupted`.
     """
+    started = time.perf_counter()
     data = Path(data_dir)
-    open_store(
-        data
-    ).close()  # "no archive", foreign or other-version archives: report, touch nothing
-    with ArchiveLock(data, wait=wait, on_wait=on_wait), _write_errors(data):
-        _clean_index_debris(data)
-        store = open_store(data, create=True)
-        try:
-            ix = open_index(data, create=True)
-            spec = segmenter_spec(data)
-            segmenter = Segmenter(*spec)
-            _sync_dictionary(store, segmenter, spec)
-            store.conn.execute("BEGIN IMMEDIATE")
-            store.conn.execute("UPDATE articles SET indexed = 0")
-            store.conn.execute("COMMIT")
-            count = _reindex(store, ix, segmenter, store.unindexed(), default_batch_size())
-            merge_segments(ix)
-            return count
-        finally:
-            store.close()
+    summary = IngestSummary()
+    progress = on_progress or _no_progress
+    open_store(data).close()  # "no archive", foreign or other-version archives: report, touch nothing
+    try:
+        with ArchiveLock(data, wait=wait, on_wait=on_wait), _write_errors(data):
+            _clean_index_debris(data)
+            with open_store(data, create=True) as store:
+                ix = open_index(data, create=True)
+                spec = segmenter_spec(data)
+                segmenter = Segmenter(*spec)
+                _sync_dictionary(store, segmenter, spec)
+                with store.transaction():
+                    store.mark_all_unindexed()
+                _reindex(store, ix, segmenter, store.unindexed(), default_batch_size(), summary, progress)
+                progress("merge", 0, 1)
+                merge_segments(ix)
+                progress("merge", 1, 1)
+    except KeyboardInterrupt:
+        summary.seconds = time.perf_counter() - started
+        raise Interrupted(summary) from None
+    summary.seconds = time.perf_counter() - started
+    return summary
