@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,42 @@ def run(*args: str, data: Path | None = None, env: dict | None = None):  # type:
 def jsonl(text: str) -> list[dict]:
     """Parse JSON Lines output."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def template_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive holding one seed article (its query dictionary built: that takes seconds),
+    made once per session; tests copy it before changing anything."""
+    from newsarc.ingest import ingest
+
+    base = tmp_path_factory.getbasetemp() / "newsarc-template"
+    if not (base / "articles.db").exists():
+        ingest([sorted(SEEDS.glob("*.txt"))[0]], base, workers=1)
+    return base
+
+
+def make_corpus(folder: Path, count: int, tag: str = "copy", chars: int = 1200) -> list[str]:
+    """``count`` small archive files made from the seeds, each with its own URL (``…?TAG=i``).
+
+    Each file is cut after ``chars`` characters, though never before its first
+    paragraph ends (a file cut before any text is rejected as truncated).
+    Returns the URLs.
+    """
+    seeds = sorted(SEEDS.glob("*.txt"))
+    folder.mkdir(parents=True, exist_ok=True)
+    urls = []
+    for i in range(count):
+        lines = seeds[i % len(seeds)].read_text(encoding="utf-8").split("\n")
+        for j, line in enumerate(lines):
+            if line.startswith("["):
+                m = re.search(r"\]\((https?://[^)]*)\)\s*$", line)
+                assert m
+                url = f"{m.group(1)}?{tag}={i}"
+                lines[j] = line[: m.start()] + f"]({url})"
+                urls.append(url)
+                break
+        text = "\n".join(lines)
+        (folder / f"{i:04d}.txt").write_text(text[: max(chars, text.find("</p>") + 4)], encoding="utf-8")
+    return urls
 
 
 @pytest.fixture(scope="session")

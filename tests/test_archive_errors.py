@@ -12,18 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from newsarc import ingest as ingest_mod
+from conftest import template_archive
 from newsarc.store import FORMAT_VERSION
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED = SEEDS / sorted(os.listdir(SEEDS))[0]
-
-
-def template_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.getbasetemp() / "newsarc-template"
-    if not (base / "articles.db").exists():
-        ingest_mod.ingest([SEED], base, workers=1)
-    return base
 
 
 def run(*args: str, prefix: tuple[str, ...] = ()) -> tuple[int, str, str]:

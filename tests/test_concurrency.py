@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -13,32 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from newsarc import ingest as ingest_mod
+from conftest import make_corpus, template_archive
 from newsarc.errors import ArchiveLocked, NewsarcError
 from newsarc.lock import ArchiveLock, is_locked, read_owner
 from newsarc.search import SearchOptions, open_searcher
 from newsarc.store import open_store
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
-
-
-def make_corpus(folder: Path, count: int, tag: str, chars: int = 1200) -> None:
-    seeds = sorted(SEEDS.glob("*.txt"))
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        lines = seeds[i % len(seeds)].read_text(encoding="utf-8").split("\n")
-        for j, line in enumerate(lines):
-            if line.startswith("["):
-                lines[j] = re.sub(r"\]\((https?://[^)]*)\)\s*$", lambda m, i=i: f"]({m.group(1)}?{tag}={i})", line)
-                break
-        (folder / f"{i:04d}.txt").write_text("\n".join(lines)[:chars], encoding="utf-8")
-
-
-def template_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.getbasetemp() / "newsarc-template"
-    if not (base / "articles.db").exists():
-        ingest_mod.ingest([SEEDS / sorted(os.listdir(SEEDS))[0]], base, workers=1)
-    return base
 
 
 def newsarc(*args: str, **kw) -> subprocess.Popen:  # type: ignore[no-untyped-def]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_corpus, template_archive
 from newsarc import ingest as ingest_mod
 from newsarc.index import INDEX_NAME, index_dir
 from newsarc.search import SearchOptions, open_searcher
@@ -29,34 +29,6 @@ from newsarc.store import open_store
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 CORPUS_FILES = 150
 KILL_RUNS = 5
-
-
-def make_corpus(folder: Path, count: int, chars: int = 1200) -> list[str]:
-    """``count`` small archive files made from the seeds, each with its own URL."""
-    seeds = sorted(SEEDS.glob("*.txt"))
-    folder.mkdir(parents=True, exist_ok=True)
-    urls = []
-    for i in range(count):
-        text = seeds[i % len(seeds)].read_text(encoding="utf-8")
-        lines = text.split("\n")
-        for j, line in enumerate(lines):
-            if line.startswith("["):
-                m = re.search(r"\]\((https?://[^)]*)\)\s*$", line)
-                assert m
-                url = f"{m.group(1)}?copy={i}"
-                lines[j] = line[: m.start()] + f"]({url})"
-                urls.append(url)
-                break
-        (folder / f"{i:04d}.txt").write_text("\n".join(lines)[:chars], encoding="utf-8")
-    return urls
-
-
-def template_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An archive holding one seed article (its query dictionary built: that takes seconds), shared."""
-    base = tmp_path_factory.getbasetemp() / "newsarc-template"
-    if not (base / "articles.db").exists():
-        ingest_mod.ingest([SEEDS / sorted(os.listdir(SEEDS))[0]], base, workers=1)
-    return base
 
 
 def copy_archive(template: Path, target: Path) -> Path:
@@ -192,8 +164,8 @@ def test_crash_during_dictionary_reindex_is_finished_later(
     (data / "userdict.txt").write_text("测试新词 100 n\n", encoding="utf-8")
     real = ingest_mod._reindex
 
-    def crashing(store, ix, segmenter, rowids, batch_size):  # type: ignore[no-untyped-def]
-        real(store, ix, segmenter, rowids[:5], batch_size)
+    def crashing(store, ix, segmenter, rowids, batch_size, summary, progress):  # type: ignore[no-untyped-def]
+        real(store, ix, segmenter, rowids[:5], batch_size, summary, progress)
         raise _Crash()
 
     monkeypatch.setattr(ingest_mod, "_reindex", crashing)

@@ -68,8 +68,8 @@ def test_a_long_ingest_keeps_its_segments_bounded(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(newsarc.ingest, "MAX_SEGMENTS", 3)
     counts: list[int] = []
 
-    def segments(done: int, total: int) -> None:
-        if done:
+    def segments(phase: str, done: int, total: int) -> None:
+        if phase == "index":  # before each batch is committed: the segments the previous ones left
             with open_index(tmp_path / "data").reader() as reader:
                 counts.append(len(reader.leaf_readers()))
 

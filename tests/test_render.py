@@ -318,7 +318,7 @@ def test_hits_plain_has_no_markers():
 
 def test_render_hits_returns_count_and_empty_writes_nothing():
     out = io.StringIO()
-    assert render_hits(iter([]), out, PLAIN, total=0, elapsed=0.1) == 0
+    assert render_hits(iter([]), out, PLAIN) == 0
     assert out.getvalue() == ""
     assert render_hits([make_hit(), make_hit()], out, PLAIN) == 2
 
@@ -529,13 +529,13 @@ def test_ingest_summary():
     err = io.StringIO()
     summary = {"files": 3623, "added": 3600, "updated": 12, "unchanged": 5, "older": 0,
                "rejected": 6, "seconds": 8.787}  # fmt: skip
-    render_ingest_summary(summary, err, PLAIN)
+    render_ingest_summary(summary, err)
     assert err.getvalue() == (
         "ingested 3623 files: 3600 added, 12 updated, 5 unchanged, 6 rejected"
         " (412.3 articles/s, 8.8 s)\n"
     )
     err = io.StringIO()
-    render_ingest_summary({"files": 1, "added": 0, "older": 1, "seconds": 0}, err, PLAIN)
+    render_ingest_summary({"files": 1, "added": 0, "older": 1, "seconds": 0}, err)
     assert err.getvalue() == (
         "ingested 1 file: 0 added, 0 updated, 0 unchanged, 1 older, 0 rejected (0.0 s)\n"
     )
@@ -560,7 +560,7 @@ def test_timeline_and_keywords():
         "2023-01   5  " + "█" * 14 + "\n2023-02  10  " + "█" * 27 + "\n2023-03   0\n"
     )
     out = io.StringIO()
-    render_keywords([("普京", 0.5), ("North Korea", 0.12345), ("朝鲜", 12.0)], out, PLAIN)
+    render_keywords([("普京", 0.5), ("North Korea", 0.12345), ("朝鲜", 12.0)], out)
     assert out.getvalue() == ("普京          0.500\nNorth Korea   0.123\n朝鲜         12.000\n")
 
 
@@ -575,7 +575,7 @@ class TTYFile(io.TextIOWrapper):
 def test_page_writes_directly_when_not_a_tty(monkeypatch):
     monkeypatch.setenv("NEWSARC_PAGER", "definitely-not-a-pager-xyz")
     out = io.StringIO()
-    page("text\n", out, PLAIN)
+    page("text\n", out)
     assert out.getvalue() == "text\n"
 
 
@@ -583,7 +583,7 @@ def test_page_writes_directly_when_not_a_tty(monkeypatch):
 def test_page_falls_back_when_disabled_or_missing(monkeypatch, pager):
     monkeypatch.setenv("NEWSARC_PAGER", pager)
     out = FakeTTY()
-    page("text\n", out, PLAIN)
+    page("text\n", out)
     assert out.getvalue() == "text\n"
 
 
@@ -591,10 +591,10 @@ def test_page_runs_pager_and_survives_broken_pipe(monkeypatch, tmp_path):
     target = tmp_path / "paged.txt"
     with TTYFile(open(target, "wb"), encoding="utf-8") as out:  # noqa: SIM115
         monkeypatch.setenv("NEWSARC_PAGER", "cat")
-        page("新闻\n", out, PLAIN)
+        page("新闻\n", out)
         monkeypatch.delenv("NEWSARC_PAGER")
         monkeypatch.setenv("PAGER", "true")  # exits without reading: broken pipe
-        page("x" * 1_000_000, out, PLAIN)
+        page("x" * 1_000_000, out)
     assert target.read_text(encoding="utf-8") == "新闻\n"
 
 

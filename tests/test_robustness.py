@@ -152,6 +152,7 @@ def test_oversized_file_is_rejected_unread(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setattr("builtins.open", spy)
     ingest_mod._init_worker(())
     started = time.perf_counter()
-    result = ingest_mod._work((str(big), None))
-    assert result == (str(big), "file too large: 50 MB > 20 MB")
+    task = ingest_mod.FileTask(str(big), str(big), None)
+    result = ingest_mod._work(task)
+    assert (result.analysed, result.rejected) == (None, "file too large: 50.0 MB > 20 MB")
     assert str(big) not in opened and time.perf_counter() - started < 1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from newsarc import ingest as ingest_mod
+from conftest import template_archive
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 EVIL = "\x1b]0;pwned\x07\x1b[2J\x1b[31m\x9b31m\u202e\u2066\x08\x7f"
@@ -20,13 +20,6 @@ EVIL = "\x1b]0;pwned\x07\x1b[2J\x1b[31m\x9b31m\u202e\u2066\x08\x7f"
 EVIL_BODY = EVIL + "\r\x00\x0b\x0c"
 #: Bytes that must never appear raw in output: ESC, BEL, BS, CR, C1 (as UTF-8), bidi controls.
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def template_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.getbasetemp() / "newsarc-template"
-    if not (base / "articles.db").exists():
-        ingest_mod.ingest([SEEDS / sorted(os.listdir(SEEDS))[0]], base, workers=1)
-    return base
 
 
 @pytest.fixture(scope="module")

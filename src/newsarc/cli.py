@@ -7,11 +7,14 @@ ambiguous id, rejected files, or an archive problem; 2 usage errors
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
+import signal
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,60 +123,119 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
     """
     from newsarc.ingest import add_user_dictionary
     from newsarc.ingest import ingest as run_ingest
-    from newsarc.render import render_ingest_summary, style_for
+    from newsarc.render import render_ingest_summary
 
     data_dir = _data_dir(ctx, data)
     if user_dict is not None:
         added = add_user_dictionary(data_dir, user_dict)
         click.echo(f"dictionary: {added} new words from {user_dict}", err=True)
-    err_style = style_for(sys.stderr)
-    bar = _ProgressBar() if sys.stderr.isatty() else None
+    progress = _Progress("files")
 
     def on_reject(path: str, reason: str) -> None:
-        if bar:
-            bar.clear()
+        progress.clear()
         click.echo(f"{_printable(path)}: {_printable(reason)}", err=True)
+
+    def on_message(message: str) -> None:
+        progress.clear()
+        click.echo(_printable(message), err=True)
 
     def on_wait(pid: int | None) -> None:
         who = f"PID {pid}" if pid is not None else "another process"
         click.echo(f"waiting for the archive lock held by {who}… (up to {wait:g} s; --wait SECONDS)",
                    err=True)
 
-    summary = run_ingest(
-        paths, data_dir, workers=workers, on_reject=on_reject,
-        on_progress=bar.update if bar else None,
-        on_message=lambda m: click.echo(_printable(m), err=True),
-        wait=wait, on_wait=on_wait,
-    )
-    if bar:
-        bar.clear()
+    with _interruptible(progress, "run the same ingest again to resume"):
+        summary = run_ingest(
+            paths, data_dir, workers=workers, on_reject=on_reject, on_progress=progress,
+            on_message=on_message, wait=wait, on_wait=on_wait,
+        )
+    progress.clear()
     if as_json:
         import json
 
         click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
-    render_ingest_summary(summary.as_dict(), sys.stderr, err_style)
+    render_ingest_summary(summary.as_dict(), sys.stderr)
     if summary.reindexed:
         click.echo(f"re-indexed {summary.reindexed} stored articles", err=True)
     if summary.rejected:
         sys.exit(1)
 
 
-class _ProgressBar:
-    """A one-line progress bar on stderr (terminal only)."""
+class _Progress:
+    """A long job's progress on stderr, on a terminal only (nothing when piped).
 
-    def __init__(self) -> None:
-        self.total = 0
+    click's progress bar, updated per file or article: the phase (``parse``,
+    ``index``, ``merge``), the bar, count, percentage, ETA and rate.  Called as
+    the library's ``on_progress(phase, done, total)``.
+    """
 
-    def update(self, done: int, total: int) -> None:
-        self.total = total
-        width = 30
-        filled = width * done // total if total else width
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        sys.stderr.flush()
+    def __init__(self, noun: str) -> None:
+        self.noun = noun
+        self.shown = sys.stderr.isatty()
+        self.bar: Any = None
+        self.started = 0.0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.shown:
+            return
+        if phase != "merge" and (self.bar is None or self.bar.length != total or done < self.bar.pos):
+            if not total:
+                return
+            self.clear()
+            self.bar = click.progressbar(length=total, file=sys.stderr, width=24, show_pos=True,
+                                         show_percent=True, show_eta=True, item_show_func=self._rate)
+            self.started = time.monotonic()
+        if self.bar is None:
+            return
+        self.bar.label = f"{phase:<5}"
+        if phase != "merge" and done > self.bar.pos:
+            self.bar.update(done - self.bar.pos)
+        self.bar.render_progress()
+
+    def _rate(self, _item: Any) -> str:
+        elapsed = time.monotonic() - self.started
+        return f"{self.bar.pos / elapsed:.0f} {self.noun}/s" if elapsed > 0.5 and self.bar.pos else ""
 
     def clear(self) -> None:
-        sys.stderr.write("\r\x1b[K")
-        sys.stderr.flush()
+        """Erase the bar's line (and show the cursor the bar hid), so that a message can follow;
+        the next update draws the bar again."""
+        if self.bar is not None:
+            sys.stderr.write("\r\x1b[K\x1b[?25h")
+            sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _interruptible(progress: _Progress, resume: str) -> Iterator[None]:
+    """Run a writer so that Ctrl-C (SIGINT) or SIGTERM stops it cleanly.
+
+    SIGTERM is turned into the same interrupt as SIGINT; the library stops its
+    workers and says what it committed.  The progress line is cleared, one line
+    says how many articles were committed and how to resume, and the exit code
+    is 130 (SIGINT) or 143 (SIGTERM), as a shell reports a process those
+    signals killed.
+    """
+    from newsarc.ingest import Interrupted
+
+    received = {"signal": signal.SIGINT}
+
+    def on_sigterm(signum: int, _frame: Any) -> None:
+        received["signal"] = signum
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except Interrupted as exc:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot cut the message
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        progress.clear()
+        noun = "article" if exc.committed == 1 else "articles"
+        click.echo(f"newsarc: interrupted: {exc.committed} {noun} committed; {resume}", err=True)
+        sys.exit(128 + received["signal"])
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _printable(text: str) -> str:
@@ -279,7 +341,7 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
         style = _style()
         buffer = io.StringIO()
         render_article(article, buffer, style)
-        page(buffer.getvalue(), out, style)
+        page(buffer.getvalue(), out)
     out.flush()
 
 
@@ -404,7 +466,7 @@ def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, dat
         for term, weight in rows:
             out.write(json.dumps({"term": term, "weight": round(weight, 4)}, ensure_ascii=False) + "\n")
     else:
-        render_keywords(rows, out, _style())
+        render_keywords(rows, out)
     out.flush()
 
 
@@ -592,15 +654,23 @@ def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, all_ver
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 @_data_option
 @click.pass_context
 @_reports_errors
-def reindex(ctx: click.Context, data: Path | None) -> None:
+def reindex(ctx: click.Context, as_json: bool, data: Path | None) -> None:
     """Re-segment every stored article and rebuild the search index (after a dictionary change)."""
     from newsarc.ingest import reindex as run_reindex
 
-    count = run_reindex(_data_dir(ctx, data))
-    click.echo(f"re-indexed {count} articles", err=True)
+    progress = _Progress("articles")
+    with _interruptible(progress, "run `newsarc reindex` again (or any ingest) to finish"):
+        summary = run_reindex(_data_dir(ctx, data), on_progress=progress)
+    progress.clear()
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"reindexed": summary.reindexed, "seconds": round(summary.seconds, 3)}))
+    click.echo(f"re-indexed {summary.reindexed} articles", err=True)
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -20,6 +20,10 @@ class ArchiveError(NewsarcError):
     """The archive directory is missing, unreadable, foreign, or of another format version."""
 
 
+class NoArchive(ArchiveError):
+    """The directory holds no archive (yet): nothing has been ingested into it."""
+
+
 class ArchiveLocked(ArchiveError):
     """Another process is writing to the archive."""
 

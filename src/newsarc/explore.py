@@ -19,7 +19,7 @@ and copies of it (same outlet, same title) left out.
 publication, on a continuous axis.  A period is the article's own calendar
 date (its ``published`` value, in the outlet's time zone — a Hong Kong
 article of 1 January is counted in January, as ``stats`` counts years);
-``--since``/``--until`` filter in UTC, as in search.
+``--since``/``--until`` filter by the same local date, as in search.
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ from whoosh import query as wq
 
 from newsarc.analysis import Segmenter, analyze
 from newsarc.errors import QueryError, UnknownArticle
+from newsarc.index import TITLE_BOOST
 from newsarc.ingest import archive_segmenter
 from newsarc.query import parse_query
 from newsarc.records import Hit
-from newsarc.search import TITLE_BOOST, Searcher, SearchOptions, open_searcher
+from newsarc.search import Searcher, SearchOptions, open_searcher
 
 PERIODS = ("year", "month", "day")
 #: How many of an article's keywords make the similarity query.

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 from whoosh import columns, fields, formats, index
 from whoosh.system import pack_uint
@@ -36,6 +37,8 @@ from newsarc.codec import CompactTermsReader, NewsarcCodec, Row, decode_postings
 from newsarc.errors import ArchiveError
 
 INDEX_NAME = "MAIN"
+#: How much a title word weighs against a body word in ranking (BM25F here, ``^3`` in OpenSearch).
+TITLE_BOOST = 3
 
 
 class CountedField(fields.FieldType):
@@ -354,6 +357,16 @@ def index_writer(ix: index.Index) -> BatchWriter:
     return BatchWriter(ix)
 
 
+def segment_readers(reader) -> list[tuple[Any, int]]:  # type: ignore[no-untyped-def]
+    """``(segment reader, first document number)`` of each segment an index reader spans.
+
+    An index without segments (a new archive before its first index commit, or
+    after one that was killed or ran out of disk) has none: Whoosh then hands
+    out an empty reader, which belongs to no segment.
+    """
+    return [(leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.segment() is not None]
+
+
 #: Segments of fewer live documents than this are always worth merging.
 MERGE_FLOOR_DOCS = 1_000
 
@@ -423,7 +436,7 @@ def merge_segments(
         return kept
 
     with ix.reader() as reader:
-        segments = [leaf.segment() for leaf, _offset in reader.leaf_readers()]
+        segments = [leaf.segment() for leaf, _offset in segment_readers(reader)]
     if len(segments) <= above and not (
         above <= 1 and any(_mostly_deleted(seg) for seg in segments)
     ):
@@ -442,6 +455,13 @@ def merge_segments(
 def index_dir(data_dir: str | Path) -> Path:
     """Where an archive keeps its Whoosh index."""
     return Path(data_dir) / "index"
+
+
+def empty_index() -> index.Index:
+    """An index without documents, in memory: what readers search before an archive's index exists."""
+    from whoosh.filedb.filestore import RamStorage
+
+    return RamStorage().create_index(make_schema(), indexname=INDEX_NAME)
 
 
 def open_index(data_dir: str | Path, *, create: bool = False) -> index.Index:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from whoosh.index import LockError
+from whoosh.index import Index, LockError
 
 from newsarc.analysis import (
     Segmenter,
@@ -31,7 +32,7 @@ from newsarc.analysis import (
     jieba_dictionary_path,
     read_dictionary,
 )
-from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, RejectedFile
+from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, NoArchive, RejectedFile
 from newsarc.gitmirror import GitMirror, find_mirror
 from newsarc.index import (
     INDEX_NAME,
@@ -43,13 +44,13 @@ from newsarc.index import (
     open_index,
 )
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock
-from newsarc.parse import parse_bytes
+from newsarc.parse import MAX_FILE_BYTES, parse_bytes, too_large
 from newsarc.records import Article
 from newsarc.store import (
     DB_NAME,
     USER_DICT_NAME,
     Store,
-    _db_error,
+    database_error,
     dictionary_cache,
     open_store,
     prepare_archive_dir,
@@ -71,8 +72,6 @@ def default_batch_size() -> int:
 
 #: Below this many files, work in-process (a worker pool costs more than it saves).
 POOL_THRESHOLD = 64
-#: Files larger than this are rejected without being read.
-MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass
@@ -106,6 +105,23 @@ class IngestSummary:
         }
 
 
+class Interrupted(KeyboardInterrupt):
+    """A writer stopped by an interrupt (SIGINT, or SIGTERM turned into one by the caller).
+
+    ``summary`` counts what was committed before it stopped; running the same
+    ingest again resumes from there.
+    """
+
+    def __init__(self, summary: IngestSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+    @property
+    def committed(self) -> int:
+        """Articles added, updated or re-indexed by the batches committed before the interrupt."""
+        return self.summary.added + self.summary.updated + self.summary.reindexed
+
+
 @dataclass(slots=True)
 class Analysed:
     """A parsed and analysed article, as a worker returns it."""
@@ -113,10 +129,52 @@ class Analysed:
     article: Article  # without its HTML, which the store does not keep (nor pickle it back)
     doc: IndexDocument
     digest: str
-    size: int
+    size: int  # -1: a version from a git mirror, which has no ledger row
     mtime_ns: int
     content: str = ""  # the content digest (newsarc.versions.content_digest)
     seq: int = 0  # orders versions archived at the same time: the file's mtime, a commit's place
+
+
+@dataclass(frozen=True, slots=True)
+class FileTask:
+    """One file for a worker: its path as given (for messages), its absolute path (the
+    ledger's key and the article's ``path``) and the ledger's ``(size, mtime_ns, digest)``."""
+
+    path: str
+    ledger: str
+    known: tuple[int, int, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlobTask:
+    """One version of a file in a git mirror, for a worker: its bytes and where it came from.
+
+    ``path`` names the file for messages (``GITDIR:PATH``), ``name`` is how the
+    article records its source (``GITDIR@COMMIT:PATH``), ``archived_ms`` the
+    commit time (the archive time of a file whose header has none) and
+    ``seq`` the version's place in the mirror's history.
+    """
+
+    path: str
+    name: str
+    data: bytes
+    archived_ms: int
+    seq: int
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What a worker made of a file: an ``analysed`` article, a ``rejected`` reason, or
+    neither — the content is what the ledger already holds (``unchanged``)."""
+
+    task: FileTask | BlobTask
+    analysed: Analysed | None = None
+    rejected: str | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        """The file's content digest is the one the ledger recorded."""
+        return self.analysed is None and self.rejected is None
 
 
 # --------------------------------------------------------------------------- files
@@ -171,6 +229,19 @@ def _die_with_parent() -> None:
 
 
 def _init_pool_worker(spec: SegmenterSpec) -> None:
+    """A pool worker's set-up.
+
+    Workers leave interrupts to the parent: they ignore SIGINT and move to a
+    process group of their own, so that neither Ctrl-C on the terminal nor a
+    signal sent to the ingest's process group reaches them.  A worker killed by
+    one while waiting for a task would die holding the pool's queue lock, and
+    the parent would hang when it stops the pool.  The parent stops them
+    (SIGTERM) once it holds that lock itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with suppress(OSError):
+        os.setpgid(0, 0)
     _die_with_parent()
     _init_worker(spec)
 
@@ -205,60 +276,37 @@ def local_day(published: str) -> int:
     return int(digits) if len(digits) == 8 and digits.isdigit() else 0
 
 
-def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str, str] | str:
-    """Worker: read, parse and analyse one file.
-
-    Returns an :class:`Analysed`, ``(path, reason)`` for a rejected file, or the
-    path alone when the file's content is what the ledger already holds.
-    """
-    path, known = task
+def _work(task: FileTask) -> FileResult:
+    """Worker: read, parse and analyse one file."""
     assert _SEGMENTER is not None
     try:
-        st = os.stat(path)
+        st = os.stat(task.path)
         if st.st_size > MAX_FILE_BYTES:
-            return (
-                path,
-                f"file too large: {st.st_size / 1048576:.0f} MB > {MAX_FILE_BYTES // 1048576} MB",
-            )
-        with open(path, "rb") as fh:
+            return FileResult(task, rejected=too_large(st.st_size))
+        with open(task.path, "rb") as fh:
             data = fh.read(MAX_FILE_BYTES + 1)
         digest = hashlib.sha1(data).hexdigest()
-        if known is not None and known[2] == digest:
-            return path
-        article = parse_bytes(data, path)
+        if task.known is not None and task.known[2] == digest:
+            return FileResult(task)
+        article = parse_bytes(data, task.ledger)  # the article records the absolute path
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
-        return Analysed(
+        return FileResult(task, Analysed(
             article, doc, digest, st.st_size, st.st_mtime_ns, content_digest(article), st.st_mtime_ns
-        )
+        ))
     except RejectedFile as exc:
-        return path, exc.reason
+        return FileResult(task, rejected=exc.reason)
     except OSError as exc:
-        return path, f"cannot read: {exc.strerror or exc}"
+        return FileResult(task, rejected=f"cannot read: {exc.strerror or exc}")
     except RecursionError:
-        return path, "too deeply nested to parse"
+        return FileResult(task, rejected="too deeply nested to parse")
     except MemoryError:
-        return path, "out of memory while parsing"
+        return FileResult(task, rejected="out of memory while parsing")
     except Exception as exc:  # a parser bug must not stop the ingest
-        return path, f"internal error while parsing: {type(exc).__name__}: {exc}"
+        return FileResult(task, rejected=f"internal error while parsing: {type(exc).__name__}: {exc}")
 
 
-@dataclass(frozen=True, slots=True)
-class BlobTask:
-    """One version of a file in a git mirror, for a worker: its bytes and where it came from.
-
-    ``name`` is how the article records its source (``GITDIR@COMMIT:PATH``),
-    ``archived_ms`` the commit time (the archive time of a file whose header
-    has none) and ``seq`` the version's place in the mirror's history.
-    """
-
-    name: str
-    data: bytes
-    archived_ms: int
-    seq: int
-
-
-def _work_blob(task: BlobTask) -> Analysed | tuple[str, str]:
+def _work_blob(task: BlobTask) -> FileResult:
     """Worker: parse and analyse one version of a file from a git mirror."""
     assert _SEGMENTER is not None
     try:
@@ -266,18 +314,18 @@ def _work_blob(task: BlobTask) -> Analysed | tuple[str, str]:
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
         digest = hashlib.sha1(task.data).hexdigest()
-        return Analysed(article, doc, digest, -1, 0, content_digest(article), task.seq)
+        return FileResult(task, Analysed(article, doc, digest, -1, 0, content_digest(article), task.seq))
     except RejectedFile as exc:
-        return task.name, exc.reason
+        return FileResult(task, rejected=exc.reason)
     except RecursionError:
-        return task.name, "too deeply nested to parse"
+        return FileResult(task, rejected="too deeply nested to parse")
     except MemoryError:
-        return task.name, "out of memory while parsing"
+        return FileResult(task, rejected="out of memory while parsing")
     except Exception as exc:  # a parser bug must not stop the ingest
-        return task.name, f"internal error while parsing: {type(exc).__name__}: {exc}"
+        return FileResult(task, rejected=f"internal error while parsing: {type(exc).__name__}: {exc}")
 
 
-def _work_any(task: tuple[str, tuple[int, int, str] | None] | BlobTask) -> Analysed | tuple[str, str] | str:
+def _work_any(task: FileTask | BlobTask) -> FileResult:
     return _work_blob(task) if isinstance(task, BlobTask) else _work(task)
 
 
@@ -354,7 +402,9 @@ def add_user_dictionary(data_dir: str | Path, source: str | Path) -> int:
 # --------------------------------------------------------------------------- the ingest
 
 
-ProgressCallback = Callable[[int, int], None]
+#: ``on_progress(phase, done, total)``: ``phase`` is ``parse`` (files read, parsed and segmented),
+#: ``index`` (articles stored and indexed) or ``merge`` (segments merged; ``done`` 0 or 1 of 1).
+ProgressCallback = Callable[[str, int, int], None]
 RejectCallback = Callable[[str, str], None]
 
 
@@ -373,88 +423,225 @@ def ingest(
     """Ingest archive files and folders into the archive at ``data_dir``.
 
     Idempotent: unchanged files are skipped on their size and mtime (or, if
-    touched, their digest); an article whose URL is stored already replaces
-    the stored one only when its ``archived`` time is newer.  Rejected files
-    are reported through ``on_reject`` and do not stop the rest.
+    touched, their digest).  Every distinct version of a URL is kept
+    (:meth:`~newsarc.store.Store.add_sighting`); the newest is the article.
+    A path that is a git mirror (:func:`~newsarc.gitmirror.find_mirror`) is
+    read version by version from its history, after the commit read last.
+    Rejected files are reported through ``on_reject`` and do not stop the rest.
 
     Holds the archive's writer lock (:class:`~newsarc.lock.ArchiveLock`),
     waiting up to ``wait`` seconds for another writer (``on_wait(pid)`` is
     called when waiting starts).  ``batch_size`` defaults to
-    :func:`default_batch_size`.
+    :func:`default_batch_size`.  An interrupt (``KeyboardInterrupt``) stops the
+    workers and raises :class:`Interrupted`, which says what was committed.
     """
     started = time.perf_counter()
     data = Path(data_dir)
     summary = IngestSummary()
     batch_size = batch_size or default_batch_size()
     if (data / DB_NAME).exists():
-        open_store(data).close()  # a foreign or other-version archive: report it, touch nothing
+        # a foreign or other-version archive: report it, touch nothing (an archive whose first
+        # ingest was killed before its tables were made is no archive yet, and is made now)
+        with suppress(NoArchive):
+            open_store(data).close()
     prepare_archive_dir(data)
-    with ArchiveLock(data, wait=wait, on_wait=on_wait) as lock, _write_errors(data):
-        if lock.stale_pid is not None and on_message:
-            on_message(
-                f"cleared a stale archive lock left by PID {lock.stale_pid} (an interrupted ingest)"
-            )
-        _clean_index_debris(data)
-        _ingest_locked(
-            paths, data, summary, workers, batch_size, on_reject, on_progress, on_message
-        )
+    progress = on_progress or _no_progress
+    try:
+        with ArchiveLock(data, wait=wait, on_wait=on_wait) as lock, _write_errors(data):
+            if lock.stale_pid is not None and on_message:
+                on_message(
+                    f"cleared a stale archive lock left by PID {lock.stale_pid} (an interrupted ingest)"
+                )
+            _clean_index_debris(data)
+            with open_store(data, create=True) as store:
+                ix, spec = _resume(store, data, batch_size, summary, progress, on_message)
+                mirrors, plain = _split_mirrors(paths)
+                tasks = _tasks(plain, store, summary, on_reject)
+                _ingest_tasks(store, ix, tasks, spec, workers, batch_size, summary, on_reject, progress)
+                for mirror in mirrors:
+                    _ingest_mirror(mirror, store, ix, spec, workers, batch_size, summary, on_reject, progress)
+    except KeyboardInterrupt:
+        summary.seconds = time.perf_counter() - started
+        raise Interrupted(summary) from None
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _ingest_locked(
-    paths, data, summary, workers, batch_size, on_reject, on_progress, on_message
-) -> None:  # type: ignore[no-untyped-def]
-    """The ingest proper (the caller holds the archive lock)."""
-    store = open_store(data, create=True)
-    try:
-        ix = open_index(data, create=True)
-        spec = segmenter_spec(data)
-        segmenter = Segmenter(*spec)
-        changed = _sync_dictionary(store, segmenter, spec)
-        pending = store.unindexed()
-        if changed and pending and on_message:
-            on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
-        if pending:
-            summary.reindexed = _reindex(store, ix, segmenter, pending, batch_size)
+def _resume(
+    store: Store,
+    data: Path,
+    batch_size: int,
+    summary: IngestSummary,
+    progress: ProgressCallback,
+    on_message: Callable[[str], None] | None,
+) -> tuple[Index, SegmenterSpec]:
+    """Open (or make) the index, bring the query dictionary up to date, and index what the store
+    holds unindexed (a dictionary change, or an interrupted ingest); the index and segmenter spec."""
+    ix = open_index(data, create=True)
+    spec = segmenter_spec(data)
+    segmenter = Segmenter(*spec)
+    changed = _sync_dictionary(store, segmenter, spec)
+    pending = store.unindexed()
+    if changed and pending and on_message:
+        on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
+    if pending:
+        _reindex(store, ix, segmenter, pending, batch_size, summary, progress)
+    return ix, spec
 
-        mirrors, plain = _split_mirrors(paths)
-        tasks: list[tuple[str, tuple[int, int, str] | None]] = []
-        for path, problem in iter_archive_files(plain):
-            summary.files += 1
-            spath = str(path)
-            if problem:
-                summary.rejected.append((spath, problem))
-                if on_reject:
-                    on_reject(spath, problem)
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    """The progress callback when the caller gives none."""
+
+
+def _tasks(
+    paths: Iterable[str | Path], store: Store, summary: IngestSummary, on_reject: RejectCallback | None
+) -> list[FileTask]:
+    """The files to read: every file under ``paths`` except those whose size and mtime the
+    ledger already holds (counted unchanged) and those that cannot be used (rejected)."""
+    tasks: list[FileTask] = []
+    for path, problem in iter_archive_files(paths):
+        summary.files += 1
+        if problem:
+            _reject(summary, on_reject, str(path), problem)
+            continue
+        ledger = _ledger_key(path)
+        known = store.file_state(ledger)
+        if known is not None:
+            try:
+                st = path.stat()
+            except OSError:
+                st = None
+            if st is not None and (st.st_size, st.st_mtime_ns) == known[:2]:
+                summary.unchanged += 1
                 continue
-            known = store.file_state(_ledger_key(path))
-            if known is not None:
-                try:
-                    st = path.stat()
-                except OSError:
-                    st = None
-                if st is not None and (st.st_size, st.st_mtime_ns) == known[:2]:
-                    summary.unchanged += 1
-                    continue
-            tasks.append((spath, known))
+        tasks.append(FileTask(str(path), ledger, known))
+    return tasks
 
-        total = len(tasks)
-        done = 0
-        if on_progress:
-            on_progress(0, total)
-        batches = [tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)]
-        for results in _analysed_batches(batches, len(tasks), workers, spec):
-            _commit_batch(store, ix, results, summary, on_reject)
-            merge_segments(ix, above=MAX_SEGMENTS)
-            done += len(results)
-            if on_progress:
-                on_progress(done, total)
-        for mirror in mirrors:
-            _ingest_mirror(mirror, store, ix, summary, workers, batch_size, spec, on_reject, on_progress)
-        merge_segments(ix)
-    finally:
-        store.close()
+
+def _reject(summary: IngestSummary, on_reject: RejectCallback | None, path: str, reason: str) -> None:
+    summary.rejected.append((path, reason))
+    if on_reject:
+        on_reject(path, reason)
+
+
+def _ingest_tasks(
+    store: Store,
+    ix,  # type: ignore[no-untyped-def]
+    tasks: list[FileTask],
+    spec: SegmenterSpec,
+    workers: int | None,
+    batch_size: int,
+    summary: IngestSummary,
+    on_reject: RejectCallback | None,
+    progress: ProgressCallback,
+) -> None:
+    """Analyse the tasks (in workers), commit them batch by batch, merge segments at the end."""
+    batches = [tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)]
+
+    def reject(path: str, reason: str) -> None:
+        _reject(summary, on_reject, path, reason)
+
+    _commit_batches(store, ix, batches, len(tasks), spec, workers, summary, reject, progress)
+
+
+def _commit_batches(
+    store: Store,
+    ix,  # type: ignore[no-untyped-def]
+    batches: Iterable[list[FileTask] | list[BlobTask]],
+    total: int,
+    spec: SegmenterSpec,
+    workers: int | None,
+    summary: IngestSummary,
+    reject: RejectCallback,
+    progress: ProgressCallback,
+) -> None:
+    """Analyse batches of ``total`` tasks (in workers), commit them one by one, merge at the end;
+    ``reject(path, reason)`` reports (and counts) a file that cannot be used."""
+    done = 0
+    progress("parse", 0, total)
+    for batch in _analysed_batches(batches, total, workers, spec):
+        results = []
+        for result in batch:
+            results.append(result)
+            done += 1
+            progress("parse", done, total)
+        progress("index", done, total)
+        _commit_batch(store, ix, results, summary, reject)
+        merge_segments(ix, above=MAX_SEGMENTS)
+    progress("merge", 0, 1)
+    merge_segments(ix)
+    progress("merge", 1, 1)
+
+
+def _split_mirrors(paths: Iterable[str | Path]) -> tuple[list[GitMirror], list[str | Path]]:
+    """The git mirrors among ``paths`` (bare repositories, tops of working copies) and the rest."""
+    mirrors: list[GitMirror] = []
+    plain: list[str | Path] = []
+    for path in paths:
+        mirror = find_mirror(path)
+        if mirror is None:
+            plain.append(path)
+        elif all(m.git_dir != mirror.git_dir for m in mirrors):
+            mirrors.append(mirror)
+    return mirrors, plain
+
+
+#: Seconds to nanoseconds: a git version's ``seq`` is its commit time in ns plus its place in the run.
+_NS = 1_000_000_000
+
+
+def _ingest_mirror(
+    mirror: GitMirror,
+    store: Store,
+    ix,  # type: ignore[no-untyped-def]
+    spec: SegmenterSpec,
+    workers: int | None,
+    batch_size: int,
+    summary: IngestSummary,
+    on_reject: RejectCallback | None,
+    progress: ProgressCallback,
+) -> None:
+    """Ingest every version of every file in a git mirror's history after the commit read last.
+
+    The commit read last is remembered in the store once every version up to
+    it is committed; an interrupted run starts again from the previous one,
+    and what it reads again adds nothing.  A file that is not an archive file
+    is reported once per path.
+    """
+    key = f"git:{mirror.git_dir.resolve()}"
+    head = mirror.head()
+    if head is None:
+        return
+    after = store.meta(key)
+    summary.commits += len(mirror.commits(after=after, head=head))
+    changes = mirror.changes(after=after, head=head)
+    reported: set[str] = set()
+
+    def reject_once(path: str, reason: str) -> None:
+        if path not in reported:
+            reported.add(path)
+            _reject(summary, on_reject, path, reason)
+
+    def batches() -> Iterator[list[BlobTask]]:
+        batch: list[BlobTask] = []
+        for version in mirror.read(changes):
+            summary.files += 1
+            where = f"{mirror.git_dir}:{version.path}"
+            if version.data is None:
+                reject_once(where, version.problem or "unreadable")
+                continue
+            name = f"{mirror.git_dir}@{version.commit[:12]}:{version.path}"
+            seq = version.commit_time * _NS + version.sequence
+            batch.append(BlobTask(where, name, version.data, version.commit_time * 1000, seq))
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    _commit_batches(store, ix, batches(), len(changes), spec, workers, summary, reject_once, progress)
+    with store.transaction():
+        store.set_meta(key, head)
 
 
 @contextmanager
@@ -467,7 +654,7 @@ def _write_errors(data: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
-        raise _db_error(data, data / DB_NAME, exc) from None
+        raise database_error(data, data / DB_NAME, exc) from None
     except LockError:
         raise ArchiveLocked(f"the search index in {data} is locked by another writer") from None
     except OSError as exc:
@@ -503,151 +690,154 @@ def _ledger_key(path: Path) -> str:
 
 
 def _analysed_batches(
-    batches: Iterable[list],
-    count: int,
-    workers: int | None,
-    spec: SegmenterSpec,
-) -> Iterator[list]:
-    """Analyse tasks (``count`` in all) batch by batch, at most two batches in flight (bounded memory)."""
+    batches: Iterable[list[FileTask] | list[BlobTask]], count: int, workers: int | None, spec: SegmenterSpec
+) -> Iterator[Iterator[FileResult]]:
+    """Analyse batches of tasks (``count`` in all), each batch's results as they come (at most two
+    batches in flight: bounded memory, and the workers go on with the next batch while one is
+    committed)."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or count < POOL_THRESHOLD:
         _init_worker(spec)
         for batch in batches:
-            yield [_work_any(t) for t in batch]
+            yield (_work_any(t) for t in batch)
         return
     ctx = get_context("fork") if hasattr(os, "fork") else get_context()
+    # Pool.__exit__ stops the workers, also on an interrupt: they ignore it (see _init_pool_worker)
     with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(spec,)) as pool:
         inflight = None
         for batch in batches:
-            nxt = pool.map_async(_work_any, batch, chunksize=8)
+            nxt = pool.imap(_work_any, batch, chunksize=8)
             if inflight is not None:
-                yield inflight.get()
+                yield inflight
             inflight = nxt
         if inflight is not None:
-            yield inflight.get()
+            yield inflight
 
 
-def _split_mirrors(paths: Iterable[str | Path]) -> tuple[list[GitMirror], list[str | Path]]:
-    """The git mirrors among ``paths`` (bare repositories, tops of working copies) and the rest."""
-    mirrors: list[GitMirror] = []
-    plain: list[str | Path] = []
-    for path in paths:
-        mirror = find_mirror(path)
-        if mirror is None:
-            plain.append(path)
-        elif all(m.git_dir != mirror.git_dir for m in mirrors):
-            mirrors.append(mirror)
-    return mirrors, plain
+@dataclass
+class _Counts:
+    """How a batch's articles compare with the store, counted into the summary once committed."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    older: int = 0
+    versions: int = 0
+
+    def add_to(self, summary: IngestSummary) -> None:
+        summary.added += self.added
+        summary.updated += self.updated
+        summary.unchanged += self.unchanged
+        summary.older += self.older
+        summary.versions += self.versions
 
 
-#: Seconds to nanoseconds: a git version's ``seq`` is its commit time in ns plus its place in the run.
-_NS = 1_000_000_000
-
-
-def _ingest_mirror(
-    mirror: GitMirror, store: Store, ix, summary: IngestSummary, workers, batch_size, spec,  # type: ignore[no-untyped-def]
-    on_reject, on_progress,
+def _commit_batch(
+    store: Store, ix, results: list[FileResult], summary: IngestSummary, reject: RejectCallback  # type: ignore[no-untyped-def]
 ) -> None:
-    """Ingest every version of every file in a git mirror's history after the commit read last.
-
-    The commit read last is remembered in the store (``meta``) once every
-    version up to it is committed; an interrupted run starts again from the
-    previous one, and what it reads again adds nothing.  A file that is not
-    an archive file is reported once per path.
-    """
-    key = f"git:{mirror.git_dir.resolve()}"
-    head = mirror.head()
-    if head is None:
-        return
-    after = store.meta(key)
-    summary.commits += len(mirror.commits(after=after, head=head))
-    changes = mirror.changes(after=after, head=head)
-    reported: set[str] = set()
-
-    def reject(path: str, reason: str) -> None:
-        if path not in reported:
-            reported.add(path)
-            summary.rejected.append((path, reason))
-            if on_reject:
-                on_reject(path, reason)
-
-    def batches() -> Iterator[list[BlobTask]]:
-        batch: list[BlobTask] = []
-        for version in mirror.read(changes):
-            summary.files += 1
-            where = f"{mirror.git_dir}@{version.commit[:12]}:{version.path}"
-            if version.data is None:
-                reject(f"{mirror.git_dir}:{version.path}", version.problem or "unreadable")
-                continue
-            seq = version.commit_time * _NS + version.sequence
-            batch.append(BlobTask(where, version.data, version.commit_time * 1000, seq))
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-    total = len(changes)
-    done = 0
-    for results in _analysed_batches(batches(), total, workers, spec):
-        analysed = []
-        for res in results:
-            if isinstance(res, tuple):  # GITDIR@COMMIT:PATH, reason
-                git_dir, _, rest = res[0].partition("@")
-                reject(f"{git_dir}:{rest.partition(':')[2]}", res[1])
-            else:
-                analysed.append(res)
-        _commit_batch(store, ix, analysed, summary, on_reject)
-        merge_segments(ix, above=MAX_SEGMENTS)
-        done += len(results)
-        if on_progress:
-            on_progress(done, total)
-    store.conn.execute("BEGIN IMMEDIATE")
-    store.set_meta(key, head)
-    store.conn.execute("COMMIT")
+    """Decide, store and index one batch: the store commits first, then the index, then the
+    rows are marked indexed (a crash in between is finished by the next ingest)."""
+    counts = _Counts()
+    sightings, ledger = _sort_results(results, counts, reject)
+    writes, rowids = _store_batch(store, sightings, ledger, counts)
+    counts.add_to(summary)
+    if writes:
+        _index_batch(ix, writes)
+        with store.transaction():
+            store.mark_indexed(rowids)
 
 
-def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_reject) -> None:  # type: ignore[no-untyped-def]
-    """Decide, store and index one batch; commit the store, then the index."""
+#: A ledger row: ``(absolute path, size, mtime_ns, sha1 hex)``.
+LedgerEntry = tuple[str, int, int, str]
+
+
+def _sort_results(
+    results: list[FileResult], counts: _Counts, reject: RejectCallback
+) -> tuple[dict[str, list[Analysed]], list[LedgerEntry]]:
+    """Report the rejected files; the versions of each article the batch holds; the ledger rows
+    of the files read."""
     sightings: dict[str, list[Analysed]] = {}
-    ledger: list[tuple[str, int, int, str]] = []
-    for res in results:
-        if isinstance(res, str):
-            summary.unchanged += 1
+    ledger: list[LedgerEntry] = []
+    for result in results:
+        task = result.task
+        if result.rejected is not None:
+            reject(task.path, result.rejected)
+            continue
+        if result.analysed is None:  # touched, same content: remember its new size and mtime
+            assert isinstance(task, FileTask)
+            counts.unchanged += 1
             try:
-                st = os.stat(res)
+                st = os.stat(task.ledger)
             except OSError:  # removed since it was read: nothing to record
                 continue
-            known = store.file_state(_ledger_key(Path(res)))
-            if known:
-                ledger.append((_ledger_key(Path(res)), st.st_size, st.st_mtime_ns, known[2]))
+            if task.known is not None:
+                ledger.append((task.ledger, st.st_size, st.st_mtime_ns, task.known[2]))
             continue
-        if isinstance(res, tuple):
-            path, reason = res
-            summary.rejected.append((path, reason))
-            if on_reject:
-                on_reject(path, reason)
-            continue
-        if res.size >= 0:  # a file (a git blob has no ledger row)
-            ledger.append((_ledger_key(Path(res.article.path)), res.size, res.mtime_ns, res.digest))
+        res = result.analysed
+        if isinstance(task, FileTask):  # a git blob has no ledger row
+            ledger.append((task.ledger, res.size, res.mtime_ns, res.digest))
         sightings.setdefault(res.article.id, []).append(res)
+    return sightings, ledger
 
-    conn = store.conn
-    conn.execute("BEGIN IMMEDIATE")
-    writes = _store_sightings(store, sightings, summary)
-    rowids = []
+
+def _store_versions(
+    store: Store, sightings: dict[str, list[Analysed]], counts: _Counts
+) -> list[tuple[Analysed, bool]]:
+    """Record every version the batch holds (inside the caller's transaction): the articles whose
+    row was written (to be indexed), each with whether it replaces a stored one.
+
+    Each article's versions go newest first, so that its row is written at most once.
+    """
+    writes: list[tuple[Analysed, bool]] = []
+    for results in sightings.values():
+        results.sort(key=lambda r: (r.article.archived_ms, r.seq, r.content), reverse=True)
+        existed = store.archived_ms(results[0].article.id) is not None
+        written: Analysed | None = None
+        for res in results:
+            from_file = res.size >= 0
+            outcome, rowid = store.add_sighting(
+                res.article, res.content, res.seq,
+                file=res.article.path if from_file else None, digest=res.digest if from_file else None,
+            )
+            if rowid is not None:
+                res.doc.key = rowid
+                written = res
+            if outcome == "added":
+                counts.added += 1
+            elif outcome == "updated":
+                counts.updated += 1
+            elif outcome == "unchanged":
+                counts.unchanged += 1
+            else:
+                counts.older += 1
+                counts.versions += outcome == "version"
+        if written is not None:
+            writes.append((written, existed))
+    return writes
+
+
+def _store_batch(
+    store: Store, sightings: dict[str, list[Analysed]], ledger: list[LedgerEntry], counts: _Counts
+) -> tuple[list[tuple[Analysed, bool]], list[int]]:
+    """Store the batch's versions (articles not yet indexed), their character postings and the
+    ledger rows in one transaction; returns the articles written and their rowids (set as their
+    index documents' keys)."""
     char_postings: dict[str, list[int]] = {}
-    for res, _replace in writes:
-        rowids.append(res.doc.key)
-        for ch in res.doc.title.chars | res.doc.body.chars:
-            char_postings.setdefault(ch, []).append(res.doc.key)
-    if char_postings:
-        store.add_char_postings(char_postings)
-    for entry in ledger:
-        store.record_file(*entry)
-    conn.execute("COMMIT")
-    if not writes:
-        return
+    with store.transaction():
+        writes = _store_versions(store, sightings, counts)
+        rowids = [res.doc.key for res, _replace in writes]
+        for res, _replace in writes:
+            for ch in res.doc.title.chars | res.doc.body.chars:
+                char_postings.setdefault(ch, []).append(res.doc.key)
+        if char_postings:
+            store.add_char_postings(char_postings)
+        for entry in ledger:
+            store.record_file(*entry)
+    return writes, rowids
+
+
+def _index_batch(ix, writes: list[tuple[Analysed, bool]]) -> None:  # type: ignore[no-untyped-def]
+    """Add the articles to the index as one segment, deleting the versions they replace."""
     writer = index_writer(ix)
     try:
         writer.delete_ids(res.article.id for res, replace in writes if replace)
@@ -657,55 +847,21 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
     except BaseException:
         writer.cancel()
         raise
-    conn.execute("BEGIN IMMEDIATE")
-    store.mark_indexed(rowids)
-    conn.execute("COMMIT")
 
 
-def _store_sightings(
-    store: Store, sightings: dict[str, list[Analysed]], summary: IngestSummary
-) -> list[tuple[Analysed, bool]]:
-    """Record every version a batch holds (inside the caller's transaction).
-
-    Each article's versions go newest first, so that the article row is
-    written at most once.  Returns the articles whose row was written (to be
-    indexed), each with whether it replaced a stored one.
-    """
-    writes: list[tuple[Analysed, bool]] = []
-    for results in sightings.values():
-        results.sort(key=lambda r: (r.article.archived_ms, r.seq, r.content), reverse=True)
-        written: Analysed | None = None
-        existed = store.archived_ms(results[0].article.id) is not None
-        for res in results:
-            path = res.article.path
-            outcome, rowid = store.add_sighting(
-                res.article,
-                res.content,
-                res.seq,
-                file=_ledger_key(Path(path)) if res.size >= 0 else None,
-                digest=res.digest if res.size >= 0 else None,
-            )
-            if rowid is not None:
-                res.doc.key = rowid
-                written = res
-            if outcome == "added":
-                summary.added += 1
-            elif outcome == "updated":
-                summary.updated += 1
-            elif outcome == "unchanged":
-                summary.unchanged += 1
-            else:
-                summary.older += 1
-                summary.versions += outcome == "version"
-        if written is not None:
-            writes.append((written, existed))
-    return writes
-
-
-def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_size: int) -> int:  # type: ignore[no-untyped-def]
-    """Re-analyse stored articles and replace them in the index."""
-    count = 0
-    for i in range(0, len(rowids), batch_size):
+def _reindex(
+    store: Store,
+    ix,  # type: ignore[no-untyped-def]
+    segmenter: Segmenter,
+    rowids: list[int],
+    batch_size: int,
+    summary: IngestSummary,
+    progress: ProgressCallback,
+) -> None:
+    """Re-analyse stored articles and replace them in the index, batch by batch."""
+    total = len(rowids)
+    progress("index", 0, total)
+    for i in range(0, total, batch_size):
         chunk = rowids[i : i + batch_size]
         writer = index_writer(ix)
         try:
@@ -714,6 +870,7 @@ def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_si
                 article = store.get_by_rowid(rowid)
                 _folded, doc = analyse_article(article, segmenter, key=rowid)
                 docs.append(doc)
+                progress("index", i + len(docs), total)
             writer.delete_ids(doc.id for doc in docs)
             for doc in docs:
                 writer.add_document(**doc.fields())
@@ -722,11 +879,9 @@ def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_si
             writer.cancel()
             raise
         merge_segments(ix, above=MAX_SEGMENTS)
-        store.conn.execute("BEGIN IMMEDIATE")
-        store.mark_indexed(chunk)
-        store.conn.execute("COMMIT")
-        count += len(chunk)
-    return count
+        with store.transaction():
+            store.mark_indexed(chunk)
+        summary.reindexed += len(chunk)
 
 
 def reindex(
@@ -734,30 +889,36 @@ def reindex(
     *,
     wait: float = DEFAULT_WAIT,
     on_wait: Callable[[int | None], None] | None = None,
-) -> int:
+    on_progress: ProgressCallback | None = None,
+) -> IngestSummary:
     """Rebuild the search index of an archive from its store (after a dictionary change).
 
     Takes the archive's writer lock like :func:`ingest`.  Every row is first
     marked unindexed in one transaction, so an interrupted reindex is finished
-    by the next ingest or reindex.
+    by the next ingest or reindex.  Returns a summary whose ``reindexed`` is
+    the number of articles; an interrupt raises :class:`Interrupted`.
     """
+    started = time.perf_counter()
     data = Path(data_dir)
-    open_store(
-        data
-    ).close()  # "no archive", foreign or other-version archives: report, touch nothing
-    with ArchiveLock(data, wait=wait, on_wait=on_wait), _write_errors(data):
-        _clean_index_debris(data)
-        store = open_store(data, create=True)
-        try:
-            ix = open_index(data, create=True)
-            spec = segmenter_spec(data)
-            segmenter = Segmenter(*spec)
-            _sync_dictionary(store, segmenter, spec)
-            store.conn.execute("BEGIN IMMEDIATE")
-            store.conn.execute("UPDATE articles SET indexed = 0")
-            store.conn.execute("COMMIT")
-            count = _reindex(store, ix, segmenter, store.unindexed(), default_batch_size())
-            merge_segments(ix)
-            return count
-        finally:
-            store.close()
+    summary = IngestSummary()
+    progress = on_progress or _no_progress
+    open_store(data).close()  # "no archive", foreign or other-version archives: report, touch nothing
+    try:
+        with ArchiveLock(data, wait=wait, on_wait=on_wait), _write_errors(data):
+            _clean_index_debris(data)
+            with open_store(data, create=True) as store:
+                ix = open_index(data, create=True)
+                spec = segmenter_spec(data)
+                segmenter = Segmenter(*spec)
+                _sync_dictionary(store, segmenter, spec)
+                with store.transaction():
+                    store.mark_all_unindexed()
+                _reindex(store, ix, segmenter, store.unindexed(), default_batch_size(), summary, progress)
+                progress("merge", 0, 1)
+                merge_segments(ix)
+                progress("merge", 1, 1)
+    except KeyboardInterrupt:
+        summary.seconds = time.perf_counter() - started
+        raise Interrupted(summary) from None
+    summary.seconds = time.perf_counter() - started
+    return summary

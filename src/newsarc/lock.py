@@ -191,11 +191,6 @@ class ArchiveLock:
         finally:
             os.close(fd)
 
-    @property
-    def held(self) -> bool:
-        """Whether this object holds the lock."""
-        return self.fd is not None
-
     def __enter__(self) -> ArchiveLock:
         return self.acquire()
 

@@ -19,10 +19,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from newsarc.analysis import Segmenter, analyze, fold_article
+from newsarc.index import TITLE_BOOST
 
 DEFAULT_INDEX = "newsarc"
-#: Boost of the title over the body, as in newsarc's BM25F ranking.
-TITLE_BOOST = 3
 
 
 def index_mapping() -> dict[str, Any]:

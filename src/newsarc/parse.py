@@ -16,16 +16,20 @@ input raises :class:`~newsarc.errors.RejectedFile` with a short lowercase
 The body is parsed once with lxml's HTML parser and walked iteratively (no
 recursion, so deeply nested markup cannot hit the recursion limit).  The walk
 produces the text lines, captions, images and bylines; the publication date is
-read from the top of the body with a few per-outlet patterns.
+read from the top of the body.  What differs between outlets (time zone,
+boilerplate lines, footers, credit lines, image titles as captions) comes from
+the outlet's record in :data:`newsarc.sources.OUTLET_TABLE`.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import html as htmllib
 import re
-from datetime import UTC, date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -36,9 +40,9 @@ from lxml import html as lxml_html
 
 from newsarc.errors import RejectedFile
 from newsarc.records import Article
-from newsarc.sources import source_of
+from newsarc.sources import outlet, source_of
 
-__all__ = ["MAX_FILE_BYTES", "parse_bytes", "parse_file"]
+__all__ = ["MAX_FILE_BYTES", "parse_bytes", "parse_file", "too_large"]
 
 #: Files larger than this are rejected unread.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -46,15 +50,11 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_TITLE_LINE = 16 * 1024
 
 _UTC = UTC
-_CST = timezone(timedelta(hours=8))
-try:
-    _PARIS: Any = ZoneInfo("Europe/Paris")
-except Exception:  # pragma: no cover - no tz database: CET/CEST approximated
-    _PARIS = timezone(timedelta(hours=1))
-try:
-    _HK: Any = ZoneInfo("Asia/Hong_Kong")
-except Exception:  # pragma: no cover
-    _HK = _CST
+#: Fixed offsets for the outlet table's zones where no time zone database is installed.
+_ZONE_FALLBACK: dict[str, tzinfo] = {
+    "Europe/Paris": timezone(timedelta(hours=1)),
+    "Asia/Hong_Kong": timezone(timedelta(hours=8)),
+}
 
 _MIN_DATE = datetime(1990, 1, 1, tzinfo=_UTC)
 _FUTURE_SLACK = timedelta(days=2)
@@ -70,7 +70,7 @@ def parse_file(path: str | Path) -> Article:
         p = Path(path)
         size = p.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise RejectedFile(spath, _too_large(size))
+            raise RejectedFile(spath, too_large(size))
         data = p.read_bytes()
     except RejectedFile:
         raise
@@ -106,11 +106,55 @@ def parse_bytes(data: bytes, path: str, *, archived_ms: int | None = None) -> Ar
         raise RejectedFile(spath, f"unparseable file: {type(exc).__name__.lower()}") from None
 
 
+# --------------------------------------------------------------------------- outlet rules
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """How an outlet's pages are read (its :class:`~newsarc.sources.Outlet` record), compiled."""
+
+    zone: tzinfo
+    archive_time_in_zone: bool
+    boilerplate: re.Pattern[str] | None
+    end_marker: re.Pattern[str] | None
+    credit_line: re.Pattern[str] | None
+    image_titles_are_captions: bool
+
+
+@functools.lru_cache(maxsize=1024)
+def _rules(key: str) -> _Rules:
+    """The reading rules of outlet ``key`` (defaults for a host outside the outlet table)."""
+    record = outlet(key)
+    return _Rules(
+        zone=_zone(record.zone),
+        archive_time_in_zone=record.archive_time_in_zone,
+        boilerplate=re.compile(record.boilerplate) if record.boilerplate else None,
+        end_marker=re.compile(record.end_marker) if record.end_marker else None,
+        credit_line=re.compile(record.credit_line) if record.credit_line else None,
+        image_titles_are_captions=record.image_titles_are_captions,
+    )
+
+
+def _zone(spec: str) -> tzinfo:
+    """A zone of the outlet table: ``UTC``, a fixed offset (``+08:00``) or an IANA name."""
+    if spec == "UTC":
+        return _UTC
+    m = re.fullmatch(r"([+-])(\d{2}):(\d{2})", spec)
+    if m:
+        sign = 1 if m.group(1) == "+" else -1
+        return timezone(sign * timedelta(hours=int(m.group(2)), minutes=int(m.group(3))))
+    try:
+        return ZoneInfo(spec)
+    except Exception:  # pragma: no cover - no time zone database
+        return _ZONE_FALLBACK.get(spec, _UTC)
+
+
 # --------------------------------------------------------------------------- decoding
 
 
-def _too_large(size: int) -> str:
-    return f"file too large: {size / (1024 * 1024):.1f} MB > 20 MB"
+def too_large(size: int) -> str:
+    """The reason a file of ``size`` bytes is rejected (over :data:`MAX_FILE_BYTES`)."""
+    return f"file too large: {size / 1048576:.1f} MB > {MAX_FILE_BYTES // 1048576} MB"
 
 
 # Very frequent Chinese characters in both scripts: how GB18030 and Big5 readings are told apart.
@@ -146,8 +190,6 @@ _COMMON_CJK = frozenset(
     "植纯純夏忍页頁杰筑築折郑鄭贝貝尊吴吳秀混臣雅振染盛怒舞圆圓搞狂措姓残殘秋培迷诚誠宽寬宇猛摆擺梅毁毀伸摩盟末乃悲"
     "拍丁赵趙添纷紛援冒"
 )
-_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_BIG5_ERRORS = "replace"
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -332,30 +374,90 @@ def _meta_list(value: Any) -> list[str]:
 
 
 def _parse(data: bytes, path: str, default_archived_ms: int | None = None) -> Article:
+    """The steps of :func:`parse_bytes`: lines of text, header, body, its extraction, the date."""
+    lines = _text_lines(data, path)
+    header = _read_header(lines, path, default_archived_ms)
+    body = _body_html(lines, header.end, path)
+    source, source_name = source_of(header.url)
+    rules = _rules(source)
+    extracted = _extract(body, rules)
+    if not (extracted.lines or extracted.captions or extracted.images) and _cut_off(body):
+        raise RejectedFile(path, "truncated: no article text")
+    meta = header.meta
+    authors = extracted.authors
+    if not authors and meta:
+        authors = _meta_list(meta.get("author") or meta.get("authors"))
+    return Article(
+        id=hashlib.sha1(header.url.encode("utf-8", "surrogatepass")).hexdigest()[:12],
+        url=header.url,
+        title=header.title,
+        source=source,
+        source_name=source_name,
+        published=_iso(_published(extracted.dates, meta, header.archived, rules)),
+        archived=_iso(header.archived),
+        archived_ms=header.archived_ms,
+        path=path,
+        authors=authors,
+        text="\n".join(extracted.lines),
+        captions=extracted.captions,
+        images=extracted.images,
+        tags=_meta_list(meta.get("tags")) if meta else [],
+        html=body,
+    )
+
+
+def _text_lines(data: bytes, path: str) -> list[str]:
+    """The file's lines: checked for size and binary data, decoded, line ends normalised."""
     if len(data) > MAX_FILE_BYTES:
-        raise RejectedFile(path, _too_large(len(data)))
+        raise RejectedFile(path, too_large(len(data)))
     if not data.strip():
         raise RejectedFile(path, "empty file")
-    data = _check_binary(data, path)
-    text = _decode(data, path)
+    text = _decode(_check_binary(data, path), path)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise RejectedFile(path, "empty file")
+    return text.split("\n")
 
-    lines = text.split("\n")
-    n = len(lines)
-    i = 0
-    while i < n and not lines[i].strip():
-        i += 1
-    meta, i = _front_matter(lines, i)
-    while i < n and not lines[i].strip():
-        i += 1
 
-    # <!--timestamp--> header
+@dataclass(slots=True)
+class _Header:
+    """What precedes the body: front matter, archive time, title and URL; ``end`` is the next line."""
+
+    meta: dict[str, Any]
+    archived_ms: int
+    archived: datetime
+    title: str
+    url: str
+    end: int
+
+
+def _skip_blank(lines: list[str], i: int) -> int:
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return i
+
+
+def _read_header(lines: list[str], path: str, default_archived_ms: int | None = None) -> _Header:
+    """Front matter (optional), ``<!--timestamp-->`` and ``[title](url)``."""
+    meta, i = _front_matter(lines, _skip_blank(lines, 0))
+    archived_ms, i = _archive_time(lines, _skip_blank(lines, i), meta, path, default_archived_ms)
+    try:
+        archived = _ms_to_dt(archived_ms)
+    except (OverflowError, OSError, ValueError):
+        raise RejectedFile(path, "not an archive file: bad timestamp in header") from None
+    title, url, i = _title_and_url(lines, _skip_blank(lines, i), meta, path)
+    return _Header(meta, archived_ms, archived, title, url, i)
+
+
+def _archive_time(
+    lines: list[str], i: int, meta: dict[str, Any], path: str, default_archived_ms: int | None
+) -> tuple[int, int]:
+    """The archive time in epoch milliseconds (from the header, else ``default_archived_ms``,
+    else the front matter's date) and the index of the line after the header."""
     archived_ms: int | None = None
-    if i < n:
+    if i < len(lines):
         m = _TS_RE.match(lines[i].strip())
         if m:
             archived_ms = int(m.group(1))
@@ -371,16 +473,14 @@ def _parse(data: bytes, path: str, default_archived_ms: int | None = None) -> Ar
         if meta_dt is None:
             raise RejectedFile(path, "not an archive file: missing <!--timestamp--> header")
         archived_ms = int(meta_dt.timestamp() * 1000)
-    try:
-        archived_dt = _ms_to_dt(archived_ms)
-    except (OverflowError, OSError, ValueError):
-        raise RejectedFile(path, "not an archive file: bad timestamp in header") from None
+    return archived_ms, i
 
-    # [title](url) line
-    while i < n and not lines[i].strip():
-        i += 1
+
+def _title_and_url(lines: list[str], i: int, meta: dict[str, Any], path: str) -> tuple[str, str, int]:
+    """Title and URL from the ``[title](url)`` line, or from the front matter's ``title`` and
+    ``from``; and the index of the line after them."""
     title = url = ""
-    if i < n and lines[i].lstrip().startswith("["):
+    if i < len(lines) and lines[i].lstrip().startswith("["):
         line = lines[i]
         if len(line) > MAX_TITLE_LINE:
             raise RejectedFile(path, "title line too long")
@@ -389,11 +489,7 @@ def _parse(data: bytes, path: str, default_archived_ms: int | None = None) -> Ar
             raise RejectedFile(path, "malformed title line")
         title, url = _clean_title(parts[0]), parts[1].strip()
         i += 1
-    elif meta and meta.get("title") and meta.get("from"):
-        pass  # the front matter names the article
-    else:
-        if i >= n:
-            raise RejectedFile(path, "no title line")
+    elif not (meta and meta.get("title") and meta.get("from")):
         raise RejectedFile(path, "no title line")
     if not title and meta.get("title"):
         title = _clean_title(str(meta["title"]))
@@ -402,55 +498,55 @@ def _parse(data: bytes, path: str, default_archived_ms: int | None = None) -> Ar
     url = _WS_RE.sub("", url)
     if not url:
         raise RejectedFile(path, "no url in title line")
+    return title, url, i
 
-    # ------ then a blank line, then the body
-    while i < n and not lines[i].strip():
+
+def _body_html(lines: list[str], i: int, path: str) -> str:
+    """The HTML body: what follows the ``------`` line (and one blank line)."""
+    i = _skip_blank(lines, i)
+    if i < len(lines) and _SEP_RE.match(lines[i]):
         i += 1
-    if i < n and _SEP_RE.match(lines[i]):
-        i += 1
-        if i < n and not lines[i].strip():
+        if i < len(lines) and not lines[i].strip():
             i += 1
     body = "\n".join(lines[i:])
     if not body.strip():
         raise RejectedFile(path, "truncated: no article body")
+    return body
 
-    source, source_name = source_of(url)
-    extracted = _extract(body, source)
 
-    published: datetime | None = None
-    for candidate in extracted.dates:
-        if _MIN_DATE <= candidate <= archived_dt + _FUTURE_SLACK:
-            published = candidate
-            break
-    if published is None and meta:
+def _published(dates: list[datetime], meta: dict[str, Any], archived: datetime, rules: _Rules) -> datetime:
+    """The first plausible date of the body, else the front matter's, else the archive time."""
+    for candidate in dates:
+        if _MIN_DATE <= candidate <= archived + _FUTURE_SLACK:
+            return candidate
+    if meta:
         meta_dt = _meta_datetime(meta.get("date"))
-        if meta_dt is not None and _MIN_DATE <= meta_dt <= archived_dt + _FUTURE_SLACK:
-            published = meta_dt
-    if published is None:
-        published = archived_dt.astimezone(_HK) if source == "hkcnews" else archived_dt
+        if meta_dt is not None and _MIN_DATE <= meta_dt <= archived + _FUTURE_SLACK:
+            return meta_dt
+    return archived.astimezone(rules.zone) if rules.archive_time_in_zone else archived
 
-    authors = extracted.authors
-    if not authors and meta:
-        authors = _meta_list(meta.get("author") or meta.get("authors"))
-    tags = _meta_list(meta.get("tags")) if meta else []
 
-    return Article(
-        id=hashlib.sha1(url.encode("utf-8", "surrogatepass")).hexdigest()[:12],
-        url=url,
-        title=title,
-        source=source,
-        source_name=source_name,
-        published=_iso(published),
-        archived=_iso(archived_dt),
-        archived_ms=archived_ms,
-        path=path,
-        authors=authors,
-        text="\n".join(extracted.lines),
-        captions=extracted.captions,
-        images=extracted.images,
-        tags=tags,
-        html=body,
-    )
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][\w:-]*)[^<>]*?(/?)>")
+_VOID_TAGS = frozenset(
+    ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"]
+)
+
+
+def _cut_off(body: str) -> bool:
+    """Whether the HTML body stops mid-markup (a truncated file).
+
+    It does when it ends inside a tag or leaves elements open.  A complete body
+    may be empty on purpose (a video entry whose page is its title): it is kept.
+    """
+    if not body.rstrip().endswith(">"):
+        return True
+    depth = 0
+    for m in _TAG_RE.finditer(body):
+        closing, name, self_closing = m.groups()
+        if self_closing or name.lower() in _VOID_TAGS:
+            continue
+        depth += -1 if closing else 1
+    return depth > 0
 
 
 # --------------------------------------------------------------------------- dates
@@ -466,18 +562,6 @@ _CN_DATE_RE = re.compile(
     r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(?:星期.|週.|周.)?\s*(?:(上午|下午|晚上)?\s*(\d{1,2})[:：时時](\d{2})))?"
 )
 _DOT_DATE_RE = re.compile(r"^\s*(\d{4})[./](\d{1,2})[./](\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?\s*$")
-#: Default time zone of naive times, per outlet.
-_NAIVE_TZ: dict[str, Any] = {
-    "nyt": _CST,
-    "zaobao": timezone(timedelta(hours=8)),
-    "rti": _CST,
-    "hkcnews": _HK,
-    "rfi": _PARIS,
-    "initium": _HK,
-    "ft": _CST,
-}
-
-
 def _mk(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, tz: Any = _UTC) -> datetime | None:
     try:
         return datetime(y, mo, d, h, mi, s, tzinfo=tz)
@@ -485,16 +569,16 @@ def _mk(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, tz: Any = 
         return None
 
 
-def _parse_date_text(text: str, source: str, *, loose: bool) -> datetime | None:
+def _parse_date_text(text: str, naive_tz: tzinfo, *, loose: bool) -> datetime | None:
     """The first date in *text* (a short date line or a ``datetime`` attribute).
 
     *loose* allows Chinese ``YYYY年M月D日`` dates, which are only trusted in
-    date elements (``<time>``, ``<i>`` date lines), not in running text.
+    date elements (``<time>``, ``<i>`` date lines), not in running text.  Times
+    without an offset are in ``naive_tz``, the outlet's zone.
     """
     text = text.strip()
     if not text or len(text) > 200:
         return None
-    naive_tz = _NAIVE_TZ.get(source, _UTC)
     m = _RFC2822_RE.search(text)
     if m:
         try:
@@ -519,7 +603,7 @@ def _parse_date_text(text: str, source: str, *, loose: bool) -> datetime | None:
     m = _DMY_RE.search(text)
     if m:
         d, mo, y, h, mi = (int(g) for g in m.groups())
-        return _mk(y, mo, d, h, mi, tz=_PARIS if source == "rfi" else naive_tz)
+        return _mk(y, mo, d, h, mi, tz=naive_tz)
     if loose:
         m = _CN_DATE_RE.search(text)
         if m:
@@ -682,21 +766,21 @@ def _figure_blocks(root: Any) -> set[Any]:
     return out
 
 
-def _extract(body: str, source: str) -> _Extracted:
+def _extract(body: str, rules: _Rules) -> _Extracted:
     """Text lines, captions, images, authors and candidate dates of an HTML body."""
     out = _Extracted()
-    _dates_from_raw(body, source, out)
+    _dates_from_raw(body, rules.zone, out)
     try:
         root = _parse_html(body)
         if root is None:
-            out.lines = _clean_lines(_flat_lines(body), source, out)
+            out.lines = _clean_lines(_flat_lines(body), rules, out)
             return out
-        _walk(root, source, out)
+        _Walker(root, rules, out).walk()
         if not out.lines and len(body) > 2000:
             # lxml stops at its depth limit: pathological nesting loses the text
-            out.lines = _clean_lines(_flat_lines(body), source, out)
+            out.lines = _clean_lines(_flat_lines(body), rules, out)
     except (RecursionError, ValueError, etree.LxmlError, TypeError, AttributeError, IndexError, KeyError):
-        out.lines = _clean_lines(_flat_lines(body), source, out)
+        out.lines = _clean_lines(_flat_lines(body), rules, out)
         out.captions = []
     return out
 
@@ -726,18 +810,18 @@ def _flat_lines(body: str) -> list[str]:
     return [line for line in (_norm(x) for x in text.split("\n")) if line]
 
 
-def _dates_from_raw(body: str, source: str, out: _Extracted) -> None:
+def _dates_from_raw(body: str, zone: tzinfo, out: _Extracted) -> None:
     """Date-line candidates from the top of the body (cheap regexes on the raw HTML)."""
     head = body[:4000]
     for m in re.finditer(r"<time\b[^>]*?\bdate[Tt]ime\s*=\s*[\"']([^\"']+)[\"']", head):
-        dt = _parse_date_text(m.group(1), source, loose=True)
+        dt = _parse_date_text(m.group(1), zone, loose=True)
         if dt is not None:
             out.dates.append(dt)
     # <i>date</i> (VOA, DW, Reuters, NYT, old BBC) and RFI's <div>dd/mm/yyyy - hh:mm</div>
     for m in re.finditer(r"<i>((?:[^<]|<br\s*/?>){4,120})</i>", head[:1500]):
         parts = [_norm(htmllib.unescape(x)) for x in re.split(r"<br\s*/?>", m.group(1))]
         for k, part in enumerate(parts):
-            dt = _parse_date_text(part, source, loose=True)
+            dt = _parse_date_text(part, zone, loose=True)
             if dt is not None:
                 out.dates.append(dt)
                 out.header_credits.extend(x for x in parts[:k] if x)
@@ -746,7 +830,7 @@ def _dates_from_raw(body: str, source: str, out: _Extracted) -> None:
             break
     m = re.search(r">\s*(\d{1,2}/\d{1,2}/\d{4}\s*-\s*\d{1,2}:\d{2})\s*<", head[:1500])
     if m:
-        dt = _parse_date_text(m.group(1), source, loose=False)
+        dt = _parse_date_text(m.group(1), zone, loose=False)
         if dt is not None:
             out.dates.append(dt)
 
@@ -757,157 +841,167 @@ _DATE_LINE_RE = re.compile(
 )
 
 
-def _walk(root: Any, source: str, out: _Extracted) -> None:
-    """Iterative walk of the tree collecting lines, captions, images and bylines."""
-    lines: list[str] = []
-    buf: list[str] = []
-    captions = out.captions
-    images = out.images
-    seen_images: set[str] = set()
-    figures = _figure_blocks(root)
-    byline_texts: list[str] = []
-    after_media = False
-    first_ul_checked = False
+class _Walker:
+    """One walk over a parsed body, collecting text lines, captions, images and bylines.
 
-    def flush() -> None:
-        nonlocal after_media
-        if buf:
-            line = _norm("".join(buf))
-            buf.clear()
-            if line:
-                lines.append(line)
-                after_media = False
+    Iterative (an explicit stack), so deeply nested markup cannot reach the
+    recursion limit.  Running text gathers in ``buf`` until a block boundary
+    flushes it as a line; some elements are taken whole (:meth:`_take_whole`).
+    """
 
-    def add_caption(text: str) -> None:
-        text = _TRAILING_CREDIT_RE.sub("", _norm(text))
-        if text and not _CREDIT_RE.match(text) and text not in captions:
-            captions.append(text)
+    def __init__(self, root: Any, rules: _Rules, out: _Extracted) -> None:
+        self.root = root
+        self.rules = rules
+        self.out = out
+        self.lines: list[str] = []
+        self.buf: list[str] = []
+        self.seen_images: set[str] = set()
+        self.figures = _figure_blocks(root)
+        self.byline_texts: list[str] = []
+        self.after_media = False  # the last thing seen was an image or video: a <small> is its caption
+        self.first_ul_checked = False
 
-    def add_image(el: Any) -> None:
-        nonlocal after_media
-        src = el.get("src") or el.get("data-src") or el.get("data-original") or ""
-        after_media = True
-        if not src or src.startswith("data:"):
-            return
-        src = _unproxy(src)
-        if src not in seen_images:
-            seen_images.add(src)
-            images.append(src)
-        title = el.get("title")
-        if title and source in ("rti", "rfa"):
-            add_caption(title)
+    def walk(self) -> None:
+        """Walk the body and fill :attr:`out` (lines cleaned, authors named)."""
+        body = self.root.find("body")
+        # (element, phase): 0 on the way in, 1 on the way out (its tail follows it)
+        stack: list[tuple[Any, int]] = [(body if body is not None else self.root, 0)]
+        while stack:
+            el, phase = stack.pop()
+            if phase == 1:
+                if el.tag in _BLOCK_TAGS:
+                    self.flush()
+                self.tail(el)
+            elif self.enter(el):
+                stack.append((el, 1))
+                stack.extend((child, 0) for child in reversed(list(el)))
+        self.flush()
+        self.finish()
 
-    body = root.find("body")
-    start = body if body is not None else root
-    # stack of (element, phase): phase 0 = enter, 1 = leave (emit tail)
-    stack: list[tuple[Any, int]] = [(start, 0)]
-    while stack:
-        el, phase = stack.pop()
-        if phase == 1:
-            if el.tag in _BLOCK_TAGS:
-                flush()
-            if el.tail:
-                buf.append(el.tail)
-            continue
+    def enter(self, el: Any) -> bool:
+        """Take in an element's start; True when its children are to be walked."""
         tag = el.tag
         if not isinstance(tag, str):  # comment or processing instruction
-            if el.tail:
-                buf.append(el.tail)
-            continue
+            self.tail(el)
+            return False
         tag = tag.lower()
-        kind = _classify(el)
-        if kind == "skip":
-            if tag in ("video", "picture", "noscript"):
-                for img in el.iter("img"):
-                    if tag != "noscript":
-                        add_image(img)
-                after_media = True
-                if tag == "video" and el.get("poster"):
-                    src = _unproxy(el.get("poster"))
-                    if src not in seen_images:
-                        seen_images.add(src)
-                        images.append(src)
-            elif tag == "iframe":
-                after_media = True
-            if tag in _BLOCK_TAGS or tag in ("nav", "footer", "aside", "form", "section", "div"):
-                flush()
-            if el.tail:
-                buf.append(el.tail)
-            continue
-        if el in figures:
-            flush()
-            for img in el.iter("img"):
-                add_image(img)
-            for t in _block_texts(el):
-                add_caption(t)
-            after_media = False
-            if el.tail:
-                buf.append(el.tail)
-            continue
-        if kind == "caption" or (tag == "small" and after_media):
-            flush()
-            for img in el.iter("img"):
-                add_image(img)
-            add_caption(" ".join(_block_texts(el)))
-            after_media = tag == "small" or kind == "caption"
-            if el.tail:
-                buf.append(el.tail)
-            continue
-        if kind == "byline":
-            flush()
-            byline_texts.append(_norm(el.text_content()))
-            if el.tail:
-                buf.append(el.tail)
-            continue
-        if kind == "date":
-            flush()
-            if el.tail:
-                buf.append(el.tail)
-            continue
-        if tag == "ul" and not first_ul_checked and el.get("role") == "list" and not lines:
-            first_ul_checked = True
-            names = _bbc_byline(el)
-            if names:
-                byline_texts.extend(names)
-                if el.tail:
-                    buf.append(el.tail)
-                continue
-        if (tag == "ul" or tag == "ol") and _is_link_list(el):
-            flush()
-            if el.tail:
-                buf.append(el.tail)
-            continue
-        if tag == "img":
-            add_image(el)
-            if el.tail:
-                buf.append(el.tail)
-            continue
-        if tag == "br" or tag == "hr":
-            flush()
-            if el.tail:
-                buf.append(el.tail)
-            continue
+        if self._take_whole(el, tag, _classify(el)):
+            self.tail(el)
+            return False
         if tag in _BLOCK_TAGS:
-            flush()
+            self.flush()
         elif tag in ("td", "th"):
-            buf.append(" ")
+            self.buf.append(" ")
         if el.text:
-            buf.append(el.text)
-        stack.append((el, 1))
-        children = list(el)
-        for child in reversed(children):
-            stack.append((child, 0))
-    flush()
+            self.buf.append(el.text)
+        return True
 
-    for t in byline_texts:
-        for name in _split_names(t, source):
-            if name not in out.authors:
-                out.authors.append(name)
-    out.lines = _clean_lines(lines, source, out)
-    # captions are not text
-    if captions and out.lines:
-        cap_set = set(captions)
-        out.lines = [line for line in out.lines if line not in cap_set]
+    def _take_whole(self, el: Any, tag: str, kind: str) -> bool:
+        """Handle an element that is not walked into; True if ``el`` was one."""
+        if kind == "skip":
+            self._skip(el, tag)
+        elif el in self.figures:
+            self._figure(el)
+        elif kind == "caption" or (tag == "small" and self.after_media):
+            self._caption(el, tag, kind)
+        elif kind == "byline":
+            self.flush()
+            self.byline_texts.append(_norm(el.text_content()))
+        elif kind == "date" or tag in ("br", "hr"):
+            self.flush()
+        elif tag == "ul" and self._byline_list(el):
+            pass
+        elif tag in ("ul", "ol") and _is_link_list(el):
+            self.flush()
+        elif tag == "img":
+            self.add_image(el)
+        else:
+            return False
+        return True
+
+    def tail(self, el: Any) -> None:
+        if el.tail:
+            self.buf.append(el.tail)
+
+    def flush(self) -> None:
+        """End the running line (if it has any text)."""
+        if self.buf:
+            line = _norm("".join(self.buf))
+            self.buf.clear()
+            if line:
+                self.lines.append(line)
+                self.after_media = False
+
+    def add_caption(self, text: str) -> None:
+        text = _TRAILING_CREDIT_RE.sub("", _norm(text))
+        if text and not _CREDIT_RE.match(text) and text not in self.out.captions:
+            self.out.captions.append(text)
+
+    def add_image(self, el: Any) -> None:
+        src = el.get("src") or el.get("data-src") or el.get("data-original") or ""
+        self.after_media = True
+        if not src or src.startswith("data:"):
+            return
+        self._add_source(_unproxy(src))
+        title = el.get("title")
+        if title and self.rules.image_titles_are_captions:
+            self.add_caption(title)
+
+    def _add_source(self, src: str) -> None:
+        if src not in self.seen_images:
+            self.seen_images.add(src)
+            self.out.images.append(src)
+
+    def _skip(self, el: Any, tag: str) -> None:
+        """An element that is not text; its images and a video's poster still count."""
+        if tag in ("video", "picture", "noscript"):
+            if tag != "noscript":
+                for img in el.iter("img"):
+                    self.add_image(img)
+            self.after_media = True
+            if tag == "video" and el.get("poster"):
+                self._add_source(_unproxy(el.get("poster")))
+        elif tag == "iframe":
+            self.after_media = True
+        if tag in _BLOCK_TAGS or tag in ("nav", "footer", "aside", "form", "section", "div"):
+            self.flush()
+
+    def _figure(self, el: Any) -> None:
+        """A container around a media placeholder: its images, and its text as captions."""
+        self.flush()
+        for img in el.iter("img"):
+            self.add_image(img)
+        for text in _block_texts(el):
+            self.add_caption(text)
+        self.after_media = False
+
+    def _caption(self, el: Any, tag: str, kind: str) -> None:
+        self.flush()
+        for img in el.iter("img"):
+            self.add_image(img)
+        self.add_caption(" ".join(_block_texts(el)))
+        self.after_media = tag == "small" or kind == "caption"
+
+    def _byline_list(self, el: Any) -> bool:
+        """A BBC byline list (the first ``<ul role="list">``, before any text); True if it was one."""
+        if self.first_ul_checked or el.get("role") != "list" or self.lines:
+            return False
+        self.first_ul_checked = True
+        names = _bbc_byline(el)
+        self.byline_texts.extend(names)
+        return bool(names)
+
+    def finish(self) -> None:
+        """Name the authors of the bylines; clean the lines; drop lines that repeat a caption."""
+        out = self.out
+        for text in self.byline_texts:
+            for name in _split_names(text):
+                if name not in out.authors:
+                    out.authors.append(name)
+        out.lines = _clean_lines(self.lines, self.rules, out)
+        if out.captions and out.lines:
+            captions = set(out.captions)
+            out.lines = [line for line in out.lines if line not in captions]
 
 
 def _is_link_list(el: Any) -> bool:
@@ -992,7 +1086,7 @@ _NAME_SPLIT_RE = re.compile(r"\s*(?:[、,，/／;；&]|\band\b|\s及\s|與|与)\
 _BYLINE_PREFIX_RE = re.compile(r"^(?:(?:本[报報刊台网網]|特约|特約|駐\S{1,4}|驻\S{1,4})?(?:记者|記者)|撰文|文|作者|By)\s*[:：|｜/]?\s*", re.I)
 
 
-def _split_names(text: str, source: str) -> list[str]:
+def _split_names(text: str) -> list[str]:
     text = _norm(text)
     if not text or len(text) > 80:
         return []
@@ -1045,52 +1139,13 @@ _BOILER_RE = re.compile(
     re.I,
 )
 
-# Per-outlet boilerplate lines.
-_OUTLET_BOILER: dict[str, re.Pattern[str]] = {
-    "voa": re.compile(r"^(?:.*美国之音.{0,10}(?:APP|App|应用|频道|Telegram).*|.*(?:关注|訂閱|订阅)美国之音.*|"
-                      r"No media source currently available|嘉宾和观众听众发表的都是个人观点.*|.*本集全部内容请看[:：].*|\d{1,2}:\d{2}(?::\d{2})?|.*VOA卫视.*)$"),
-    "bbc": re.compile(r"^(?:.*BBC中文.{0,6}(?:App|APP|应用|應用|Telegram|Instagram|微信|微博|通讯|通訊|YouTube|频道|頻道).*|"
-                      r"BBC News 中文|BBC中文|完|Getty Images|Reuters|EPA|AFP|"
-                      r"BBC不为外部网站的内容负责.*|BBC不為外部網站的內容負責.*|相关话题|相關話題|"
-                      r"(?:热读|熱讀|最多阅读|最多閱讀|相关内容|相關內容|相关报道|相關報道)|"
-                      r"视频加注文字[，,].*|視頻加註文字[，,].*|视频说明.*)$"),
-    "rfi": re.compile(r"^(?:.*(?:订阅|訂閱)法广.*|.*下载法广.*|.*下載法廣.*|.*法广应用.*|作者[:：].*|"
-                      r"分享[:：]?|.*RFI中文.{0,6}(?:App|应用|Telegram).*)$"),
-    "dw": re.compile(r"^(?:.*德国之声.{0,4}(?:版权声明|版權聲明).*|.*DW中文.{0,6}(?:Instagram|Facebook|Telegram|App|应用).*|"
-                     r".*(?:订阅|訂閱)德国之声.*|德国之声致力于.*|\(?（?(?:德国之声|DW).{0,4}(?:中文网)?）?\)?)$"),
-    "reuters": re.compile(r"^(?:我们的标准[:：]?.*|汤森路透“信任原则”|.*Thomson Reuters.*|编译\s.*|審校\s.*|审校\s.*|"
-                          r"(?:编译|審校|审校|编辑)[:：].*|\(?（?完）?\)?)$"),
-    "nyt": re.compile(r"^(?:感谢阅读今天的简报.*|.*欢迎在Twitter.{0,40}关注.*|（?欢迎点击此处订阅NYT简报.*|.*点击查看本文英文版.*|点击查看本版英文版.*|.*本文最初发表于.*|"
-                      r"翻译[:：].*|.*欢迎在Twitter上关注.*|.*欢迎在Twitter上关注他.*)$"),
-    "ft": re.compile(r"^(?:译者[/／:：].*|（?本文仅代表作者本人观点.*|责任编辑[:：].*|.*@ftchinese\.com.*|版权声明[:：].*)$"),
-    "rfa": re.compile(r"^(?:.*(?:记者|責編|责编|网编|網編)[:：].{0,40}(?:责编|責編|网编|網編)[:：].*|"
-                      r".*自由亚洲电台.{0,6}(?:版权|版權).*|.*RFA.{0,8}(?:Copyright|版权).*)$"),
-    "cdt": re.compile(r"^(?:请点击购买.*|請點擊購買.*|(?:CDS|CDT)\s*(?:档案|導覽|导览|檔案)\s*[|｜].*|[|｜]\s*\S{1,20}|.*CDT 档案卡.*|标签[:：].*|.*中国数字时代.{0,10}(?:Telegram|推特|Twitter|订阅|訂閱|App|桌面|微信).*|"
-                      r"Feed enhanced by.*|.*翻墙.{0,4}(?:教程|工具)下载.*|.*(?:CDT|中国数字时代)(?:编辑|編輯)?(?:注|推荐)?[:：]?$)$"),
-    "hkcnews": re.compile(r"^(?:請加入成為眾新聞的月費訂戶.*|月費訂戶.*|.*hkcnews\.com/aboutus.*|\{\{<.*>\}\}|"
-                          r"眾新聞(?:已|將).{0,20}(?:停止|暫停)運作.*)$"),
-    "rti": re.compile(r"^(?:\.\.\.more|…more|more)$"),
-    "zaobao": re.compile(r"^(?:.*(?:订阅|訂閱)联合早报.*|.*早报.{0,6}(?:App|APP|Telegram|脸书|面簿).*)$"),
-    "matters": re.compile(r"^(?:.*Matters.{0,10}(?:訂閱|订阅|支持|追蹤|追踪).*)$"),
-    "chinafile": re.compile(r"^(?:Sign up for .*newsletter.*|Subscribe to .*|Related|More from ChinaFile.*)$", re.I),
-    "medium": re.compile(r"^(?:.*was originally published in .*on Medium.*|Photo by .* on Unsplash)$"),
-    "initium": re.compile(r"^(?:閱讀餘下全文.*|支持我們，請成為付費會員.*|暢讀全站所有好內容.*|.*成為付費會員.*|.*端傳媒.{0,6}(?:會員|訂閱).*)$"),
-}
-_OUTLET_BOILER["rti"] = re.compile(_OUTLET_BOILER["rti"].pattern)
-
-
-#: Outlet footers: the line that starts them and everything after it is not text.
-_OUTLET_END: dict[str, re.Pattern[str]] = {
-    "hkcnews": re.compile(r"^(?:請加入成為眾新聞的月費訂戶|請支持《眾新聞》|我們的眾籌活動已結束|!\s*(?:博客|主筆)\s*\|)"),
-    "cdt": re.compile(r"^(?:请点击购买.*|請點擊購買.*|(?:CDS|CDT)\s*(?:档案|導覽|导览|檔案)\s*[|｜].*|[|｜]\s*\S{1,20}|Post tags:|Feed enhanced by)"),
-}
 _WORD_RE = re.compile(r"[0-9A-Za-z\u00c0-\u024f\u0370-\u04ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 
-def _clean_lines(lines: list[str], source: str, out: _Extracted) -> list[str]:
+def _clean_lines(lines: list[str], rules: _Rules, out: _Extracted) -> list[str]:
     """Drop boilerplate, the date line and credit/byline lines; collect bylines."""
-    outlet_re = _OUTLET_BOILER.get(source)
-    end_re = _OUTLET_END.get(source)
+    outlet_re = rules.boilerplate
+    end_re = rules.end_marker
     kept: list[str] = []
     seen_date_line = False
     for idx, line in enumerate(lines):
@@ -1109,15 +1164,15 @@ def _clean_lines(lines: list[str], source: str, out: _Extracted) -> list[str]:
                 continue
             if outlet_re is not None and outlet_re.match(line):
                 # RFI/RFA/NYT credit lines still name the author
-                _author_from_line(line, source, out)
+                _author_from_line(line, rules, out)
                 continue
             if idx < 6 and not seen_date_line and _DATE_LINE_RE.match(line):
                 seen_date_line = True
                 continue
-            if _author_from_line(line, source, out):
+            if _author_from_line(line, rules, out):
                 continue
             if idx < 6 and line in out.header_credits:
-                _header_credit(line, source, out)
+                _header_credit(line, out)
                 continue
         kept.append(line)
     return kept
@@ -1125,23 +1180,18 @@ def _clean_lines(lines: list[str], source: str, out: _Extracted) -> list[str]:
 
 _AUTHOR_SPACE_RE = re.compile(r"^(?:作者|记者|記者)\s+(\S{2,12})$")
 _BRACKETS = {"【": "】", "（": "）", "(": ")", "[": "]", "〔": "〕"}
-_RFA_CREDIT_RE = re.compile(
-    r"^(?:自由亚洲电台|自由亞洲電台)?(?:特约|特約)?(?:记者|記者)\s*[:：]?\s*(\S{2,12}?)\s*(?:\S{2,8}(?:报导|报道|報導|報道))?\s+(?:责编|責編)[:：\s].*"
-)
-
-
-def _author_from_line(line: str, source: str, out: _Extracted) -> bool:
+def _author_from_line(line: str, rules: _Rules, out: _Extracted) -> bool:
     """If *line* is a clearly marked byline (作者：X, 记者：X 责编：…), record X; True if it was one."""
     if len(line) > 80:
         return False
     if line[0] in _BRACKETS and line.endswith(_BRACKETS[line[0]]):
         line = line[1:-1].strip()
     m = _AUTHOR_LINE_RE.match(line) or _AUTHOR_SPACE_RE.match(line)
-    if not m and source == "rfa":
-        m = _RFA_CREDIT_RE.match(line)
+    if not m and rules.credit_line is not None:
+        m = rules.credit_line.match(line)
     if not m:
         return False
-    names = _split_names(m.group(1), source)
+    names = _split_names(m.group(1))
     names = [n for n in names if not _JOB_RE.search(n)]
     for name in names:
         if name not in out.authors:
@@ -1149,7 +1199,7 @@ def _author_from_line(line: str, source: str, out: _Extracted) -> bool:
     return bool(names)
 
 
-def _header_credit(line: str, source: str, out: _Extracted) -> None:
+def _header_credit(line: str, out: _Extracted) -> None:
     """The credit above the date line (``采访记者： William Yang``, ``DAMIEN CAVE``) names the authors."""
     text = re.sub(r"^(?:采访记者|採訪記者|记者|記者|作者|撰文|文|By)\s*[:：]?\s*", "", line, flags=re.I)
     if not text or len(text) > 80:

@@ -568,25 +568,15 @@ def _hit_snippet(hit: Hit, style: Style) -> list[str]:
     return lines
 
 
-def render_hits(
-    hits: Iterable[Hit],
-    out: TextIO,
-    style: Style,
-    *,
-    total: int | None = None,
-    elapsed: float | None = None,
-    offset: int = 0,
-    page_info: str = "",
-) -> int:
+def render_hits(hits: Iterable[Hit], out: TextIO, style: Style) -> int:
     """Write search hits in the human format to ``out``; returns how many were written.
 
     Per hit: id, date, outlet (padded to a fixed display width so titles line
     up), title with the ``title_highlights`` in bold and ``(via alias: …)``
     when an alias matched; then up to two indented snippet lines with the
     ``highlights`` in bold red.  Without colour there are no markers at all.
-    A blank line separates hits.  ``total``, ``elapsed``, ``offset`` and
-    ``page_info`` are accepted for the caller's convenience but not printed:
-    the summary is talk, see :func:`render_search_summary`.
+    A blank line separates hits.  The count and time are talk, written by
+    :func:`render_search_summary`.
     """
     count = 0
     for hit in hits:
@@ -800,7 +790,7 @@ def render_stats(stats: Mapping[str, Any], out: TextIO, style: Style) -> None:
 # -------------------------------------------------------------------- small bits
 
 
-def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO, style: Style) -> None:
+def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> None:
     """The one-line ingest summary ("talk", for stderr).
 
     ``ingested 3623 files: 3600 added, 12 updated, 5 unchanged, 6 rejected
@@ -861,7 +851,7 @@ def render_timeline(rows: Sequence[tuple[str, int]], out: TextIO, style: Style) 
         out.write(line.rstrip(" ") + "\n")
 
 
-def render_keywords(rows: Sequence[tuple[str, float]], out: TextIO, style: Style) -> None:
+def render_keywords(rows: Sequence[tuple[str, float]], out: TextIO) -> None:
     """Keyword lines: term padded by display width, weight with three decimals."""
     if not rows:
         return
@@ -1060,7 +1050,7 @@ def _pager_command() -> list[str] | None:
     return None
 
 
-def page(text: str, out: TextIO, style: Style) -> None:
+def page(text: str, out: TextIO) -> None:
     """Show ``text`` through a pager when ``out`` is a terminal, else write it.
 
     The pager is ``$NEWSARC_PAGER``, else ``$PAGER``, else ``less -R -F -X``

@@ -7,8 +7,9 @@ Two questions are answered separately:
 exactly by the index (``title``/``body`` words or ``grams``, which hold every
 dictionary word of the text wherever jieba's cut put the boundaries); a
 stretch jieba does not know (崔善姬) is looked up by its characters and words
-and then verified against the stored folded text, as are phrases and
-``title:`` terms.  So a hit set is exactly the set of articles that contain
+and then verified against the article's text, folded again from the stored
+record exactly as the ingest folded it (no folded copy is stored), as are
+phrases and ``title:`` terms.  So a hit set is exactly the set of articles that contain
 the words, whatever the segmentation.
 
 *In what order?*  BM25F over the jieba search-mode words of the pieces, with
@@ -21,7 +22,7 @@ import math
 import re
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -39,21 +40,18 @@ from newsarc.analysis import (
     segment_query,
 )
 from newsarc.codec import CompactTermInfo, CompactTermsReader
-from newsarc.errors import ArchiveError, NewsarcError, QueryError
-from newsarc.index import open_index
+from newsarc.errors import ArchiveError, QueryError
+from newsarc.index import INDEX_NAME, TITLE_BOOST, empty_index, open_index, segment_readers
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
 from newsarc.store import Store, open_store, published_timestamp
 
-TITLE_BOOST = 3.0
 #: How many top hits are re-ranked by title coverage, and how much coverage counts.
 RERANK_DEPTH = 100
 COVERAGE_WEIGHT = 1.0
 SORTS = ("relevance", "newest", "oldest")
 #: Attempts of a search whose index changed under it (an ingest merged segments away).
 SEARCH_ATTEMPTS = 3
-#: What Whoosh raises when a segment's files vanish under a reader.
-_INDEX_CHANGED = (OSError, TypeError, LookupError, ValueError, EOFError)
 SNIPPET_CHARS = 60
 _SPACE = re.compile(r"\s+")
 
@@ -79,7 +77,6 @@ class SearchResult:
     total: int
     offset: int
     elapsed: float
-    terms: list[str] = field(default_factory=list)
 
 
 def parse_date_bound(text: str, *, end: bool) -> int:
@@ -121,15 +118,22 @@ class Searcher:
         # (segment reader, its first docnum, its deleted docnums): postings are read per segment
         self._segments = [
             (leaf, offset, frozenset(leaf.segment().deleted_docs()))
-            for leaf, offset in self.reader.leaf_readers()
+            for leaf, offset in segment_readers(self.reader)
         ]
         # Opened once, now: Whoosh opens column files per call, and a concurrent
         # ingest may merge this searcher's segments (and delete their files) later.
-        self.published = self.reader.column_reader("published")
-        self.keys = self.reader.column_reader("key")
+        self.published = self._column("published")
+        self.keys = self._column("key")
         self._total = store.dictionary_total()
         self._lookup_cache: dict[str, int | None] = {}
         self._by_key: dict[int, int] | None = None
+
+    def _column(self, name: str):  # type: ignore[no-untyped-def]
+        """The values of a column field by document number.
+
+        An index without segments has no column files, and no documents to ask about.
+        """
+        return self.reader.column_reader(name) if self._segments else ()
 
     @property
     def searcher(self):  # type: ignore[no-untyped-def]
@@ -377,7 +381,7 @@ class Searcher:
             end = parse_date_bound(options.until, end=True) if options.until else 99_999_999
             if start > end:
                 raise QueryError(f"--since {options.since} is after --until {options.until}")
-            day = self.reader.column_reader("day")
+            day = self._column("day")
             candidates = docs if docs is not None else self.reader.all_doc_ids()
             docs = {d for d in candidates if start <= day[d] <= end}
         return docs
@@ -440,7 +444,7 @@ class Searcher:
             start = max(offset - len(ordered), 0)
             room = None if limit is None else max(limit - len(hits), 0)
             hits += older[start:] if room is None else older[start : start + room]
-        return SearchResult(hits, total, offset, time.perf_counter() - started, highlights)
+        return SearchResult(hits, total, offset, time.perf_counter() - started)
 
     # ------------------------------------------------------------------ older versions
 
@@ -732,22 +736,33 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
     """
     store = open_store(data_dir)
     try:
-        ix = open_index(data_dir)
+        try:
+            ix = open_index(data_dir)
+        except ArchiveError:
+            if store.count():
+                raise
+            ix = empty_index()  # a new archive killed before its index was made: nothing to find
         alias_table = load_aliases(data_dir) if aliases else None
         for attempt in range(1, SEARCH_ATTEMPTS + 1):
             try:
                 return Searcher(store, ix, alias_table)
-            except _INDEX_CHANGED as exc:
+            except FileNotFoundError as exc:
                 # an ingest merged away a segment between reading the TOC and opening it
+                if not segment_vanished(exc):
+                    raise
                 if attempt == SEARCH_ATTEMPTS:
-                    raise ArchiveError(
-                        f"the index changed while it was opened ({type(exc).__name__}); try again"
-                    ) from None
+                    raise ArchiveError("the index changed while it was opened; try again") from None
                 time.sleep(0.05 * attempt)
     except BaseException:
         store.close()
         raise
     raise AssertionError("unreachable")
+
+
+def segment_vanished(exc: FileNotFoundError) -> bool:
+    """Whether ``exc`` is about a segment file of the index, which a concurrent ingest removes
+    when it merges that segment away: the one failure a search retries on a newer commit."""
+    return exc.filename is not None and Path(exc.filename).name.startswith(f"{INDEX_NAME}_")
 
 
 def _pin_segment_files(reader) -> None:  # type: ignore[no-untyped-def]
@@ -756,7 +771,7 @@ def _pin_segment_files(reader) -> None:  # type: ignore[no-untyped-def]
     Whoosh opens it lazily; an ingest that merges segments meanwhile deletes
     their files.  A file opened here stays readable after deletion (POSIX).
     """
-    for leaf, _offset in reader.leaf_readers():
+    for leaf, _offset in segment_readers(reader):
         if leaf.doc_count_all():
             leaf.stored_fields(0)
 
@@ -773,11 +788,9 @@ def search(
         with open_searcher(data_dir, aliases=aliases) as searcher:
             try:
                 return searcher.search(text, options)
-            except NewsarcError:
-                raise
-            except _INDEX_CHANGED as exc:
+            except FileNotFoundError as exc:
+                if not segment_vanished(exc):
+                    raise
                 if attempt == SEARCH_ATTEMPTS:
-                    raise ArchiveError(
-                        f"the index changed during the search ({type(exc).__name__}); try again"
-                    ) from None
+                    raise ArchiveError("the index changed during the search; try again") from None
     raise AssertionError("unreachable")

@@ -36,6 +36,7 @@ from newsarc.errors import (
     AmbiguousArticle,
     ArchiveError,
     NewsarcError,
+    NoArchive,
     RejectedFile,
     UnknownArticle,
 )
@@ -47,7 +48,6 @@ DB_NAME = "articles.db"
 #: SQLite page size of a new archive.  Records are 1-4 KB: 4 KB pages hold one or
 #: two and leave a quarter of each page empty; 16 KB pages pack them (−12 % on the corpus).
 PAGE_SIZE = 16384
-INDEX_DIR = "index"
 USER_DICT_NAME = "userdict.txt"
 
 SCHEMA = """
@@ -313,6 +313,21 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One write transaction: everything written inside the block is committed together,
+        or, if the block raises (an error, an interrupt), not at all."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):  # a full disk may refuse even that
+                    conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     def meta(self, key: str, default: str | None = None) -> str | None:
         """A value from the ``meta`` table."""
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -428,8 +443,12 @@ class Store:
         )
 
     def mark_indexed(self, rowids: Iterable[int]) -> None:
-        """Record that the index has committed these articles."""
+        """Record that the index has committed these articles (inside the caller's transaction)."""
         self.conn.executemany("UPDATE articles SET indexed = 1 WHERE rowid = ?", ((r,) for r in rowids))
+
+    def mark_all_unindexed(self) -> None:
+        """Mark every article for re-indexing (inside the caller's transaction)."""
+        self.conn.execute("UPDATE articles SET indexed = 0")
 
     def unindexed(self) -> list[int]:
         """Rowids of articles stored but not yet committed to the index."""
@@ -500,21 +519,22 @@ class Store:
             raise NewsarcError(f"{what}: its source file is not recorded")
         from newsarc.parse import MAX_FILE_BYTES, parse_bytes  # the parser only for --html
 
+        shown = shown_path(path)
         try:
             with open(path, "rb") as fh:
                 data = fh.read(MAX_FILE_BYTES + 1)  # a larger file cannot be the one ingested
         except FileNotFoundError:
             raise NewsarcError(
-                f"{what}: its source file {path} is gone (moved or deleted since it was ingested)"
+                f"{what}: its source file {shown} is gone (moved or deleted since it was ingested)"
             ) from None
         except OSError as exc:
-            raise NewsarcError(f"{what}: cannot read its source file {path}: {exc.strerror}") from None
+            raise NewsarcError(f"{what}: cannot read its source file {shown}: {exc.strerror}") from None
         if hashlib.sha1(data).digest() != bytes(digest):
-            raise NewsarcError(f"{what}: its source file {path} has changed since it was ingested")
+            raise NewsarcError(f"{what}: its source file {shown} has changed since it was ingested")
         try:
             article = parse_bytes(data, path)
         except RejectedFile as exc:
-            raise NewsarcError(f"{what}: {path} no longer parses ({exc.reason})") from None
+            raise NewsarcError(f"{what}: {shown} no longer parses ({exc.reason})") from None
         return article.html
 
     def summaries(self, ids: list[str]) -> dict[str, StoredSummary]:
@@ -795,22 +815,17 @@ class Store:
         conn = self.conn
         conn.execute("ATTACH DATABASE ? AS base", (str(base),))
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM dictionary")
-            conn.execute("INSERT INTO dictionary(word, freq) SELECT word, freq FROM base.dictionary")
-            conn.executemany(
-                "INSERT OR REPLACE INTO dictionary(word, freq) VALUES(?, ?)", sorted(user_words.items())
-            )
-            total = conn.execute("SELECT coalesce(sum(freq), 0) FROM dictionary").fetchone()[0]
-            self.set_meta("dict_total", str(total))
-            self.set_meta("dict_signature", signature)
-            if mark_unindexed:
-                conn.execute("UPDATE articles SET indexed = 0")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            with self.transaction():
+                conn.execute("DELETE FROM dictionary")
+                conn.execute("INSERT INTO dictionary(word, freq) SELECT word, freq FROM base.dictionary")
+                conn.executemany(
+                    "INSERT OR REPLACE INTO dictionary(word, freq) VALUES(?, ?)", sorted(user_words.items())
+                )
+                total = conn.execute("SELECT coalesce(sum(freq), 0) FROM dictionary").fetchone()[0]
+                self.set_meta("dict_total", str(total))
+                self.set_meta("dict_signature", signature)
+                if mark_unindexed:
+                    self.mark_all_unindexed()
         finally:
             conn.execute("DETACH DATABASE base")
 
@@ -903,6 +918,16 @@ def dictionary_cache(source: Path, entries: Callable[[], Iterable[tuple[str, int
     raise ArchiveError("cannot prepare the segmentation dictionary: no writable cache directory")
 
 
+def shown_path(path: str) -> str:
+    """A recorded (absolute) file path as messages show it: relative to the current directory
+    when the file is inside it, else as recorded."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith(os.pardir) else relative
+
+
 def archive_size(data_dir: str | Path) -> int:
     """Bytes on disk of everything in the archive directory."""
     total = 0
@@ -966,7 +991,7 @@ def prepare_archive_dir(data_dir: str | Path) -> Path:
     return data
 
 
-def _db_error(data: Path, db: Path, exc: sqlite3.Error) -> ArchiveError:
+def database_error(data: Path, db: Path, exc: sqlite3.Error) -> ArchiveError:
     """An :class:`ArchiveError` that says what an SQLite error means for the archive."""
     text = str(exc)
     if "not a database" in text or "no such table" in text or "malformed" in text:
@@ -994,7 +1019,7 @@ def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
         raise ArchiveError(f"{data} is not a directory")
     if not db.exists():
         if not create:
-            raise ArchiveError(f"no archive in {data} (run `newsarc ingest PATH` first)")
+            raise NoArchive(f"no archive in {data} (run `newsarc ingest PATH` first)")
         prepare_archive_dir(data)
     elif not db.is_file():
         raise ArchiveError(f"{data} is not a newsarc archive ({DB_NAME} is not a file)")
@@ -1010,7 +1035,7 @@ def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
             raise ArchiveError(f"{data} is not a newsarc archive ({DB_NAME} has no newsarc tables)")
         if has_meta is None and not create:  # an archive being created right now
             conn.close()
-            raise ArchiveError(f"no archive in {data} (run `newsarc ingest PATH` first)")
+            raise NoArchive(f"no archive in {data} (run `newsarc ingest PATH` first)")
         version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() if has_meta else None
         if create and (version is None or version[0] == str(FORMAT_VERSION)):
             # (another format version is reported below, before anything is written)
@@ -1026,7 +1051,7 @@ def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
-        raise _db_error(data, db, exc) from None
+        raise database_error(data, db, exc) from None
     if version is None or version[0] != str(FORMAT_VERSION):
         conn.close()
         found = version[0] if version else "none"

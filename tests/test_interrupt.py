@@ -1,0 +1,153 @@
+"""Ctrl-C and SIGTERM during a default (multi-worker) ingest: no traceback, no hang, one message.
+
+The ingest runs as a real process in its own process group, and the signal goes
+to the whole group, as a terminal's Ctrl-C or ``kill -INT -PGID`` sends it.
+Afterwards the same ingest, run again, completes the archive exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import jsonl, make_corpus, run, template_archive
+from newsarc.index import INDEX_NAME, index_dir
+from newsarc.store import open_store
+
+FILES = 300
+#: (signal, delay before it in seconds, exit code)
+TRIALS = [
+    (signal.SIGINT, 1.4, 130),
+    (signal.SIGTERM, 2.0, 143),
+    (signal.SIGINT, 2.6, 130),
+    (signal.SIGINT, 3.2, 130),
+    (signal.SIGTERM, 3.8, 143),
+]
+#: How long an interrupted ingest may take to exit.
+EXIT_WITHIN = 10.0
+BAR = re.compile(r"parse  \[[#-]+\]  \d+/300\s+\d+%\s+\d\d:\d\d:\d\d\s+\d+ files/s")
+MESSAGE = re.compile(
+    r"^newsarc: interrupted: (\d+) articles? committed; run the same ingest again to resume$"
+)
+
+
+def _whoosh_ids(data: Path) -> Counter:
+    from whoosh import index
+
+    ix = index.open_dir(index_dir(data), indexname=INDEX_NAME)
+    with ix.reader() as reader:
+        return Counter(fields["id"] for _n, fields in reader.iter_docs())
+
+
+def _ingest(data: Path, corpus: Path, **kw) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "NEWSARC_BATCH_SIZE": "50", "NO_COLOR": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsarc", "--data", str(data), "ingest", "--wait", "0", str(corpus)],
+        start_new_session=True, env=env, **kw,
+    )
+
+
+def _interrupt(proc: subprocess.Popen, signum: int, delay: float) -> tuple[float, bool]:
+    """Signal the process group after ``delay`` s; (seconds it took to exit, whether it had finished)."""
+    time.sleep(delay)
+    finished = proc.poll() is not None
+    if not finished:
+        os.killpg(proc.pid, signum)
+    sent = time.monotonic()
+    try:
+        proc.wait(timeout=EXIT_WITHIN)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f"ingest hung after {signal.Signals(signum).name}")
+    return time.monotonic() - sent, finished
+
+
+def test_interrupted_ingest_stops_cleanly_and_resumes(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    corpus = tmp_path / "corpus"
+    urls = make_corpus(corpus, FILES)
+    data = tmp_path / "data"
+    shutil.copytree(template_archive(tmp_path_factory), data)
+    with open_store(data) as store:
+        base = store.count()
+    report = []
+    for signum, delay, code in TRIALS:
+        proc = _ingest(data, corpus, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        took, finished = _interrupt(proc, signum, delay)
+        err = proc.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        with open_store(data) as store:
+            stored = store.count() - base
+        if finished:  # the whole corpus was done before the signal
+            assert proc.returncode == 0, err
+        else:
+            assert proc.returncode == code, err
+            lines = err.splitlines()
+            assert len(lines) == 1, err
+            m = MESSAGE.match(lines[0])
+            assert m, err
+            assert int(m.group(1)) <= stored
+        assert not any(n > 1 for n in _whoosh_ids(data).values())
+        report.append((signal.Signals(signum).name, delay, proc.returncode, round(took, 2), stored))
+    print(f"\ninterrupt trials (signal, delay s, exit, s to exit, articles stored): {report}")
+    done = _ingest(data, corpus, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert done.wait(timeout=120) == 0, done.stderr.read().decode()  # type: ignore[union-attr]
+    ids = _whoosh_ids(data)
+    with open_store(data) as store:
+        assert store.unindexed() == []
+        assert store.count() == base + FILES
+        stored_urls = {r[0] for r in store.conn.execute("SELECT url FROM articles")}
+    assert set(urls) <= stored_urls
+    assert sum(ids.values()) == len(ids) == base + FILES
+    hits = jsonl(run("search", "--json", "--all", "金正恩", data=data).stdout)
+    assert len(hits) == len({h["id"] for h in hits})
+
+
+def test_on_a_terminal_the_progress_line_is_cleared_before_the_message(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """stderr a terminal: a progress bar (phase, count, percentage, rate), erased before the message."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, FILES)
+    data = tmp_path / "data"
+    shutil.copytree(template_archive(tmp_path_factory), data)
+    master, slave = pty.openpty()
+    proc = _ingest(data, corpus, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + 60
+    sent = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the process closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        if not sent and BAR.search(b"".join(chunks).decode(errors="replace")):
+            os.killpg(proc.pid, signal.SIGINT)
+            sent = True
+    os.close(master)
+    assert proc.wait(timeout=EXIT_WITHIN) == 130
+    out = b"".join(chunks).decode(errors="replace")
+    assert sent and BAR.search(out), out
+    assert "Traceback" not in out
+    erased = out.rindex("\r\x1b[K\x1b[?25h")
+    message = out[erased:].replace("\r\x1b[K\x1b[?25h", "").strip()
+    assert MESSAGE.match(message), repr(out[-400:])
