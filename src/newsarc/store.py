@@ -12,6 +12,12 @@ re-parses the source file (if it still has the digest it was ingested with),
 and search folds the stored record again to verify verbatim matches
 (:func:`newsarc.analysis.fold_article`, the function the ingest folds with).
 
+Every distinct version of an article is kept (:meth:`Store.add_sighting`):
+the ``articles`` row holds the newest, which is all that search, show and
+stats see; ``versions`` has a row per version (its content digest and when it
+was seen), and for each older one its record as a zstd delta against the
+article row.
+
 The database runs in WAL mode: readers see the last commit while an ingest
 writes.  Every article row carries ``indexed``: 0 until the Whoosh index has
 committed it, so an interrupted ingest can finish the job.
@@ -381,10 +387,11 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def put(self, article: Article, *, file: str | None = None, digest: str | None = None) -> int:
-        """Store ``article`` (marked not yet indexed), replacing a stored version; returns its rowid.
+    def _put(self, article: Article, *, file: str | None = None, digest: str | None = None) -> int:
+        """Write the article row (marked not yet indexed), replacing the stored one; returns its rowid.
 
-        ``file`` is the ledger path of the source file and ``digest`` its sha1
+        Only :meth:`add_sighting` calls this: it keeps the ``versions`` rows in
+        step with the article row.  ``file`` is the ledger path of the source file and ``digest`` its sha1
         (hex), for ``show --html``.  Call inside a transaction.  A replaced
         article gets a new rowid (rowids are never reused), so the character
         postings of its old version, which stay behind, point at a row that
@@ -628,7 +635,7 @@ class Store:
             )
         }
         if not rows:
-            rowid = self.put(article, file=file, digest=digest)
+            rowid = self._put(article, file=file, digest=digest)
             self.conn.execute(
                 "INSERT INTO versions(article, content, first_ms, last_ms, last_seq, record) "
                 "VALUES(?, ?, ?, ?, ?, NULL)",
@@ -705,7 +712,7 @@ class Store:
         }
         if demote is not None:
             older[demote] = base
-        rowid = self.put(article, file=file, digest=digest)
+        rowid = self._put(article, file=file, digest=digest)
         new_base = self._current_json(article.id)
         self.conn.execute(
             "UPDATE versions SET record = NULL WHERE article = ? AND content = ?", (article.id, key)
@@ -767,7 +774,7 @@ class Store:
 
         One row per character per ingest batch: ascending rowid deltas, zlib-packed.
         A replaced article leaves its old rows behind, but they name a rowid that
-        is gone (rowids are never reused, see :meth:`put`): for live rows the
+        is gone (rowids are never reused, see :meth:`_put`): for live rows the
         postings are exact.
         """
         rows = []
