@@ -588,6 +588,8 @@ def _split_mirrors(paths: Iterable[str | Path]) -> tuple[list[GitMirror], list[s
 
 #: Seconds to nanoseconds: a git version's ``seq`` is its commit time in ns plus its place in the run.
 _NS = 1_000_000_000
+#: A batch of git versions is cut short when its files hold this many bytes (bounded memory).
+BLOB_BATCH_BYTES = 64 * 1024 * 1024
 
 
 def _ingest_mirror(
@@ -624,6 +626,7 @@ def _ingest_mirror(
 
     def batches() -> Iterator[list[BlobTask]]:
         batch: list[BlobTask] = []
+        size = 0
         for version in mirror.read(changes):
             summary.files += 1
             where = f"{mirror.git_dir}:{version.path}"
@@ -633,9 +636,10 @@ def _ingest_mirror(
             name = f"{mirror.git_dir}@{version.commit[:12]}:{version.path}"
             seq = version.commit_time * _NS + version.sequence
             batch.append(BlobTask(where, name, version.data, version.commit_time * 1000, seq))
-            if len(batch) >= batch_size:
+            size += len(version.data)
+            if len(batch) >= batch_size or size >= BLOB_BATCH_BYTES:
                 yield batch
-                batch = []
+                batch, size = [], 0
         if batch:
             yield batch
 
