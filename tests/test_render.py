@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from datetime import timedelta, timezone
 
@@ -93,7 +94,7 @@ def test_style_for_force_colour_overrides(monkeypatch):
     assert style_for(FakeTTY(), force_color=False).color is False
 
 
-@pytest.mark.parametrize(("columns", "width"), [("100", 100), ("20", 40), ("500", 200)])
+@pytest.mark.parametrize(("columns", "width"), [("100", 100), ("20", 20), ("4", 10), ("500", 200)])
 def test_style_for_width_is_clamped(monkeypatch, columns, width):
     monkeypatch.setenv("COLUMNS", columns)
     assert style_for(io.StringIO()).width == width
@@ -295,18 +296,36 @@ def test_hits_snippet_is_two_lines_at_most_and_fits():
     out = io.StringIO()
     render_hits([hit], out, style)
     lines = out.getvalue().splitlines()
-    assert len(lines) == 3
-    plain = [line.replace("\x1b[1;31m", "").replace("\x1b[0m", "") for line in lines[1:]]
+    assert len(lines) == 4  # narrower than 54 cells: the title has a line of its own
+    plain = [re.sub("\x1b\\[[0-9;]*m", "", line) for line in lines]
     assert plain == [
+        "a1b2c3d4e5f6  2023-09-17  美国之音",
+        "很长的标题很长的标题很长的标题很长的标…",
         "    普京周三抵达平壤，开始对朝鲜进行为期",
         "    两天的国事访问。普京周三抵达平壤，…",
     ]
-    assert lines[1].startswith("    \x1b[1;31m普京\x1b[0m")
-    assert lines[2].endswith("\x1b[1;31m抵达平壤，\x1b[0m…")  # span cut with the line
+    assert lines[0] == "\x1b[33ma1b2c3d4e5f6\x1b[0m  \x1b[2m2023-09-17\x1b[0m  美国之音"
+    assert lines[2].startswith("    \x1b[1;31m普京\x1b[0m")
+    assert lines[3].endswith("\x1b[1;31m抵达平壤，\x1b[0m…")  # span cut with the line
     assert all(display_width(line) <= 40 for line in plain)
-    header = lines[0].replace("\x1b[33m", "").replace("\x1b[2m", "").replace("\x1b[0m", "")
-    # the title keeps at least 10 cells even when the line then overflows
-    assert header == "a1b2c3d4e5f6  2023-09-17  美国之音        很长的标…"
+
+
+@pytest.mark.parametrize("width", [10, 20, 40, 51, 53, 54, 80, 120])
+def test_every_hit_line_fits_the_width(width):
+    hits = [
+        make_hit(),
+        make_hit(title="很长的标题" * 10, aliases=["普京", "普丁"], title_highlights=[(0, 2)],
+                 source_name="自由亚洲电台粤语新闻部"),
+        make_hit(title="Tu-160 bombers: a very long Latin title " * 3, snippet="x" * 300),
+    ]
+    for style in (Style(color=False, width=width), Style(color=True, width=width)):
+        out = io.StringIO()
+        render_hits(hits, out, style)
+        for line in out.getvalue().splitlines():
+            plain = re.sub("\x1b\\[[0-9;]*m", "", line)
+            assert display_width(plain) <= width, (width, plain)
+            assert "\x1b[" not in plain
+
 
 
 def test_hits_plain_has_no_markers():

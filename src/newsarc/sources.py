@@ -41,6 +41,9 @@ OUTLETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("blogspot", "Blogspot", ("blogspot.com",)),
 )
 
+#: Outlet key -> display name, for the outlets of the table.
+OUTLET_NAMES: dict[str, str] = {key: name for key, name, _suffixes in OUTLETS}
+
 _HOST_RE = re.compile(r"^[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?(?:\.[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?)*$")
 _CACHE: dict[str, tuple[str, str]] = {}
 
