@@ -64,7 +64,7 @@ def _reports_errors(func: Callable) -> Callable:
             click.echo("newsarc: interrupted", err=True)
             sys.exit(130)
         except BrokenPipeError:
-            _exit_quietly()
+            raise  # not an OSError to report: the group exits quietly
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             click.echo(f"newsarc: {_printable(str(exc.strerror or exc))}{_printable(str(where))}", err=True)
@@ -149,7 +149,9 @@ def _filter_options(func: Callable) -> Callable:
     )(func)
 
 
-def split_query_args(args: list[str], params: list[click.Parameter]) -> list[str]:
+def split_query_args(
+    args: list[str], params: list[click.Parameter], *, resilient: bool = False
+) -> list[str]:
     """Arguments of a QUERY command, rearranged so that click sees query words as words.
 
     ``--`` ends the options.  A ``--name`` or ``--name=value`` is an option,
@@ -159,6 +161,8 @@ def split_query_args(args: list[str], params: list[click.Parameter]) -> list[str
     options (``-n``, ``-h``), or such an option with a number attached (``-n5``);
     every other word — ``-乌克兰``, ``-Tu-160``, ``-2020`` — is a query word (an
     exclusion).  The query words follow the options after a ``--``, in order.
+    An option missing its value is a usage error, unless ``resilient`` (shell
+    completion parses unfinished command lines).
     """
     takes_value: dict[str, int] = {}
     for param in params:
@@ -184,6 +188,8 @@ def split_query_args(args: list[str], params: list[click.Parameter]) -> list[str
             for _ in range(takes_value[name]):
                 value = next(rest, None)
                 if value is None:
+                    if resilient:
+                        break
                     raise click.BadOptionUsage(name, f"Option '{name}' requires an argument.")
                 options.append(value)
         else:
@@ -196,14 +202,31 @@ class QueryCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
-            args = split_query_args(args, self.get_params(ctx))
+            args = split_query_args(args, self.get_params(ctx), resilient=ctx.resilient_parsing)
         except click.UsageError as exc:
             exc.ctx = ctx
             raise
         return super().parse_args(ctx, args)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """newsarc's command group: a reader closing the pipe at any point (a command's
+    output, click's help text) ends the program with exit code 0 and no message."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            _exit_quietly()
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _exit_quietly()
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @_data_option
 @click.version_option(package_name="newsarc")
 def cli(data: Path | None) -> None:
