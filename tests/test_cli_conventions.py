@@ -241,6 +241,7 @@ def test_every_line_fits_the_terminal(seed_archive: Path, width: int) -> None:
         ("timeline", "普京", "--by", "day", "--since", "2024-06-15"),
         ("stats",),
         ("keywords", V["voa_2023"]),
+        ("show", V["voa_2023"]),
     ]
     for args in commands:
         for color in ("never", "always"):

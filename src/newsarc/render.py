@@ -742,7 +742,8 @@ def render_article(
     """Write an article in the human format (``newsarc show``).
 
     The title (bold), a blank line, a metadata block (Outlet, Published,
-    Archived, URL, Authors, ID; labels padded to one width), a blank line,
+    Archived, URL, Authors, ID; labels padded to one width, values wrapped
+    beside them), a blank line,
     the paragraphs of ``article.text`` wrapped to ``min(style.width, 100)``
     cells with blank lines between them, and a ``Captions`` section when
     there are captions.  Times are shown in the recorded offset (or
@@ -767,7 +768,7 @@ def render_article(
     meta.append(("ID", sanitize_line(article.id)))
     label_cells = max(display_width(label) for label, _ in meta) + 2
     for label, value in meta:
-        lines.append(f"{_sgr(pad(label, label_cells), DIM, style)}{value}".rstrip(" "))
+        lines += _labelled(label, value, label_cells, cells, style, DIM)
 
     for paragraph in article.text.split("\n"):
         paragraph = sanitize(paragraph).strip()
@@ -800,15 +801,18 @@ def _human_size(size: int) -> str:
     return f"{value:.1f} {unit}"
 
 
-def _labelled(label: str, value: str, label_cells: int, cells: int) -> list[str]:
-    """``label`` padded to ``label_cells``, then ``value`` wrapped within ``cells``
-    cells, its further lines indented under the first (or, when less than 8 cells
-    are left beside the label, on lines of their own)."""
+def _labelled(
+    label: str, value: str, label_cells: int, cells: int, style: Style, code: str = ""
+) -> list[str]:
+    """``label`` (in ``code``'s colour) padded to ``label_cells``, then ``value``
+    wrapped within ``cells`` cells, its further lines indented under the first
+    (or, when less than 8 cells are left beside the label, on lines of their own)."""
     room = cells - label_cells
     if room >= 8:
         lines = wrap(value, room) or [""]
-        return [pad(label, label_cells) + lines[0], *(" " * label_cells + x for x in lines[1:])]
-    return [truncate(label, cells), *wrap(value, cells)]
+        first = (_sgr(pad(label, label_cells), code, style) + lines[0]).rstrip(" ")
+        return [first, *(" " * label_cells + line for line in lines[1:])]
+    return [_sgr(truncate(label, cells), code, style), *wrap(value, cells)]
 
 
 def _table(
@@ -862,7 +866,7 @@ def render_stats(stats: Mapping[str, Any], out: TextIO, style: Style) -> None:
     label_cells = max(display_width(label) for label, _ in summary) + 2
     lines = []
     for label, value in summary:
-        lines += _labelled(label, value, label_cells, style.width)
+        lines += _labelled(label, value, label_cells, style.width, style)
 
     if sources:
         ranked = sorted(sources.items(), key=lambda item: (-item[1], item[0]))
