@@ -34,7 +34,6 @@ from newsarc.errors import ArchiveError, NewsarcError, QueryError, UnknownSource
 from newsarc.index import open_index
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
-from newsarc.sources import OUTLET_NAMES
 from newsarc.store import Store, open_store
 
 TITLE_BOOST = 3.0
@@ -361,6 +360,8 @@ class Searcher:
 
     def outlets(self) -> dict[str, str]:
         """The outlets of the archive: key -> display name (the outlet table's; else the key)."""
+        from newsarc.sources import OUTLET_NAMES  # only a --source filter needs the table
+
         keys = (term.decode("utf-8") for term in self.reader.lexicon("source"))
         return {key: OUTLET_NAMES.get(key, key) for key in keys}
 

@@ -44,7 +44,7 @@ OUTLETS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 #: Outlet key -> display name, for the outlets of the table.
 OUTLET_NAMES: dict[str, str] = {key: name for key, name, _suffixes in OUTLETS}
 
-_HOST_RE = re.compile(r"^[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?(?:\.[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?)*$")
+_HOST_PATTERN = r"^[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?(?:\.[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?)*$"
 _CACHE: dict[str, tuple[str, str]] = {}
 
 
@@ -58,7 +58,13 @@ def host_of(url: str) -> str:
     except ValueError:
         host = ""
     host = host.rstrip(".").lower()
-    return host if _HOST_RE.match(host) else ""
+    return host if _host_re().match(host) else ""
+
+
+@functools.cache
+def _host_re() -> re.Pattern[str]:
+    """The pattern of a valid host, compiled on first use (its wide ranges take ~50 ms to compile)."""
+    return re.compile(_HOST_PATTERN)
 
 
 @functools.cache
