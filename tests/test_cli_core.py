@@ -235,9 +235,3 @@ def test_data_from_environment(seed_archive: Path) -> None:
     per_command = run("stats", "--json", "--data", str(seed_archive))
     assert jsonl(per_command.stdout)[0]["articles"] == 5
 
-
-def test_every_command_has_help() -> None:
-    for command in ("ingest", "search", "show", "stats", "export", "reindex"):
-        result = run(command, "--help")
-        assert result.exit_code == 0
-        assert "Usage: " in result.stdout

@@ -140,6 +140,10 @@ def test_changes_biggest_first_with_filters(edited: Path) -> None:
         "40740219ff65  2020-07-27  德国之声        疫情之下 与DW女记者一起德国自驾游\n"
         "    versions 1→2 of 2, magnitude 0.5645: 9 paragraphs added\n"
     )
+    assert run("changes", "--source", "德國之聲", data=edited).stdout == dw.stdout  # a name, either script
+    unknown = run("changes", "--source", "nosuch", data=edited)
+    assert unknown.exit_code == 2
+    assert "unknown outlet 'nosuch'; the archive has: cdt (中国数字时代), dw (德国之声), rfa (自由亚洲电台), zaobao (联合早报)" in unknown.stderr
     since = jsonl(run("changes", "--since", "2020-07-21", "--json", data=edited).stdout)
     assert [r["id"] for r in since] == ["31b22bacdfd6", "40740219ff65"]
     none = run("changes", "--until", "2019", data=edited)

@@ -11,7 +11,7 @@ import pytest
 from conftest import SEED_IDS, SEEDS, jsonl, run
 from newsarc.explore import (
     STOPWORDS,
-    _periods,
+    _axis,
     is_stopword,
     keywords,
     period_label,
@@ -111,8 +111,9 @@ def test_timeline_by_year_and_day(archive: Path) -> None:
     assert timeline(archive, "普京", "year").rows == [("2023", 3), ("2024", 2)]
     days = timeline(archive, "普京", "day", SearchOptions(until="2023-09-30")).rows
     assert days[0] == ("2023-09-14", 2)
-    assert days[-1] == ("2023-09-17", 1)
-    assert len(days) == 4
+    assert days[3] == ("2023-09-17", 1)
+    assert days[-1] == ("2023-09-30", 0)  # the axis ends at --until, not at the last hit
+    assert len(days) == 17
 
 
 def test_timeline_takes_search_filters(archive: Path) -> None:
@@ -144,17 +145,15 @@ def test_timeline_uses_aliases_unless_turned_off(archive: Path) -> None:
 
 def test_periods_helpers() -> None:
     assert period_label(0, "year") == "1970"
-    assert _periods(1_700_000_000, 1_700_000_000 + 3 * 86400, "day") == [
+    assert _axis("2023-11-14", "2023-11-17", "day") == [
         "2023-11-14",
         "2023-11-15",
         "2023-11-16",
         "2023-11-17",
     ]
-    assert _periods(1_700_000_000, 1_700_000_000 + 60 * 86400, "month") == [
-        "2023-11",
-        "2023-12",
-        "2024-01",
-    ]
+    assert _axis("2024-02-28", "2024-03-01", "day") == ["2024-02-28", "2024-02-29", "2024-03-01"]
+    assert _axis("2023-11", "2024-01", "month") == ["2023-11", "2023-12", "2024-01"]
+    assert _axis("0001", "0003", "year") == ["0001", "0002", "0003"]
 
 
 # --------------------------------------------------------------------------- keywords

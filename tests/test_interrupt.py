@@ -91,8 +91,10 @@ def test_interrupted_ingest_stops_cleanly_and_resumes(
         assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
         with open_store(data) as store:
             stored = store.count() - base
-        if finished:  # the whole corpus was done before the signal
-            assert proc.returncode == 0, err
+        if finished or err.startswith("ingested "):
+            # the whole corpus was done before the signal (or the signal came while the finished
+            # process was exiting, its handlers already restored: then it dies of the signal)
+            assert proc.returncode in (0, -signum), err
         else:
             assert proc.returncode == code, err
             lines = err.splitlines()

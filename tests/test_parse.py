@@ -11,7 +11,7 @@ import pytest
 
 from newsarc.errors import RejectedFile
 from newsarc.parse import parse_bytes, parse_file
-from newsarc.sources import source_of
+from newsarc.sources import registered_domain, source_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -344,6 +344,35 @@ def test_fuzz_never_raises_anything_else() -> None:
 )
 def test_source_of(url: str, expected: tuple[str, str]) -> None:
     assert source_of(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "domain"),
+    [
+        ("x.github.io", "x.github.io"),  # github.io is a (private) public suffix
+        ("news.bbc.co.uk", "bbc.co.uk"),
+        ("www.rfa.org", "rfa.org"),
+        ("news.mingpao.com.hk", "mingpao.com.hk"),
+        ("www.hk01.com", "hk01.com"),
+        ("blog.example.org.tw", "example.org.tw"),
+        ("a.b.example.ac.jp", "example.ac.jp"),
+        ("someone.blogspot.com", "someone.blogspot.com"),
+        ("例子.中国", "例子.中国"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("203.0.113.7", "203.0.113.7"),
+        ("com.hk", "com.hk"),  # itself a public suffix
+        ("localhost", "localhost"),
+        ("", ""),
+    ],
+)
+def test_registered_domain_follows_the_public_suffix_list(host: str, domain: str) -> None:
+    assert registered_domain(host) == domain
+
+
+def test_unknown_hosts_are_keyed_by_their_registered_domain() -> None:
+    assert source_of("https://x.github.io/post/1") == ("x.github.io", "x.github.io")
+    assert source_of("http://203.0.113.7:8080/a") == ("203.0.113.7", "203.0.113.7")
+    assert source_of("https://news.mingpao.com.hk/pns/x") == ("mingpao.com.hk", "mingpao.com.hk")
 
 
 # --------------------------------------------------------------------------- real corpus

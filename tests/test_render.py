@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from datetime import timedelta, timezone
 
@@ -93,7 +94,7 @@ def test_style_for_force_colour_overrides(monkeypatch):
     assert style_for(FakeTTY(), force_color=False).color is False
 
 
-@pytest.mark.parametrize(("columns", "width"), [("100", 100), ("20", 40), ("500", 200)])
+@pytest.mark.parametrize(("columns", "width"), [("100", 100), ("20", 20), ("4", 10), ("500", 200)])
 def test_style_for_width_is_clamped(monkeypatch, columns, width):
     monkeypatch.setenv("COLUMNS", columns)
     assert style_for(io.StringIO()).width == width
@@ -295,18 +296,36 @@ def test_hits_snippet_is_two_lines_at_most_and_fits():
     out = io.StringIO()
     render_hits([hit], out, style)
     lines = out.getvalue().splitlines()
-    assert len(lines) == 3
-    plain = [line.replace("\x1b[1;31m", "").replace("\x1b[0m", "") for line in lines[1:]]
+    assert len(lines) == 4  # narrower than 54 cells: the title has a line of its own
+    plain = [re.sub("\x1b\\[[0-9;]*m", "", line) for line in lines]
     assert plain == [
+        "a1b2c3d4e5f6  2023-09-17  美国之音",
+        "很长的标题很长的标题很长的标题很长的标…",
         "    普京周三抵达平壤，开始对朝鲜进行为期",
         "    两天的国事访问。普京周三抵达平壤，…",
     ]
-    assert lines[1].startswith("    \x1b[1;31m普京\x1b[0m")
-    assert lines[2].endswith("\x1b[1;31m抵达平壤，\x1b[0m…")  # span cut with the line
+    assert lines[0] == "\x1b[33ma1b2c3d4e5f6\x1b[0m  \x1b[2m2023-09-17\x1b[0m  美国之音"
+    assert lines[2].startswith("    \x1b[1;31m普京\x1b[0m")
+    assert lines[3].endswith("\x1b[1;31m抵达平壤，\x1b[0m…")  # span cut with the line
     assert all(display_width(line) <= 40 for line in plain)
-    header = lines[0].replace("\x1b[33m", "").replace("\x1b[2m", "").replace("\x1b[0m", "")
-    # the title keeps at least 10 cells even when the line then overflows
-    assert header == "a1b2c3d4e5f6  2023-09-17  美国之音        很长的标…"
+
+
+@pytest.mark.parametrize("width", [10, 20, 40, 51, 53, 54, 80, 120])
+def test_every_hit_line_fits_the_width(width):
+    hits = [
+        make_hit(),
+        make_hit(title="很长的标题" * 10, aliases=["普京", "普丁"], title_highlights=[(0, 2)],
+                 source_name="自由亚洲电台粤语新闻部"),
+        make_hit(title="Tu-160 bombers: a very long Latin title " * 3, snippet="x" * 300),
+    ]
+    for style in (Style(color=False, width=width), Style(color=True, width=width)):
+        out = io.StringIO()
+        render_hits(hits, out, style)
+        for line in out.getvalue().splitlines():
+            plain = re.sub("\x1b\\[[0-9;]*m", "", line)
+            assert display_width(plain) <= width, (width, plain)
+            assert "\x1b[" not in plain
+
 
 
 def test_hits_plain_has_no_markers():
@@ -412,11 +431,14 @@ def test_render_article_exact():
         "普京訪問朝鮮\\x1b[2J\n"
         "\n"
         "Outlet     美國之音 (voa)\n"
-        "Published  2023-09-17 23:33 (UTC+08:00) · 2023-09-17 15:33 UTC\n"
+        "Published  2023-09-17 23:33 (UTC+08:00)\n"  # values wrapped beside their label
+        "           · 2023-09-17 15:33 UTC\n"
         "Archived   2023-09-18 01:02 UTC\n"
-        "URL        https://www.voachinese.com/a/x.html\n"
+        "URL        https://www.voachinese.com/a/\n"
+        "           x.html\n"
         "Authors    張三、李四\n"
-        "ID         a1b2c3d4e5f60718a1b2c3d4e5f60718\n"
+        "ID         a1b2c3d4e5f60718a1b2c3d4e5f60\n"
+        "           718\n"
         "\n"
         "俄羅斯總統普京週三抵達平壤，開始對朝鮮進\n"
         "行為期兩天的國事訪問。\n"
@@ -560,7 +582,7 @@ def test_timeline_and_keywords():
         "2023-01   5  " + "█" * 14 + "\n2023-02  10  " + "█" * 27 + "\n2023-03   0\n"
     )
     out = io.StringIO()
-    render_keywords([("普京", 0.5), ("North Korea", 0.12345), ("朝鲜", 12.0)], out)
+    render_keywords([("普京", 0.5), ("North Korea", 0.12345), ("朝鲜", 12.0)], out, PLAIN)
     assert out.getvalue() == ("普京          0.500\nNorth Korea   0.123\n朝鲜         12.000\n")
 
 

@@ -2,7 +2,9 @@
 
 Exit codes: 0 success (``search``: hits found); 1 nothing found, an unknown or
 ambiguous id, rejected files, or an archive problem; 2 usage errors
-(including malformed queries).  Data goes to stdout, talk to stderr.
+(including malformed queries, unknown options and unknown outlets).  Data goes
+to stdout, talk to stderr.  A reader that closes the pipe early
+(``newsarc export | head``) is not an error: exit 0, nothing more written.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from newsarc.errors import AmbiguousArticle, NewsarcError, QueryError
+from newsarc.errors import AmbiguousArticle, NewsarcError, QueryError, UnknownSource
 
 DEFAULT_DATA = "data"
 
@@ -49,7 +51,12 @@ def _reports_errors(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            finally:  # output still buffered meets a closed pipe here, not at exit
+                sys.stdout.flush()
+        except UnknownSource as exc:
+            raise click.BadParameter(_printable(str(exc)), param_hint="'--source'") from None
         except QueryError as exc:
             click.echo(f"newsarc: bad query: {_printable(str(exc))}", err=True)
             sys.exit(2)
@@ -60,7 +67,7 @@ def _reports_errors(func: Callable) -> Callable:
             click.echo("newsarc: interrupted", err=True)
             sys.exit(130)
         except BrokenPipeError:
-            raise
+            raise  # not an OSError to report: the group exits quietly
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             click.echo(f"newsarc: {_printable(str(exc.strerror or exc))}{_printable(str(where))}", err=True)
@@ -77,22 +84,162 @@ def _reports_errors(func: Callable) -> Callable:
     return wrapper
 
 
-def _style(stream: Any = None):  # type: ignore[no-untyped-def]
+def _exit_quietly() -> NoReturn:
+    """The reader closed the pipe (``newsarc export | head -1``): exit 0 without another word.
+
+    Standard output is pointed at /dev/null first, so that flushing what is still
+    buffered at exit cannot fail again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a test runner's stream)
+        pass
+    sys.exit(0)
+
+
+_COLOR_CHOICES = {"auto": None, "always": True, "never": False}
+
+
+def _color_option(func: Callable) -> Callable:
+    return click.option(
+        "--color", "color", type=click.Choice(list(_COLOR_CHOICES)), default="auto",
+        show_default=True,
+        help="Colour: auto (on a terminal, unless NO_COLOR is set), always or never.",
+    )(func)
+
+
+def _style(stream: Any = None, color: str = "auto"):  # type: ignore[no-untyped-def]
+    """The render style for ``stream`` (stdout by default) under ``--color``."""
     from newsarc.render import style_for
 
-    return style_for(stream or sys.stdout)
+    return style_for(stream or sys.stdout, force_color=_COLOR_CHOICES[color])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+SINCE_HELP = ("Published on or after DATE: YYYY-MM-DD, YYYY-MM (its first day) or YYYY "
+              "(1 January), by the outlet's own local date.")
+UNTIL_HELP = ("Published on or before DATE: YYYY-MM-DD, YYYY-MM (the whole month) or YYYY "
+              "(the whole year), by the outlet's own local date.")
+
+
+def _complete_sources(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of ``--source``: the archive's outlet keys, else the outlet table's."""
+    from click.shell_completion import CompletionItem
+
+    from newsarc.sources import OUTLET_NAMES
+
+    outlets = OUTLET_NAMES
+    try:
+        from newsarc.search import open_searcher
+
+        with open_searcher(_data_dir(ctx, ctx.params.get("data")), aliases=False) as searcher:
+            outlets = searcher.outlets() or OUTLET_NAMES
+    except (NewsarcError, OSError):
+        pass  # no archive (yet): the built-in outlet table
+    prefix = incomplete.lower()
+    return [CompletionItem(key, help=name) for key, name in sorted(outlets.items())
+            if key.startswith(prefix)]
+
+
+def _filter_options(func: Callable) -> Callable:
+    """``--source``, ``--since``, ``--until``: the filters of every command taking a QUERY."""
+    func = click.option("--until", metavar="DATE", help=UNTIL_HELP)(func)
+    func = click.option("--since", metavar="DATE", help=SINCE_HELP)(func)
+    return click.option(
+        "--source", "sources", multiple=True, metavar="KEY", shell_complete=_complete_sources,
+        help="Only this outlet (repeatable): its key (voa, bbc, rfi, dw, …) or its name "
+             "(美国之音); an outlet not in the archive is an error that lists them.",
+    )(func)
+
+
+def split_query_args(
+    args: list[str], params: list[click.Parameter], *, resilient: bool = False
+) -> list[str]:
+    """Arguments of a QUERY command, rearranged so that click sees query words as words.
+
+    ``--`` ends the options.  A ``--name`` or ``--name=value`` is an option,
+    known or not (an unknown one is then click's usage error, with its "did you
+    mean" suggestion), followed by its value if it takes one.  A word with a
+    single ``-`` is an option only when it is one of the command's short
+    options (``-n``, ``-h``), or such an option with a number attached (``-n5``);
+    every other word — ``-乌克兰``, ``-Tu-160``, ``-2020`` — is a query word (an
+    exclusion).  The query words follow the options after a ``--``, in order.
+    An option missing its value is a usage error, unless ``resilient`` (shell
+    completion parses unfinished command lines).
+    """
+    takes_value: dict[str, int] = {}
+    for param in params:
+        if isinstance(param, click.Option):
+            values = 0 if param.is_flag or param.count else param.nargs
+            for name in (*param.opts, *param.secondary_opts):
+                takes_value[name] = values
+    options: list[str] = []
+    words: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            words.extend(rest)
+            break
+        short = arg[:2]
+        if arg.startswith("--") or arg in takes_value or (
+            takes_value.get(short) and arg[2:].isdigit()
+        ):
+            options.append(arg)
+            name = arg.split("=", 1)[0]
+            if "=" in arg or arg not in takes_value:
+                continue  # value attached, a flag, or unknown (click reports it)
+            for _ in range(takes_value[name]):
+                value = next(rest, None)
+                if value is None:
+                    if resilient:
+                        break
+                    raise click.BadOptionUsage(name, f"Option '{name}' requires an argument.")
+                options.append(value)
+        else:
+            words.append(arg)
+    return [*options, "--", *words] if words else options
+
+
+class QueryCommand(click.Command):
+    """A command taking QUERY words, which may start with ``-`` (see :func:`split_query_args`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            args = split_query_args(args, self.get_params(ctx), resilient=ctx.resilient_parsing)
+        except click.UsageError as exc:
+            exc.ctx = ctx
+            raise
+        return super().parse_args(ctx, args)
+
+
+class _Group(click.Group):
+    """newsarc's command group: a reader closing the pipe at any point (a command's
+    output, click's help text) ends the program with exit code 0 and no message."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            _exit_quietly()
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _exit_quietly()
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @_data_option
 @click.version_option(package_name="newsarc")
 def cli(data: Path | None) -> None:
     """newsarc: archive and search Chinese-language news.
 
     \b
-    newsarc ingest seeds/          parse, segment and index archive files
-    newsarc search 普京 朝鲜        ranked hits with highlighted snippets
-    newsarc show ID                the clean article
+    Examples:
+      newsarc ingest seeds/          parse, segment and index archive files
+      newsarc search 普京 朝鲜        ranked hits with highlighted snippets
+      newsarc show ID                the clean article
     """
 
 
@@ -116,10 +263,19 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
            as_json: bool, wait: float, data: Path | None) -> None:
     """Parse, segment and index archive files and folders (recursively).
 
-    Idempotent: unchanged files are skipped, and an article already archived is
-    replaced only by a newer version (a later archive timestamp).  Files that are
-    not archive files are reported on stderr, one line each; the rest is still
-    ingested.  Exit code 1 if any file was rejected.
+    Idempotent: unchanged files are skipped.  Every distinct version of an
+    article is kept; the newest (latest archive time) is the one every command
+    sees.  A PATH that is a git repository (bare, or the top of a working copy)
+    is read version by version from its history, from the last commit read
+    on.  Files that are not archive files are reported on stderr, one line
+    each; the rest is still ingested.  Exit code 1 if any file was rejected.
+
+    \b
+    Examples:
+      newsarc ingest seeds/
+      newsarc ingest ../shared/corpus/feeds ../shared/corpus/feeds-older-versions
+      newsarc ingest --dict names.txt seeds/
+      newsarc ingest ~/mirrors/oped2.git
     """
     from newsarc.ingest import add_user_dictionary
     from newsarc.ingest import ingest as run_ingest
@@ -247,12 +403,9 @@ def _printable(text: str) -> str:
 # ----------------------------------------------------------------------------- search
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(cls=QueryCommand)
 @click.argument("query", nargs=-1, required=True)
-@click.option("--source", "sources", multiple=True, metavar="KEY",
-              help="Only this outlet (repeatable): voa, bbc, rfi, dw, …")
-@click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD or YYYY-MM).")
-@click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD or YYYY-MM).")
+@_filter_options
 @click.option("--sort", type=click.Choice(["relevance", "newest", "oldest"]), default="relevance",
               show_default=True, help="Order of hits.")
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
@@ -263,12 +416,13 @@ def _printable(text: str) -> str:
 @click.option("--no-aliases", is_flag=True, help="Match words literally, not through aliases (普丁 for 普京).")
 @click.option("--all-versions", is_flag=True,
               help="Match every version of an article, not only the newest; say which versions matched.")
+@_color_option
 @_data_option
 @click.pass_context
 @_reports_errors
 def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], since: str | None,
            until: str | None, sort: str, limit: int, page: int, show_all: bool, as_json: bool,
-           no_aliases: bool, all_versions: bool, data: Path | None) -> None:
+           no_aliases: bool, all_versions: bool, color: str, data: Path | None) -> None:
     """Search the archive.  Words are ANDed.
 
     \b
@@ -280,9 +434,19 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
       (普京 OR 习近平) 朝鲜  grouping
       title:金正恩 source:voa author:林兰
     A word also matches its aliases (普京: 普丁; 朝鲜: 北韩), unless --no-aliases.
-    Exit code 0 with hits, 1 with none, 2 for a malformed query.
+    A word starting with one "-" is an exclusion unless it is -n or -h; a
+    mistyped --option is an error.  Put words after "--" to take them literally.
+
+    \b
+    Examples:
+      newsarc search 普京 朝鲜 -乌克兰
+      newsarc search 香港 --source hkcnews --since 2019-06 --until 2019-12 --sort newest
+      newsarc search Tu-160 --json --all
+      newsarc search -- -普京 OR 普丁     (words after -- are never options)
+
+    Exit code 0 with hits, 1 with none, 2 for a malformed query or a usage error.
     """
-    from newsarc.render import render_hits, render_hits_json, render_search_summary, style_for
+    from newsarc.render import render_hits, render_hits_json, render_search_summary
     from newsarc.search import SearchOptions
     from newsarc.search import search as run_search
 
@@ -294,10 +458,10 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
     if as_json:
         render_hits_json(result.hits, out)
     else:
-        render_hits(result.hits, out, style_for(sys.stdout))
+        render_hits(result.hits, out, _style(out, color))
     out.flush()
     render_search_summary(result.total, result.elapsed, result.offset + 1,
-                          result.offset + len(result.hits), sys.stderr, style_for(sys.stderr))
+                          result.offset + len(result.hits), sys.stderr, _style(sys.stderr, color))
     sys.exit(0 if result.total else 1)
 
 
@@ -309,11 +473,20 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 @click.option("--json", "as_json", is_flag=True, help="The record as one JSON object.")
 @click.option("--html", "as_html", is_flag=True,
               help="The original article HTML, read again from its source file.")
+@_color_option
 @_data_option
 @click.pass_context
 @_reports_errors
-def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data: Path | None) -> None:
-    """Show one article: ID is its id or any unique prefix of at least 4 hex digits."""
+def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, color: str,
+         data: Path | None) -> None:
+    """Show one article: ID is its id or any unique prefix of at least 4 hex digits.
+
+    \b
+    Examples:
+      newsarc show 4826              the clean article, through a pager on a terminal
+      newsarc show 4826 --json       the record
+      newsarc show 4826 --html       the original HTML, read again from its file
+    """
     from newsarc.render import render_article, render_article_json, sanitize
     from newsarc.store import open_store
 
@@ -323,7 +496,7 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
         try:
             full_id = store.resolve(article_id)
         except AmbiguousArticle as exc:
-            _exit_ambiguous(store, exc)
+            _exit_ambiguous(store, exc, color)
         if as_html:  # not stored: parsed again from the source file, if unchanged
             html = store.original_html(full_id)
         else:
@@ -338,7 +511,7 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
     else:
         from newsarc.render import page
 
-        style = _style()
+        style = _style(out, color)
         buffer = io.StringIO()
         render_article(article, buffer, style)
         page(buffer.getvalue(), out)
@@ -348,7 +521,7 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
 # ----------------------------------------------------------------------------- explore
 
 
-def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int) -> Any:
+def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int, color: str) -> Any:
     """Run ``func(data_dir, article_id, limit)``; an ambiguous id lists the candidates and exits 1."""
     from newsarc.store import open_store
 
@@ -356,10 +529,10 @@ def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int) -> 
         return func(data_dir, article_id, limit)
     except AmbiguousArticle as exc:
         with open_store(data_dir) as store:
-            _exit_ambiguous(store, exc)
+            _exit_ambiguous(store, exc, color)
 
 
-def _exit_ambiguous(store: Any, exc: AmbiguousArticle) -> None:
+def _exit_ambiguous(store: Any, exc: AmbiguousArticle, color: str) -> None:
     """List the articles an ambiguous id prefix matches on stderr, and exit 1."""
     from newsarc.render import render_candidates
 
@@ -367,16 +540,16 @@ def _exit_ambiguous(store: Any, exc: AmbiguousArticle) -> None:
     click.echo(f"newsarc: {exc}:", err=True)
     render_candidates(
         [(s.id, s.published[:10], s.title) for s in (summaries[c] for c in exc.candidates if c in summaries)],
-        sys.stderr, _style(sys.stderr),
+        sys.stderr, _style(sys.stderr, color),
     )
     sys.exit(1)
 
 
 def _article_list_command(default_limit: int, limit_help: str, json_help: str) -> Callable:
-    """The shared shape of `similar` and `keywords`: ID, -n/--limit, --json, --data."""
+    """The shared shape of `similar` and `keywords`: ID, -n/--limit, --json, --color, --data."""
 
     def decorate(func: Callable) -> Callable:
-        func = click.pass_context(_data_option(_reports_errors(func)))
+        func = click.pass_context(_data_option(_color_option(_reports_errors(func))))
         func = click.option("--json", "as_json", is_flag=True, help=json_help)(func)
         func = click.option("-n", "--limit", type=click.IntRange(min=1), default=default_limit,
                             show_default=True, help=limit_help)(func)
@@ -386,87 +559,106 @@ def _article_list_command(default_limit: int, limit_help: str, json_help: str) -
 
 
 @_article_list_command(10, "How many articles.", "JSON Lines, one object per hit (as search).")
-def similar(ctx: click.Context, article_id: str, limit: int, as_json: bool, data: Path | None) -> None:
+def similar(ctx: click.Context, article_id: str, limit: int, as_json: bool, color: str,
+            data: Path | None) -> None:
     """The articles most like article ID (an id or a unique prefix), best first.
 
     Ranked by the article's characteristic words (see `newsarc keywords`); the
     article itself and same-titled copies from its outlet are left out.
+
+    \b
+    Examples:
+      newsarc similar 4826
+      newsarc similar 4826 -n 20 --json
+
     Exit code 0 with hits, 1 with none or for an unknown id.
     """
     from newsarc.explore import similar as run_similar
-    from newsarc.render import render_hits, render_hits_json
+    from newsarc.render import render_hits, render_hits_json, render_no_hits
 
-    _full, hits = _explore_id(run_similar, _data_dir(ctx, data), article_id, limit)
+    _full, hits = _explore_id(run_similar, _data_dir(ctx, data), article_id, limit, color)
     out = _stdout()
     if as_json:
         render_hits_json(hits, out)
     else:
-        render_hits(hits, out, _style())
+        render_hits(hits, out, _style(out, color))
     out.flush()
+    if not hits:
+        render_no_hits(sys.stderr, _style(sys.stderr, color))
     sys.exit(0 if hits else 1)
 
 
-@cli.command()
+@cli.command(cls=QueryCommand)
 @click.argument("query", nargs=-1, required=True)
 @click.option("--by", type=click.Choice(["year", "month", "day"]), default="month", show_default=True,
               help="Length of a period.")
-@click.option("--source", "sources", multiple=True, metavar="KEY", help="Only this outlet (repeatable).")
-@click.option("--since", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD or YYYY-MM).")
-@click.option("--until", metavar="DATE", help="Published on or before DATE (YYYY-MM-DD or YYYY-MM).")
+@_filter_options
 @click.option("--json", "as_json", is_flag=True, help='JSON Lines: {"period": "2023-09", "count": 12}.')
 @click.option("--no-aliases", is_flag=True, help="Match words literally, not through aliases.")
+@_color_option
 @_data_option
 @click.pass_context
 @_reports_errors
 def timeline(ctx: click.Context, query: tuple[str, ...], by: str, sources: tuple[str, ...],
-             since: str | None, until: str | None, as_json: bool, no_aliases: bool,
+             since: str | None, until: str | None, as_json: bool, no_aliases: bool, color: str,
              data: Path | None) -> None:
     """How many articles match QUERY per month (or year, day) of publication, as a bar chart.
 
-    The same query language and filters as `newsarc search`; a period is the
-    article's own publication date (the outlet's time zone), and periods
-    without hits between the first and the last are shown.
-    Exit code 0 with hits, 1 with none, 2 for a malformed query.
+    The same query language, exclusions and filters as `newsarc search`; a
+    period is the article's own publication date (the outlet's time zone).
+    The axis runs from --since (else the first hit) to --until (else the last
+    hit), periods without hits included; at most 10,000 periods.
+
+    \b
+    Examples:
+      newsarc timeline 普京 -朝鲜
+      newsarc timeline 香港 --source hkcnews --by day --since 2019-06 --until 2019-07
+      newsarc timeline 普京 --by year --json
+
+    Exit code 0 with hits, 1 with none ("no hits" on stderr), 2 for a malformed
+    query or a usage error.
     """
     from newsarc.explore import timeline as run_timeline
-    from newsarc.render import render_timeline
+    from newsarc.render import render_no_hits, render_timeline, render_timeline_json
     from newsarc.search import SearchOptions
 
     options = SearchOptions(sources=sources, since=since, until=until)
     result = run_timeline(_data_dir(ctx, data), " ".join(query), by, options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
-        import json
-
-        for period, count in result.rows:
-            out.write(json.dumps({"period": period, "count": count}) + "\n")
+        render_timeline_json(result.rows, out)
     else:
-        render_timeline(result.rows, out, _style())
+        render_timeline(result.rows, out, _style(out, color))
     out.flush()
     if result.undated:
         click.echo(f"{result.undated} matching articles have no publication date", err=True)
+    if not result.total:
+        render_no_hits(sys.stderr, _style(sys.stderr, color))
     sys.exit(0 if result.total else 1)
 
 
 @_article_list_command(20, "How many terms.", 'JSON Lines: {"term": …, "weight": …}.')
-def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, data: Path | None) -> None:
+def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, color: str,
+             data: Path | None) -> None:
     """The characteristic terms of article ID, with TF-IDF weights (the best is 1).
 
     Document frequencies are the archive's own; function words, single
     characters and numbers are left out.
+
+    \b
+    Examples:
+      newsarc keywords 4826
+      newsarc keywords 4826 -n 5 --json
     """
     from newsarc.explore import keywords as run_keywords
-    from newsarc.render import render_keywords
+    from newsarc.render import render_keywords, render_keywords_json
 
-    _full, rows = _explore_id(run_keywords, _data_dir(ctx, data), article_id, limit)
+    _full, rows = _explore_id(run_keywords, _data_dir(ctx, data), article_id, limit, color)
     out = _stdout()
     if as_json:
-        import json
-
-        for term, weight in rows:
-            out.write(json.dumps({"term": term, "weight": round(weight, 4)}, ensure_ascii=False) + "\n")
+        render_keywords_json(rows, out)
     else:
-        render_keywords(rows, out)
+        render_keywords(rows, out, _style(out, color))
     out.flush()
 
 
@@ -475,11 +667,18 @@ def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, dat
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@_color_option
 @_data_option
 @click.pass_context
 @_reports_errors
-def stats(ctx: click.Context, as_json: bool, data: Path | None) -> None:
-    """Articles per outlet and per year, date range, size on disk."""
+def stats(ctx: click.Context, as_json: bool, color: str, data: Path | None) -> None:
+    """Articles per outlet and per year, date range, top authors, size on disk.
+
+    \b
+    Examples:
+      newsarc stats
+      newsarc stats --json
+    """
     from newsarc.render import render_stats, render_stats_json
     from newsarc.store import archive_size, open_store
 
@@ -491,7 +690,7 @@ def stats(ctx: click.Context, as_json: bool, data: Path | None) -> None:
     if as_json:
         render_stats_json(figures, out)
     else:
-        render_stats(figures, out, _style())
+        render_stats(figures, out, _style(out, color))
 
 
 # ----------------------------------------------------------------------------- versions
@@ -511,14 +710,17 @@ def _with_id(func: Callable, data_dir: Path, article_id: str, **kwargs: Any) -> 
 @cli.command()
 @click.argument("article_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per version.")
+@_color_option
 @_data_option
 @click.pass_context
 @_reports_errors
-def history(ctx: click.Context, article_id: str, as_json: bool, data: Path | None) -> None:
+def history(ctx: click.Context, article_id: str, as_json: bool, color: str, data: Path | None) -> None:
     """Every version of article ID, oldest first: archive time, text length, headline, what changed.
 
     \b
-    newsarc history 31b22bacdfd6
+    Examples:
+      newsarc history 31b22bacdfd6
+      newsarc history 31b2 --json
     """
     from newsarc.history import history as run_history
     from newsarc.render import render_history, render_history_json
@@ -528,7 +730,7 @@ def history(ctx: click.Context, article_id: str, as_json: bool, data: Path | Non
     if as_json:
         render_history_json(versions, out)
     else:
-        render_history(versions, out, _style())
+        render_history(versions, out, _style(out, color))
     out.flush()
 
 
@@ -540,19 +742,22 @@ def history(ctx: click.Context, article_id: str, as_json: bool, data: Path | Non
               help="The newer version (default: the newest).")
 @click.option("--json", "as_json", is_flag=True,
               help='JSON Lines of edit operations: {"field": "title", "op": "delete", "text": "…"}.')
+@_color_option
 @_data_option
 @click.pass_context
 @_reports_errors
 def diff(ctx: click.Context, article_id: str, old: int | None, new: int | None, as_json: bool,
-         data: Path | None) -> None:
+         color: str, data: Path | None) -> None:
     """What changed in article ID between two versions (numbers as `newsarc history` shows them).
 
-    On a terminal, deleted and inserted characters are coloured inline;
-    otherwise the unified form of `diff -u`, paragraph by paragraph.
+    With colour (a terminal), deleted and inserted characters are coloured
+    inline; otherwise the unified form of `diff -u`, paragraph by paragraph.
 
     \b
-    newsarc diff 31b22bacdfd6              the two newest versions
-    newsarc diff 31b22bacdfd6 --from 1 --to 3
+    Examples:
+      newsarc diff 31b22bacdfd6              the two newest versions
+      newsarc diff 31b22bacdfd6 --from 1 --to 3
+      newsarc diff 31b2 --json               the edit operations
     """
     from newsarc.history import diff as run_diff
     from newsarc.render import render_diff, render_edit_ops_json
@@ -562,29 +767,37 @@ def diff(ctx: click.Context, article_id: str, old: int | None, new: int | None, 
     if as_json:
         render_edit_ops_json(comparison.edit_ops(), out)
     else:
-        render_diff(before, after, comparison.edit_ops(), out, _style())
+        render_diff(before, after, comparison.edit_ops(), out, _style(out, color))
     out.flush()
 
 
 @cli.command()
-@click.option("--since", metavar="DATE", help="Changes archived on or after DATE (UTC; YYYY-MM-DD, YYYY-MM or YYYY).")
-@click.option("--until", metavar="DATE", help="Changes archived on or before DATE (UTC).")
-@click.option("--source", "sources", multiple=True, metavar="KEY", help="Only this outlet (repeatable).")
+@click.option("--since", metavar="DATE",
+              help="Changes first archived on or after DATE: YYYY-MM-DD, YYYY-MM (its first day) or YYYY "
+                   "(1 January), in UTC.")
+@click.option("--until", metavar="DATE",
+              help="Changes first archived on or before DATE: YYYY-MM-DD, YYYY-MM (the whole month) or "
+                   "YYYY (the whole year), in UTC.")
+@click.option("--source", "sources", multiple=True, metavar="KEY", shell_complete=_complete_sources,
+              help="Only this outlet (repeatable): its key (voa, bbc, rfi, dw, …) or its name (美国之音).")
 @click.option("--headlines", is_flag=True, help="Only articles whose headline changed.")
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per changed article.")
+@_color_option
 @_data_option
 @click.pass_context
 @_reports_errors
 def changes(ctx: click.Context, since: str | None, until: str | None, sources: tuple[str, ...],
-            headlines: bool, limit: int | None, as_json: bool, data: Path | None) -> None:
+            headlines: bool, limit: int | None, as_json: bool, color: str, data: Path | None) -> None:
     """The articles whose headline or text changed between versions, biggest change first.
 
     A headline rewrite ranks above a typo fix (see the README for the
     magnitude).  Exit code 0 with changes, 1 with none.
 
     \b
-    newsarc changes --since 2020-07 --headlines
+    Examples:
+      newsarc changes --since 2020-07 --headlines
+      newsarc changes --source zaobao -n 5 --json
     """
     from newsarc.history import changes as run_changes
     from newsarc.render import render_changes, render_changes_json
@@ -597,7 +810,7 @@ def changes(ctx: click.Context, since: str | None, until: str | None, sources: t
     if as_json:
         render_changes_json(found, out)
     else:
-        render_changes(found, out, _style())
+        render_changes(found, out, _style(out, color))
     out.flush()
     if not found:
         click.echo("no changes", err=True)
@@ -624,16 +837,21 @@ def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, all_ver
                           own tokens in title_tokens/body_tokens/recall_tokens
     --mapping             the index mapping those documents fit (PUT /newsarc)
     --versions            every version of every article, oldest first
+
+    \b
+    Examples:
+      newsarc export > backup.jsonl
+      newsarc export --versions > every-version.jsonl
+      newsarc export --format opensearch --index news > news.ndjson
+      newsarc export --mapping > mapping.json
     """
-    from newsarc.render import render_records_jsonl
+    from newsarc.render import render_json, render_records_jsonl
     from newsarc.store import open_store
 
     if mapping:
-        import json
-
         from newsarc.opensearch import index_mapping
 
-        _stdout().write(json.dumps(index_mapping(), ensure_ascii=False, indent=2) + "\n")
+        render_json(index_mapping(), _stdout(), indent=2)
         return
     data_dir = _data_dir(ctx, data)
     with open_store(data_dir) as store:
@@ -659,7 +877,13 @@ def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, all_ver
 @click.pass_context
 @_reports_errors
 def reindex(ctx: click.Context, as_json: bool, data: Path | None) -> None:
-    """Re-segment every stored article and rebuild the search index (after a dictionary change)."""
+    """Re-segment every stored article and rebuild the search index (after a dictionary change).
+
+    \b
+    Example:
+      newsarc reindex
+      newsarc reindex --json
+    """
     from newsarc.ingest import reindex as run_reindex
 
     progress = _Progress("articles")
@@ -685,6 +909,4 @@ def main() -> None:
     try:
         cli(prog_name="newsarc")
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+        _exit_quietly()

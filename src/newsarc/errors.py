@@ -32,6 +32,16 @@ class QueryError(NewsarcError):
     """A search query is malformed; the message says where and why."""
 
 
+class UnknownSource(QueryError):
+    """A ``--source`` value names no outlet of the archive; ``outlets`` maps its keys to names."""
+
+    def __init__(self, value: str, outlets: dict[str, str]) -> None:
+        listing = ", ".join(key if name == key else f"{key} ({name})" for key, name in sorted(outlets.items()))
+        super().__init__(f"unknown outlet {value!r}; the archive has: {listing or 'no articles'}")
+        self.value = value
+        self.outlets = outlets
+
+
 class UnknownArticle(NewsarcError):
     """No article has the given id or id prefix."""
 

@@ -28,7 +28,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from whoosh import query as wq
@@ -39,9 +39,12 @@ from newsarc.index import TITLE_BOOST
 from newsarc.ingest import archive_segmenter
 from newsarc.query import parse_query
 from newsarc.records import Hit
-from newsarc.search import Searcher, SearchOptions, open_searcher
+from newsarc.search import Searcher, SearchOptions, open_searcher, parse_date_bound
 
 PERIODS = ("year", "month", "day")
+#: The longest timeline axis, in periods (27 years of days); a longer one is refused.
+MAX_PERIODS = 10_000
+_LABEL_CHARS = {"year": 4, "month": 7, "day": 10}
 #: How many of an article's keywords make the similarity query.
 SIMILAR_TERMS = 25
 #: Weight of a title occurrence relative to a body occurrence in an article's term frequencies.
@@ -214,24 +217,39 @@ def period_label(timestamp: int, by: str) -> str:
     return day.strftime("%Y-%m-%d")
 
 
-def _periods(first: int, last: int, by: str) -> list[str]:
-    """Every period label from the one holding ``first`` to the one holding ``last``."""
-    start = datetime.fromtimestamp(first, UTC)
-    end = datetime.fromtimestamp(last, UTC)
-    labels: list[str] = []
+def _label_date(label: str) -> date:
+    """The first day of a period label (``2023``, ``2023-09``, ``2023-09-17``)."""
+    parts = [int(p) for p in label.split("-")] + [1, 1]
+    return date(parts[0], parts[1], parts[2])
+
+
+def _period_count(first: str, last: str, by: str) -> int:
+    """How many periods an axis from label ``first`` to label ``last`` has."""
+    start, end = _label_date(first), _label_date(last)
     if by == "year":
-        return [f"{y:04d}" for y in range(start.year, end.year + 1)]
+        return end.year - start.year + 1
     if by == "month":
-        y, m = start.year, start.month
-        while (y, m) <= (end.year, end.month):
-            labels.append(f"{y:04d}-{m:02d}")
-            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-        return labels
-    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    while day <= end:
-        labels.append(day.strftime("%Y-%m-%d"))
-        day = datetime.fromtimestamp(day.timestamp() + 86400, UTC)
-    return labels
+        return (end.year - start.year) * 12 + end.month - start.month + 1
+    return (end - start).days + 1
+
+
+def _axis(first: str, last: str, by: str) -> list[str]:
+    """Every period label from label ``first`` to label ``last``, in order."""
+    start = _label_date(first)
+    count = _period_count(first, last, by)
+    if by == "year":
+        return [f"{year:04d}" for year in range(start.year, start.year + count)]
+    if by == "month":
+        months = start.year * 12 + start.month - 1
+        return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(months, months + count)]
+    return [(start + timedelta(days=n)).isoformat() for n in range(count)]
+
+
+def _bound_label(text: str, by: str, *, end: bool) -> str:
+    """The period label of a ``--since`` (or, with ``end``, ``--until``) date."""
+    value = parse_date_bound(text, end=end)
+    day = f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"
+    return day[: _LABEL_CHARS[by]]
 
 
 def timeline_in(
@@ -240,8 +258,10 @@ def timeline_in(
     """How many articles match the query ``text`` per period (``year``, ``month`` or ``day``).
 
     The same query language and filters (sources, since, until) as search.
-    Periods (the articles' local publication dates) without hits between the
-    first and the last are included with 0.
+    The axis (the articles' local publication dates) runs from ``since``, else
+    the first hit, to ``until``, else the last hit, periods without hits
+    included with 0; no hits, no axis.  An axis longer than
+    :data:`MAX_PERIODS` raises :class:`QueryError`.
     Articles without a usable publication date are counted in ``undated``.
     """
     if by not in PERIODS:
@@ -256,7 +276,7 @@ def timeline_in(
     dated = [d for d in docs if published[d]]
     ids = [searcher.reader.stored_fields(d)["id"] for d in dated]
     local = {aid: s.published for aid, s in searcher.store.summaries(ids).items()}
-    width = {"year": 4, "month": 7, "day": 10}[by]
+    width = _LABEL_CHARS[by]
     counts: Counter[str] = Counter()
     for docnum, aid in zip(dated, ids, strict=True):
         text = local.get(aid, "")
@@ -265,15 +285,19 @@ def timeline_in(
         ] += 1
     rows: list[tuple[str, int]] = []
     if counts:
-        first, last = _label_start(min(counts)), _label_start(max(counts))
-        rows = [(label, counts.get(label, 0)) for label in _periods(first, last, by)]
+        first, last = min(counts), max(counts)
+        if options.since:
+            first = min(first, _bound_label(options.since, by, end=False))
+        if options.until:
+            last = max(last, _bound_label(options.until, by, end=True))
+        periods = _period_count(first, last, by)
+        if periods > MAX_PERIODS:
+            raise QueryError(
+                f"a timeline by {by} from {first} to {last} would have {periods:,} periods "
+                f"(at most {MAX_PERIODS:,}): narrow --since/--until or use a longer --by"
+            )
+        rows = [(label, counts.get(label, 0)) for label in _axis(first, last, by)]
     return Timeline(rows=rows, total=len(docs), undated=len(docs) - len(dated))
-
-
-def _label_start(label: str) -> int:
-    """Epoch seconds of the UTC midnight that starts a period label (``2023``, ``2023-09`` …)."""
-    parts = [int(p) for p in label.split("-")] + [1, 1]
-    return int(datetime(parts[0], parts[1], parts[2], tzinfo=UTC).timestamp())
 
 
 # --------------------------------------------------------------------------- archive-level API

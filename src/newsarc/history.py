@@ -14,7 +14,7 @@ from pathlib import Path
 
 from newsarc.errors import NewsarcError, QueryError
 from newsarc.records import Change, Version
-from newsarc.search import parse_date_bound
+from newsarc.search import outlet_keys, parse_date_bound
 from newsarc.store import Store, StoredVersion, open_store
 from newsarc.versions import Comparison, compare
 
@@ -97,6 +97,13 @@ def diff(
     return before, after, compare(before.record, after.record)
 
 
+def _outlets(store: Store) -> dict[str, str]:
+    """The archive's outlets: key → name (the outlet table's, else the key)."""
+    from newsarc.sources import OUTLET_NAMES
+
+    return {key: OUTLET_NAMES.get(key, key) for key in store.source_keys()}
+
+
 def changes_in(
     store: Store,
     *,
@@ -111,13 +118,14 @@ def changes_in(
     ``since`` and ``until`` (UTC dates, ``YYYY[-MM[-DD]]``); for each article
     the first version before the earliest such change is compared with the
     last version of the latest one.  ``headlines`` keeps only the articles
-    whose headline changed; ``sources`` limits the outlets.
+    whose headline changed; ``sources`` limits the outlets (keys or names,
+    see :func:`newsarc.search.outlet_keys`).
     """
     start = parse_date_bound(since, end=False) if since else 0
     end = parse_date_bound(until, end=True) if until else 99_999_999
     if start > end:
         raise QueryError(f"--since {since} is after --until {until}")
-    wanted = {s.lower() for s in sources}
+    wanted = set(outlet_keys(_outlets(store), sources)) if sources else set()
     out: list[Change] = []
     for article_id in store.versioned_ids():
         change = _change(article_id, store.versions_of(article_id), start, end, wanted, headlines)
@@ -131,7 +139,7 @@ def _change(
     article_id: str, stored: list[StoredVersion], start: int, end: int, wanted: set[str], headlines: bool
 ) -> Change | None:
     current = stored[-1].record
-    if wanted and current.get("source", "").lower() not in wanted:
+    if wanted and current.get("source", "") not in wanted:
         return None
     steps = [i for i in range(1, len(stored)) if start <= _day(stored[i].first_ms) <= end]
     if not steps:

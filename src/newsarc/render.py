@@ -93,12 +93,16 @@ __all__ = [
     "render_hits",
     "render_hits_json",
     "render_ingest_summary",
+    "render_json",
     "render_keywords",
+    "render_keywords_json",
+    "render_no_hits",
     "render_records_jsonl",
     "render_search_summary",
     "render_stats",
     "render_stats_json",
     "render_timeline",
+    "render_timeline_json",
     "sanitize",
     "sanitize_line",
     "style_for",
@@ -125,7 +129,11 @@ SNIPPET_LINES = 2
 #: Article bodies are wrapped to the terminal width, but never wider than this.
 ARTICLE_MAX_CELLS = 100
 
-MIN_WIDTH = 40
+#: Below this a line of a search hit no longer holds id, date, outlet and title:
+#: the title moves to a line of its own.
+ONE_LINE_HIT_CELLS = ID_CELLS + DATE_CELLS + OUTLET_CELLS + 6 + 12
+
+MIN_WIDTH = 10
 MAX_WIDTH = 200
 
 
@@ -151,7 +159,7 @@ def style_for(stream: TextIO, *, force_color: bool | None = None) -> Style:
     empty (https://no-color.org) and ``TERM`` is not ``dumb``; ``force_color``
     (``--color=always/never``) overrides all three.  The width is the terminal's
     (``shutil.get_terminal_size``, which honours ``COLUMNS``), 80 when unknown,
-    clamped to 40..200.
+    clamped to 10..200; every renderer keeps its lines within it.
     """
     if force_color is None:
         color = (
@@ -330,6 +338,27 @@ def pad(s: str, cells: int, *, right: bool = False) -> str:
 
 def _fit(s: str, cells: int) -> str:
     return pad(truncate(s, cells), cells)
+
+
+def _join_fit(parts: Sequence[tuple[str, str]], cells: int, style: Style) -> str:
+    """Sanitized ``(text, SGR code)`` parts joined by two spaces, cut to ``cells`` cells.
+
+    The part that overflows is truncated (ending in ``…``) and the rest dropped;
+    each part is coloured on its own, so a cut never splits an escape sequence.
+    """
+    out: list[str] = []
+    used = 0
+    for text, code in parts:
+        sep = 2 if out else 0
+        room = cells - used - sep
+        if room <= 0:
+            break
+        shown = truncate(text, room)
+        out.append(" " * sep + _sgr(shown, code, style) if code else " " * sep + shown)
+        used += sep + display_width(shown)
+        if shown != text:
+            break
+    return "".join(out).rstrip(" ")
 
 
 # ---------------------------------------------------------------------------- wrap
@@ -527,13 +556,20 @@ def render_search_summary(
             line = f"{total} {noun} {took}"
         else:
             line = f"{total} {noun}, showing {shown_from}–{shown_to} {took}"
-    err_stream.write(_sgr(line, DIM, style) + "\n")
+    for part in wrap(line, style.width):
+        err_stream.write(_sgr(part, DIM, style) + "\n")
 
 
-def _hit_header(hit: Hit, style: Style) -> str:
-    id_ = pad(sanitize_line(hit.id[:ID_CELLS]), ID_CELLS)
-    date = pad(sanitize_line(hit.published[:DATE_CELLS]), DATE_CELLS)
-    outlet = _fit(sanitize_line(hit.source_name or hit.source), OUTLET_CELLS)
+def render_no_hits(err_stream: TextIO, style: Style) -> None:
+    """``no hits`` ("talk", for stderr): what a command that found nothing says."""
+    err_stream.write(_sgr("no hits", DIM, style) + "\n")
+
+
+def _hit_title(hit: Hit, cells: int, style: Style) -> str:
+    """The title with its highlights in bold and the ``(via alias: …)`` note, in ``cells`` cells.
+
+    The title keeps at least 8 cells (or all of them) before the note is cut.
+    """
     suffix = ""
     if hit.aliases:
         suffix = f" (via alias: {sanitize_line('、'.join(hit.aliases))})"
@@ -541,17 +577,34 @@ def _hit_header(hit: Hit, style: Style) -> str:
         numbers = ", ".join(str(n) for n in hit.versions)
         noun = "version" if len(hit.versions) == 1 else "versions"
         suffix += f" ({noun} {numbers} of {hit.version_count})"
-    prefix_cells = ID_CELLS + DATE_CELLS + OUTLET_CELLS + 6
-    room = max(style.width - prefix_cells - display_width(suffix), 10)
     title, spans = _clean_spans(hit.title, hit.title_highlights, _LINE_TABLE)
+    room = max(cells - display_width(suffix), min(cells, 8))
     if display_width(title) <= room:
         shown = _paint(title, spans, 0, len(title), BOLD, style)
+        used = display_width(title)
     else:
-        shown = _paint(title, spans, 0, _cut_index(title, room - 1), BOLD, style) + "…"
-    return (
-        f"{_sgr(id_, YELLOW, style)}  {_sgr(date, DIM, style)}  {outlet}  "
-        f"{shown}{_sgr(suffix, DIM, style)}"
-    ).rstrip(" ")
+        cut = _cut_index(title, room - 1)
+        shown = _paint(title, spans, 0, cut, BOLD, style) + "…"
+        used = display_width(title[:cut]) + 1
+    return shown + _sgr(truncate(suffix, cells - used), DIM, style)
+
+
+def _hit_header(hit: Hit, style: Style) -> list[str]:
+    """The hit's first line: id, date, outlet (fixed columns) and title; on a
+    terminal narrower than :data:`ONE_LINE_HIT_CELLS`, id, date and outlet on one
+    line (cut to the width) and the title on the next."""
+    id_ = sanitize_line(hit.id[:ID_CELLS])
+    date = sanitize_line(hit.published[:DATE_CELLS])
+    outlet = sanitize_line(hit.source_name or hit.source)
+    if style.width < ONE_LINE_HIT_CELLS:
+        head = _join_fit([(id_, YELLOW), (date, DIM), (outlet, "")], style.width, style)
+        return [head, _hit_title(hit, style.width, style).rstrip(" ")]
+    prefix_cells = ID_CELLS + DATE_CELLS + OUTLET_CELLS + 6
+    line = (
+        f"{_sgr(pad(id_, ID_CELLS), YELLOW, style)}  {_sgr(pad(date, DATE_CELLS), DIM, style)}  "
+        f"{_fit(outlet, OUTLET_CELLS)}  {_hit_title(hit, style.width - prefix_cells, style)}"
+    )
+    return [line.rstrip(" ")]
 
 
 def _hit_snippet(hit: Hit, style: Style) -> list[str]:
@@ -582,7 +635,8 @@ def render_hits(hits: Iterable[Hit], out: TextIO, style: Style) -> int:
     for hit in hits:
         if count:
             out.write("\n")
-        out.write(_hit_header(hit, style) + "\n")
+        for line in _hit_header(hit, style):
+            out.write(line + "\n")
         for line in _hit_snippet(hit, style):
             out.write(line + "\n")
         count += 1
@@ -634,6 +688,26 @@ def render_stats_json(stats: Mapping[str, Any], out: TextIO) -> None:
     out.write(_json_line(dict(stats)) + "\n")
 
 
+def render_timeline_json(rows: Iterable[tuple[str, int]], out: TextIO) -> None:
+    """Write timeline rows as JSON Lines: ``{"period": "2023-09", "count": 12}``."""
+    for period, count in rows:
+        out.write(_json_line({"period": period, "count": count}) + "\n")
+
+
+def render_keywords_json(rows: Iterable[tuple[str, float]], out: TextIO) -> None:
+    """Write keywords as JSON Lines: ``{"term": "普京", "weight": 1.0}`` (4 decimals)."""
+    for term, weight in rows:
+        out.write(_json_line({"term": term, "weight": round(weight, 4)}) + "\n")
+
+
+def render_json(obj: Any, out: TextIO, *, indent: int | None = None) -> None:
+    """Write any JSON value: one line, or indented by ``indent`` (for a file a person reads)."""
+    if indent is None:
+        out.write(_json_line(obj) + "\n")
+    else:
+        out.write(json.dumps(obj, ensure_ascii=False, indent=indent) + "\n")
+
+
 # ------------------------------------------------------------------------- article
 
 
@@ -668,7 +742,8 @@ def render_article(
     """Write an article in the human format (``newsarc show``).
 
     The title (bold), a blank line, a metadata block (Outlet, Published,
-    Archived, URL, Authors, ID; labels padded to one width), a blank line,
+    Archived, URL, Authors, ID; labels padded to one width, values wrapped
+    beside them), a blank line,
     the paragraphs of ``article.text`` wrapped to ``min(style.width, 100)``
     cells with blank lines between them, and a ``Captions`` section when
     there are captions.  Times are shown in the recorded offset (or
@@ -693,7 +768,7 @@ def render_article(
     meta.append(("ID", sanitize_line(article.id)))
     label_cells = max(display_width(label) for label, _ in meta) + 2
     for label, value in meta:
-        lines.append(f"{_sgr(pad(label, label_cells), DIM, style)}{value}".rstrip(" "))
+        lines += _labelled(label, value, label_cells, cells, style, DIM)
 
     for paragraph in article.text.split("\n"):
         paragraph = sanitize(paragraph).strip()
@@ -726,17 +801,45 @@ def _human_size(size: int) -> str:
     return f"{value:.1f} {unit}"
 
 
+def _labelled(
+    label: str, value: str, label_cells: int, cells: int, style: Style, code: str = ""
+) -> list[str]:
+    """``label`` (in ``code``'s colour) padded to ``label_cells``, then ``value``
+    wrapped within ``cells`` cells, its further lines indented under the first
+    (or, when less than 8 cells are left beside the label, on lines of their own)."""
+    room = cells - label_cells
+    if room >= 8:
+        lines = wrap(value, room) or [""]
+        first = (_sgr(pad(label, label_cells), code, style) + lines[0]).rstrip(" ")
+        return [first, *(" " * label_cells + line for line in lines[1:])]
+    return [_sgr(truncate(label, cells), code, style), *wrap(value, cells)]
+
+
 def _table(
     header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool], style: Style
 ) -> list[str]:
-    """Columns aligned by display width, two spaces apart, no trailing blanks."""
+    """Columns aligned by display width, two spaces apart, no trailing blanks.
+
+    Wider than ``style.width``, the widest left-aligned (text) columns give up
+    cells first, down to 4 each, their cells cut with ``…``; then lines are cut.
+    """
     widths = [
         max(display_width(cell) for cell in column) for column in zip(header, *rows, strict=True)
     ]
+    excess = sum(widths) + 2 * (len(widths) - 1) - style.width
+    while excess > 0:
+        shrinkable = [i for i, r in enumerate(right) if not r and widths[i] > 4]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
     lines = []
     for number, row in enumerate([header, *rows]):
-        cells = [pad(cell, w, right=r) for cell, w, r in zip(row, widths, right, strict=True)]
-        line = "  ".join(cells).rstrip(" ")
+        cells = [
+            pad(truncate(cell, w), w, right=r) for cell, w, r in zip(row, widths, right, strict=True)
+        ]
+        line = truncate("  ".join(cells).rstrip(" "), style.width)
         lines.append(_sgr(line, BOLD, style) if number == 0 else line)
     return lines
 
@@ -761,7 +864,9 @@ def render_stats(stats: Mapping[str, Any], out: TextIO, style: Style) -> None:
         summary.append(("Published", period))
     summary.append(("Size", _human_size(int(stats.get("size_bytes", 0)))))
     label_cells = max(display_width(label) for label, _ in summary) + 2
-    lines = [f"{pad(label, label_cells)}{value}" for label, value in summary]
+    lines = []
+    for label, value in summary:
+        lines += _labelled(label, value, label_cells, style.width, style)
 
     if sources:
         ranked = sorted(sources.items(), key=lambda item: (-item[1], item[0]))
@@ -825,42 +930,46 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> Non
 def render_candidates(
     ids_and_titles: Iterable[tuple[str, str, str]], out: TextIO, style: Style
 ) -> None:
-    """Lines ``id  date  title`` for the articles an ambiguous id prefix matches."""
+    """Lines ``id  date  title`` for the articles an ambiguous id prefix matches, cut to the width."""
     for id_, date, title in ids_and_titles:
-        head = f"{sanitize_line(id_)}  {pad(sanitize_line(date[:DATE_CELLS]), DATE_CELLS)}  "
-        room = max(style.width - display_width(head), 10)
-        id_part, rest = head.split("  ", 1)
-        line = f"{_sgr(id_part, YELLOW, style)}  {rest}{truncate(sanitize_line(title), room)}"
-        out.write(line.rstrip(" ") + "\n")
+        parts = [
+            (sanitize_line(id_), YELLOW),
+            (pad(sanitize_line(date[:DATE_CELLS]), DATE_CELLS), ""),
+            (sanitize_line(title), ""),
+        ]
+        out.write(_join_fit(parts, style.width, style) + "\n")
 
 
 def render_timeline(rows: Sequence[tuple[str, int]], out: TextIO, style: Style) -> None:
     """A bar chart: period label, count right-aligned, a bar of ``█`` scaled so the
-    largest count fills the rest of the line."""
+    largest count fills the rest of the line (a count above 0 gets at least one
+    cell).  Lines never exceed the width: on a very narrow terminal they are cut."""
     if not rows:
         return
     labels = [sanitize_line(str(label)) for label, _ in rows]
     counts = [f"{count:,}" for _, count in rows]
     label_cells = max(display_width(label) for label in labels)
     count_cells = max(len(count) for count in counts)
-    bar_cells = max(style.width - label_cells - count_cells - 4, 10)
+    bar_cells = max(style.width - label_cells - count_cells - 4, 1)
     top = max((count for _, count in rows), default=0) or 1
     for label, text, (_, count) in zip(labels, counts, rows, strict=True):
         bar = "█" * max(round(count / top * bar_cells), 1 if count > 0 else 0)
         line = f"{pad(label, label_cells)}  {text:>{count_cells}}  {bar}"
-        out.write(line.rstrip(" ") + "\n")
+        out.write(truncate(line.rstrip(" "), style.width) + "\n")
 
 
-def render_keywords(rows: Sequence[tuple[str, float]], out: TextIO) -> None:
-    """Keyword lines: term padded by display width, weight with three decimals."""
+def render_keywords(rows: Sequence[tuple[str, float]], out: TextIO, style: Style) -> None:
+    """Keyword lines: term padded by display width (at most 30 cells, less on a
+    narrow terminal), weight with three decimals."""
     if not rows:
         return
-    terms = [truncate(sanitize_line(str(term)), 30) for term, _ in rows]
     weights = [f"{weight:.3f}" for _, weight in rows]
-    term_cells = max(display_width(term) for term in terms)
     weight_cells = max(len(weight) for weight in weights)
+    term_room = max(min(30, style.width - weight_cells - 2), 1)
+    terms = [truncate(sanitize_line(str(term)), term_room) for term, _ in rows]
+    term_cells = max(display_width(term) for term in terms)
     for term, weight in zip(terms, weights, strict=True):
-        out.write(f"{pad(term, term_cells)}  {weight:>{weight_cells}}\n")
+        out.write(truncate(f"{pad(term, term_cells)}  {weight:>{weight_cells}}", style.width) + "\n")
 
 
 # ------------------------------------------------------------------------ versions

@@ -40,7 +40,7 @@ from newsarc.analysis import (
     segment_query,
 )
 from newsarc.codec import CompactTermInfo, CompactTermsReader
-from newsarc.errors import ArchiveError, QueryError
+from newsarc.errors import ArchiveError, QueryError, UnknownSource
 from newsarc.index import INDEX_NAME, TITLE_BOOST, empty_index, open_index, segment_readers
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
@@ -372,10 +372,21 @@ class Searcher:
             result -= self.matching(neg.child)
         return result
 
+    def outlets(self) -> dict[str, str]:
+        """The outlets of the archive: key -> display name (the outlet table's; else the key)."""
+        from newsarc.sources import OUTLET_NAMES  # only a --source filter needs the table
+
+        keys = (term.decode("utf-8") for term in self.reader.lexicon("source"))
+        return {key: OUTLET_NAMES.get(key, key) for key in keys}
+
+    def source_keys(self, values: Iterable[str]) -> list[str]:
+        """The outlet keys that ``values`` name (see :func:`outlet_keys`)."""
+        return outlet_keys(self.outlets(), values)
+
     def _filter(self, options: SearchOptions) -> set[int] | None:
         docs: set[int] | None = None
         if options.sources:
-            docs = self._docs("source", (s.lower() for s in options.sources))
+            docs = self._docs("source", self.source_keys(options.sources))
         if options.since or options.until:
             start = parse_date_bound(options.since, end=False) if options.since else 0
             end = parse_date_bound(options.until, end=True) if options.until else 99_999_999
@@ -462,7 +473,7 @@ class Searcher:
 
         start = parse_date_bound(options.since, end=False) if options.since else 0
         end = parse_date_bound(options.until, end=True) if options.until else 99_999_999
-        sources = {s.lower() for s in options.sources}
+        sources = set(self.source_keys(options.sources))
         matched: dict[str, tuple[list[int], int]] = {}
         older: list[tuple[int, Hit]] = []
         for article_id in self.store.versioned_ids():
@@ -470,7 +481,7 @@ class Searcher:
             numbers = [
                 number
                 for number, version in enumerate(versions[:-1], 1)
-                if (not sources or version.record.get("source", "").lower() in sources)
+                if (not sources or version.record.get("source", "") in sources)
                 and start <= local_day(version.record.get("published", "")) <= end
                 and self.matches_text(node, version.record)
             ]
@@ -638,6 +649,21 @@ class Searcher:
                 )
             )
         return hits
+
+
+def outlet_keys(outlets: dict[str, str], values: Iterable[str]) -> list[str]:
+    """The keys of ``outlets`` (key → name) that ``values`` name: a key or an outlet's name
+    (美国之音, 美國之音), in any case or script.  A value naming none of them raises
+    :class:`UnknownSource`."""
+    known = {fold(name): key for key, name in outlets.items()}
+    known.update((fold(key), key) for key in outlets)
+    keys = []
+    for value in values:
+        key = known.get(fold(value.strip()))
+        if key is None:
+            raise UnknownSource(value, outlets)
+        keys.append(key)
+    return keys
 
 
 def _positive_terms(node: Node, negated: bool = False) -> list[Term]:

@@ -2,13 +2,13 @@
 
 :func:`source_of` maps a URL to ``(key, name)``: a short lowercase key (``voa``,
 ``bbc``, ...) and the outlet's Chinese display name.  Hosts that are not in the
-table map to their bare registered domain (``www.`` stripped, public-suffix
-aware for the common two-level suffixes such as ``co.uk``), used as both key
-and name.
+table map to their registered domain by the Public Suffix List (``news.bbc.co.uk``
+-> ``bbc.co.uk``, ``x.github.io`` stays ``x.github.io``), used as both key and name.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -225,11 +225,10 @@ OUTLET_TABLE: tuple[Outlet, ...] = (
 OUTLETS: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple((o.key, o.name, o.hosts) for o in OUTLET_TABLE)
 _BY_KEY = {o.key: o for o in OUTLET_TABLE}
 
-#: Second-level labels that, under a country-code TLD, form a public suffix
-#: (``example.co.uk``, ``example.com.tw``): the registered domain keeps three labels.
-_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "gv", "idv", "info"})
+#: Outlet key -> display name, for the outlets of the table.
+OUTLET_NAMES: dict[str, str] = {key: name for key, name, _suffixes in OUTLETS}
 
-_HOST_RE = re.compile(r"^[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?(?:\.[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?)*$")
+_HOST_PATTERN = r"^[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?(?:\.[a-z0-9\u0080-\uffff](?:[a-z0-9\u0080-\uffff-]*[a-z0-9\u0080-\uffff])?)*$"
 _CACHE: dict[str, tuple[str, str]] = {}
 
 
@@ -243,19 +242,51 @@ def host_of(url: str) -> str:
     except ValueError:
         host = ""
     host = host.rstrip(".").lower()
-    return host if _HOST_RE.match(host) else ""
+    return host if _host_re().match(host) else ""
+
+
+@functools.cache
+def _host_re() -> re.Pattern[str]:
+    """The pattern of a valid host, compiled on first use (its wide ranges take ~50 ms to compile)."""
+    return re.compile(_HOST_PATTERN)
+
+
+@functools.cache
+def _public_suffix_list():  # type: ignore[no-untyped-def]
+    """The Public Suffix List bundled with :mod:`publicsuffixlist` (no network), parsed on first use.
+
+    Imported only when a host outside the outlet table needs it: parsing the
+    list takes tens of milliseconds, which a search never pays.  Private
+    suffixes count (``github.io``, ``blogspot.com``), so ``x.github.io`` is
+    a site of its own.
+    """
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(accept_unknown=True, only_icann=False)
+
+
+def _is_ip_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def registered_domain(host: str) -> str:
-    """The registered domain of *host*: ``www.example.co.uk`` -> ``example.co.uk``."""
-    labels = [label for label in host.split(".") if label]
-    if labels and labels[0] == "www":
-        labels = labels[1:]
-    if len(labels) <= 2:
-        return ".".join(labels)
-    if len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
+    """The registered domain of *host* by the Public Suffix List.
+
+    ``www.example.co.uk`` -> ``example.co.uk``, ``news.mingpao.com.hk`` ->
+    ``mingpao.com.hk``, ``x.github.io`` -> ``x.github.io`` (``github.io`` is a
+    private suffix).  An IP address, a host that is itself a public suffix
+    (``com.hk``) or a single label (``localhost``) is returned as it is.
+    """
+    host = host.strip(".").lower()
+    if not host or _is_ip_address(host):
+        return host
+    return _public_suffix_list().privatesuffix(host) or host
 
 
 def source_of(url: str) -> tuple[str, str]:

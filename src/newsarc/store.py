@@ -744,6 +744,10 @@ class Store:
             )
         return out
 
+    def source_keys(self) -> list[str]:
+        """The outlet keys of the stored articles."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM articles ORDER BY source")]
+
     def versioned_ids(self) -> list[str]:
         """Ids of the articles that have more than one version."""
         return [
