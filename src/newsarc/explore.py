@@ -264,9 +264,13 @@ def timeline_in(
         ] += 1
     rows: list[tuple[str, int]] = []
     if counts:
-        first, last = _label_start(min(counts)), _label_start(max(counts))
-        rows = [(label, counts.get(label, 0)) for label in _periods(first, last, by)]
+        rows = [(label, counts.get(label, 0)) for label in period_axis(min(counts), max(counts), by)]
     return Timeline(rows=rows, total=len(docs), undated=len(docs) - len(dated))
+
+
+def period_axis(first: str, last: str, by: str) -> list[str]:
+    """Every period label from ``first`` to ``last`` (labels of the same length ``by`` gives)."""
+    return _periods(_label_start(first), _label_start(last), by)
 
 
 def _label_start(label: str) -> int:
