@@ -173,3 +173,11 @@ class ArticleMarks:
     def count(self) -> int:
         """How many matches there are in all."""
         return len(self.title) + sum(map(len, self.text)) + sum(map(len, self.captions))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"title": [[start, end] …], "text": [[[start, end] …] per line], "captions": […]}``."""
+        return {
+            "title": [list(span) for span in self.title],
+            "text": [[list(span) for span in line] for line in self.text],
+            "captions": [[list(span) for span in caption] for caption in self.captions],
+        }
