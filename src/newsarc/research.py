@@ -38,7 +38,7 @@ from newsarc.analysis import fold
 from newsarc.errors import QueryError
 from newsarc.explore import PERIODS, period_axis
 from newsarc.ingest import local_day
-from newsarc.query import parse_query
+from newsarc.query import Node, Not, Term, parse_query
 from newsarc.records import Article, ArticleMarks, Facets, Hit, KwicLine
 from newsarc.search import Searcher, SearchOptions, SearchResult, open_searcher, parse_date_bound
 from newsarc.store import open_store
@@ -165,8 +165,39 @@ def find_matches(text: str, pattern: re.Pattern[str] | None) -> list[tuple[int, 
 
 
 def query_terms(searcher: Searcher, text: str) -> list[str]:
-    """The folded strings search marks for the query ``text`` (alias variants included)."""
-    return searcher.highlight_terms(parse_query(text))
+    """The folded strings to find for the query ``text``, longest first.
+
+    Every positive word of the query whole and the pieces search cuts it into
+    (a typed 普京朝鲜 marks 普京 and 朝鲜, as search matches them), every alias
+    variant of a word whole (普丁 for 普京; not its pieces: 2019冠状病毒病 is an
+    alias of 新冠肺炎, a lone 2019 is not), each phrase whole.  ``source:``
+    and ``author:`` terms and excluded words mark nothing.
+    """
+    out: list[str] = []
+    for term in _positive_terms(parse_query(text)):
+        if term.field in ("source", "author"):
+            continue
+        folded = " ".join(fold(term.text).split())
+        if term.phrase:
+            out.append(folded)
+            continue
+        out.extend(searcher.alias_group(term))
+        for word in folded.split():
+            out.append(word)
+            out.extend(piece.text for piece in searcher.pieces(word))
+    return sorted(set(out), key=len, reverse=True)
+
+
+def _positive_terms(node: Node, negated: bool = False) -> Iterator[Term]:
+    """The terms of a query tree that are not excluded (by an odd number of NOTs)."""
+    if isinstance(node, Term):
+        if not negated:
+            yield node
+    elif isinstance(node, Not):
+        yield from _positive_terms(node.child, not negated)
+    else:
+        for child in node.children:
+            yield from _positive_terms(child, negated)
 
 
 def all_hits(
