@@ -284,6 +284,10 @@ def test_export_fields_filters_and_usage_errors(sample_archive: Path) -> None:
     assert picked == [{"id": r["id"], "source": r["source"], "title": r["title"]}
                       for r in everything if r["source"] == "bbc"]
     assert len(everything) == SAMPLE_FILES
+    dated = jsonl(run("export", "--since", "2020-07-02", "--until", "2020-07-03", data=sample_archive).stdout)
+    assert dated and [r["id"] for r in dated] == [
+        r["id"] for r in everything if "2020-07-02" <= r["published"][:10] <= "2020-07-03"
+    ]
     bad = run("export", "--fields", "id,nosuch", data=sample_archive)
     assert bad.exit_code == 2 and "nosuch" in bad.stderr
     assert run("export", "--bom", data=sample_archive).exit_code == 2

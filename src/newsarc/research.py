@@ -383,6 +383,7 @@ def article_marks(article: Article, terms: Iterable[str]) -> ArticleMarks:
 def _filtered_records(data_dir: str | Path, options: SearchOptions) -> Iterator[dict]:
     """Every stored record of the outlets and local publication days ``options`` allow."""
     sources = {s.lower() for s in options.sources}
+    dated = bool(options.since or options.until)
     first = parse_date_bound(options.since, end=False) if options.since else 0
     last = parse_date_bound(options.until, end=True) if options.until else 99_999_999
     if first > last:
@@ -391,7 +392,7 @@ def _filtered_records(data_dir: str | Path, options: SearchOptions) -> Iterator[
         for record in store.iter_records():
             if sources and record["source"] not in sources:
                 continue
-            if (first or last < 99_999_999) and not first <= local_day(record["published"]) <= last:
+            if dated and not first <= local_day(record["published"]) <= last:
                 continue
             yield record
 
