@@ -480,6 +480,40 @@ def reindex(ctx: click.Context, data: Path | None) -> None:
     click.echo(f"re-indexed {count} articles", err=True)
 
 
+# ----------------------------------------------------------------------------- serve
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback lets other machines read the archive.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port; the address is printed on stderr).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the search page in a web browser.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def serve(ctx: click.Context, host: str, port: int, open_browser: bool, data: Path | None) -> None:
+    """Serve a read-only web interface to the archive (search, articles, timeline, stats).
+
+    Every page is also JSON (/search.json, /article/ID.json, /timeline.json,
+    /stats.json).  Runs until interrupted; an ingest of the same archive may
+    run meanwhile, and new articles show on the next request.
+    """
+    from newsarc.web import listen, run_server
+
+    data_dir = _data_dir(ctx, data)
+    server = listen(data_dir, host, port)
+    if not server.loopback:
+        click.echo(f"newsarc: warning: listening on {_printable(host)}: anyone who can reach this "
+                   "machine can read the archive (no login, no TLS)", err=True)
+    click.echo(f"newsarc: serving {_printable(str(data_dir))} at {server.url} (Ctrl-C to stop)", err=True)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    run_server(server)
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
