@@ -165,7 +165,9 @@ def format_time(iso: str) -> dict[str, str]:
         return {"local": f"{moment:%Y-%m-%d %H:%M}", "utc": ""}
     utc = moment.astimezone(UTC)
     shift = moment.utcoffset()
-    minutes = int(shift.total_seconds()) // 60 if shift else 0
+    if not shift:
+        return {"local": f"{utc:%Y-%m-%d %H:%M} UTC", "utc": ""}
+    minutes = int(shift.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"
     hours, rest = divmod(abs(minutes), 60)
     return {
@@ -261,11 +263,11 @@ def _hit(hit: Hit) -> dict[str, Any]:
     return out
 
 
-def _hit_view(hit: Hit, query: str) -> dict[str, Any]:
-    """What the HTML shows of a hit: marked title and snippet, link, date."""
+def _hit_view(hit: Hit, query: str, *, marked: bool = True) -> dict[str, Any]:
+    """What the HTML shows of a hit: title and snippet (query words marked), link, date."""
     return {
         "id": hit.id,
-        "title": visible(hit.title, hit.title_highlights),
+        "title": visible(hit.title, hit.title_highlights if marked else ()),
         "snippet": visible(hit.snippet, hit.highlights),
         "href": _url(f"/article/{hit.id}", q=query),
         "date": plain(hit.published[:10]),
@@ -403,7 +405,7 @@ def article_page(
             "url_text": plain(article.url),
             "author_names": [plain(a) for a in article.authors],
             "tag_names": [plain(t) for t in article.tags],
-            "similar_views": [_hit_view(h, "") for h in similar],
+            "similar_views": [_hit_view(h, "", marked=False) for h in similar],
             "keyword_links": [
                 {"term": plain(t), "href": _url("/search", q=t)} for t, _w in keywords
             ],
@@ -423,6 +425,8 @@ def article_page(
 #: Chart geometry (SVG user units).
 CHART_WIDTH, CHART_HEIGHT = 960, 280
 CHART_LEFT, CHART_BOTTOM, CHART_TOP, CHART_RIGHT = 48, 36, 12, 8
+#: The widest a bar and its gap may be: a few periods do not make a few slabs.
+CHART_MAX_SLOT = 60
 
 
 def timeline_page(data_dir: Path, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -467,10 +471,11 @@ def bar_chart(rows: list[tuple[str, int]], href: Callable[[str], str]) -> dict[s
     y_max = math.ceil(top / step) * step
     plot_w = CHART_WIDTH - CHART_LEFT - CHART_RIGHT
     plot_h = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
-    slot = plot_w / max(len(rows), 1)
+    slot = min(plot_w / max(len(rows), 1), CHART_MAX_SLOT)
     gap = min(slot * 0.2, 4) if slot > 3 else 0
     bars = []
-    label_every = max(1, math.ceil(len(rows) / 12))
+    label_width = 8.5 * max((len(p) for p, _c in rows), default=0) + 12  # 14-unit digits
+    label_every = max(1, math.ceil(len(rows) / 12), math.ceil(label_width / slot))
     for i, (period, count) in enumerate(rows):
         height = plot_h * count / y_max
         bars.append({
