@@ -5,11 +5,14 @@ either as HTML (a Jinja2 template, autoescaped) or as JSON (the same dict), as
 Datasette does: ``/search`` and ``/search.json`` (or ``Accept:
 application/json``) never disagree.  Field names are the CLI's ``--json`` ones.
 
-Each request opens the archive afresh (:func:`newsarc.search.open_searcher`,
-a few milliseconds), so a page always sees the last commit of a running
-``newsarc ingest``, and nothing holds the archive open between requests.
-Library calls run in Starlette's thread pool; the SQLite connection and the
-Whoosh reader of a request are made, used and closed in one thread.
+Library calls run in worker threads, at most :data:`WORKERS` at a time (the
+work is Python, bound by the interpreter lock: more threads only make every
+request slower).  Each thread keeps its own open archive — SQLite connections
+and Whoosh readers are not shared between threads — and checks on every request
+whether the index has a newer generation: a running ``newsarc ingest`` commits
+one every batch, and the next request opens the archive again, so new articles
+show without a restart.  Similar articles, keywords and the outlet list are
+cached per index generation.
 
 Archived text is untrusted.  Templates escape everything; control and bidi
 characters are shown as visible escapes (``\\x1b``, ``\\u202e``, in a
@@ -22,12 +25,16 @@ image hosts alone.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ipaddress
 import math
 import re
 import socket
+import sqlite3
 import sys
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,10 +42,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import anyio
+import anyio.to_thread
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -66,6 +74,10 @@ from newsarc.store import archive_size
 
 #: Host names a loopback server answers to; others are refused (DNS rebinding).
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: Requests worked on at once (threads); the rest wait their turn.
+WORKERS = 4
+#: Cached similar-article lists, keyword lists and outlet lists (per index generation).
+CACHE_ENTRIES = 512
 #: Hits per page: the default and the most a request may ask for.
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -232,27 +244,81 @@ def _url(path: str, **params: Any) -> str:
 # ----------------------------------------------------------------------------- the archive
 
 
-def _with_searcher(data_dir: Path, work: Callable[[Searcher], Any]) -> Any:
-    """``work(searcher)`` on a freshly opened archive; started again if an ingest changed the index."""
-    for attempt in range(1, SEARCH_ATTEMPTS + 1):
-        with open_searcher(data_dir) as searcher:
+class Archive:
+    """One archive as the pages see it: a searcher per thread, kept while the index is unchanged.
+
+    :meth:`run` gives ``work`` the calling thread's searcher, opened again
+    when the index has a newer generation than the one it reads.  Small results
+    that depend only on the archive's contents are cached per generation
+    (:meth:`cached`).
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple, Any] = OrderedDict()
+
+    def _searcher(self) -> Searcher:
+        searcher: Searcher | None = getattr(self._local, "searcher", None)
+        if searcher is not None:
+            try:
+                current = searcher.ix.latest_generation()
+            except OSError:
+                current = None
+            if current == searcher.reader.generation():
+                return searcher
+            self._drop()
+        searcher = open_searcher(self.data_dir)
+        self._local.searcher = searcher
+        return searcher
+
+    def _drop(self) -> None:
+        searcher = getattr(self._local, "searcher", None)
+        self._local.searcher = None
+        if searcher is not None:
+            with contextlib.suppress(Exception):  # files of a damaged or vanished archive
+                searcher.close()
+
+    def run(self, work: Callable[[Searcher], Any]) -> Any:
+        """``work(searcher)``; started again on a fresh searcher if the archive changed under it."""
+        for attempt in range(1, SEARCH_ATTEMPTS + 1):
+            searcher = self._searcher()
             try:
                 return work(searcher)
             except NewsarcError:
                 raise
-            except _INDEX_CHANGED as exc:
+            except (*_INDEX_CHANGED, sqlite3.Error) as exc:
+                # an ingest merged segments away, or the database was replaced or damaged:
+                # open the archive again (which says what is wrong with it, if anything)
+                self._drop()
                 if attempt == SEARCH_ATTEMPTS:
                     raise ArchiveError(
-                        f"the index changed during the request ({type(exc).__name__}); try again"
+                        f"the archive changed during the request ({type(exc).__name__}: {exc}); try again"
                     ) from None
-    raise AssertionError("unreachable")
+        raise AssertionError("unreachable")
+
+    def cached(self, searcher: Searcher, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered for ``key`` while the index stays at ``searcher``'s generation."""
+        full = (searcher.reader.generation(), *key)
+        with self._lock:
+            if full in self._cache:
+                self._cache.move_to_end(full)
+                return self._cache[full]
+        value = compute()
+        with self._lock:
+            self._cache[full] = value
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
+        return value
 
 
-def _outlet_choices(searcher: Searcher, chosen: list[str]) -> list[dict[str, Any]]:
+def _outlet_choices(archive: Archive, searcher: Searcher, chosen: list[str]) -> list[dict[str, Any]]:
     """The archive's outlets for the filter menu, most articles first, chosen ones marked."""
+    counts = archive.cached(searcher, ("outlets",), searcher.store.source_counts)
     return [
         {"source": s, "source_name": plain(n or s), "count": c, "selected": s in chosen}
-        for s, n, c in searcher.store.source_counts()
+        for s, n, c in counts
     ]
 
 
@@ -292,7 +358,7 @@ def _page_facets(hits: list[Hit]) -> dict[str, Any]:
     }
 
 
-def search_page(data_dir: Path, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+def search_page(archive: Archive, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
     """The search page: ``(JSON context, HTML-only extras)``."""
     filters = _filters(request)
     sort = request.query_params.get("sort", "relevance").strip() or "relevance"
@@ -302,7 +368,7 @@ def search_page(data_dir: Path, request: Request) -> tuple[dict[str, Any], dict[
     page = _int_param(request, "page", 1, 1, 1_000_000)
 
     def work(searcher: Searcher) -> tuple[dict[str, Any], dict[str, Any]]:
-        outlets = _outlet_choices(searcher, filters["sources"])
+        outlets = _outlet_choices(archive, searcher, filters["sources"])
         context: dict[str, Any] = {**filters, "sort": sort, "page": page, "limit": limit}
         if not filters["query"]:
             context.update(total=0, elapsed=0.0, first=0, last=0, pages=0, hits=[],
@@ -336,7 +402,7 @@ def search_page(data_dir: Path, request: Request) -> tuple[dict[str, Any], dict[
         }
         return context, extras
 
-    return _with_searcher(data_dir, work)
+    return archive.run(work)
 
 
 def _search_url(base: dict[str, Any], page: int) -> str:
@@ -364,7 +430,7 @@ def _pager(page: int, pages: int, href: Callable[[int], str]) -> list[dict[str, 
 
 
 def article_page(
-    data_dir: Path, request: Request, article_id: str
+    archive: Archive, request: Request, article_id: str
 ) -> tuple[dict[str, Any], dict[str, Any], str]:
     """The article page: ``(JSON context, HTML-only extras, img-src of the response)``."""
     query = request.query_params.get("q", "").strip()
@@ -374,8 +440,10 @@ def article_page(
         full = searcher.store.resolve(article_id)
         article = searcher.store.get(full)
         terms = searcher.highlight_terms(parse_query(query)) if query else []
-        similar = similar_in(searcher, full, SIMILAR_LIMIT)
-        keywords = keywords_in(searcher, full, KEYWORD_LIMIT)
+        similar = archive.cached(searcher, ("similar", full),
+                                 lambda: similar_in(searcher, full, SIMILAR_LIMIT))
+        keywords = archive.cached(searcher, ("keywords", full),
+                                  lambda: keywords_in(searcher, full, KEYWORD_LIMIT))
         context = {
             **article.to_dict(),
             "similar": [_hit(h) for h in similar],
@@ -419,7 +487,7 @@ def article_page(
         img_src = " ".join([DEFAULT_IMG_SRC, *origins]) if images and origins else DEFAULT_IMG_SRC
         return context, extras, img_src
 
-    return _with_searcher(data_dir, work)
+    return archive.run(work)
 
 
 #: Chart geometry (SVG user units).
@@ -429,7 +497,7 @@ CHART_LEFT, CHART_BOTTOM, CHART_TOP, CHART_RIGHT = 48, 36, 12, 8
 CHART_MAX_SLOT = 60
 
 
-def timeline_page(data_dir: Path, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+def timeline_page(archive: Archive, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
     """The timeline page: ``(JSON context, HTML-only extras)``."""
     filters = _filters(request)
     by = request.query_params.get("by", "month").strip() or "month"
@@ -437,7 +505,7 @@ def timeline_page(data_dir: Path, request: Request) -> tuple[dict[str, Any], dic
         raise BadRequest(f"unknown period {plain(by)!r} (use {', '.join(PERIODS)})")
 
     def work(searcher: Searcher) -> tuple[dict[str, Any], dict[str, Any]]:
-        outlets = _outlet_choices(searcher, filters["sources"])
+        outlets = _outlet_choices(archive, searcher, filters["sources"])
         context: dict[str, Any] = {**filters, "by": by, "total": 0, "undated": 0, "rows": []}
         extras: dict[str, Any] = {"outlets": outlets, "chart": None}
         if not filters["query"]:
@@ -457,7 +525,7 @@ def timeline_page(data_dir: Path, request: Request) -> tuple[dict[str, Any], dic
                                      since=filters["since"], until=filters["until"])
         return context, extras
 
-    return _with_searcher(data_dir, work)
+    return archive.run(work)
 
 
 def bar_chart(rows: list[tuple[str, int]], href: Callable[[str], str]) -> dict[str, Any]:
@@ -516,12 +584,12 @@ def _nice_step(raw: float) -> int:
     return int(10 * power)
 
 
-def stats_page(data_dir: Path, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+def stats_page(archive: Archive, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
     """The stats page: the figures of ``newsarc stats --json``."""
 
     def work(searcher: Searcher) -> tuple[dict[str, Any], dict[str, Any]]:
         figures = searcher.store.stats()
-        figures["size_bytes"] = archive_size(data_dir)
+        figures["size_bytes"] = archive_size(archive.data_dir)
         names = figures.get("source_names", {})
         top = max(figures["sources"].values(), default=0) or 1
         top_year = max(figures["years"].values(), default=0) or 1
@@ -542,7 +610,7 @@ def stats_page(data_dir: Path, request: Request) -> tuple[dict[str, Any], dict[s
         }
         return figures, extras
 
-    return _with_searcher(data_dir, work)
+    return archive.run(work)
 
 
 def _human_size(size: int) -> str:
@@ -586,7 +654,8 @@ class WebApp:
     """The pages of one archive; :meth:`asgi` is the Starlette application."""
 
     def __init__(self, data_dir: str | Path) -> None:
-        self.data_dir = Path(data_dir)
+        self.archive = Archive(Path(data_dir))
+        self.limiter = anyio.CapacityLimiter(WORKERS)
         self.env = Environment(
             loader=PackageLoader("newsarc", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -620,11 +689,14 @@ class WebApp:
                             "query": request.query_params.get("q", "")}, status=status)
 
     def page(self, template: str, build: Callable[..., tuple]) -> Callable[[Request], Any]:
-        """An endpoint running ``build(data_dir, request, **path_params)`` in the thread pool."""
+        """An endpoint running ``build(archive, request, **path_params)`` in a worker thread."""
 
         async def endpoint(request: Request) -> Response:
             try:
-                built = await run_in_threadpool(build, self.data_dir, request, **request.path_params)
+                built = await anyio.to_thread.run_sync(
+                    functools.partial(build, self.archive, request, **request.path_params),
+                    limiter=self.limiter,
+                )
             except (QueryError, BadRequest) as exc:
                 return self.error(request, 400, str(exc))
             except UnknownArticle as exc:
@@ -736,6 +808,7 @@ def run_server(server: Server) -> None:
     import uvicorn
 
     config = uvicorn.Config(
-        server.app, log_level="warning", access_log=False, lifespan="off", server_header=False
+        server.app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+        timeout_graceful_shutdown=5,
     )
     uvicorn.Server(config).run(sockets=[server.sock])
