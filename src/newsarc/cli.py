@@ -90,6 +90,7 @@ def cli(data: Path | None) -> None:
     newsarc ingest seeds/          parse, segment and index archive files
     newsarc search 普京 朝鲜        ranked hits with highlighted snippets
     newsarc show ID                the clean article
+    newsarc serve --open           search and read in a web browser
     """
 
 

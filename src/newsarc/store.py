@@ -585,7 +585,9 @@ class Store:
         conn = self.conn
         sources: dict[str, int] = {}
         names: dict[str, str] = {}
-        for source, name, n in self.source_counts():
+        for source, name, n in conn.execute(
+            "SELECT source, max(source_name), count(*) FROM articles GROUP BY source ORDER BY count(*) DESC, source"
+        ):
             sources[source] = n
             names[source] = name
         years = {
@@ -610,12 +612,6 @@ class Store:
             "last_published": last_pub[0] if last_pub else None,
             "authors": self.top_authors(),
         }
-
-    def source_counts(self) -> list[tuple[str, str, int]]:
-        """``(source, source_name, articles)`` of every outlet in the archive, most articles first."""
-        return self.conn.execute(
-            "SELECT source, max(source_name), count(*) FROM articles GROUP BY source ORDER BY count(*) DESC, source"
-        ).fetchall()
 
     def top_authors(self, limit: int = 10) -> list[list[str | int]]:
         """The ``limit`` most frequent bylines as ``[name, articles]``, most first.

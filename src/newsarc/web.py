@@ -9,10 +9,10 @@ Library calls run in worker threads, at most :data:`WORKERS` at a time (the
 work is Python, bound by the interpreter lock: more threads only make every
 request slower).  Each thread keeps its own open archive — SQLite connections
 and Whoosh readers are not shared between threads — and checks on every request
-whether the index has a newer generation: a running ``newsarc ingest`` commits
-one every batch, and the next request opens the archive again, so new articles
-show without a restart.  Similar articles, keywords and the outlet list are
-cached per index generation.
+whether the archive's files have changed: a running ``newsarc ingest`` commits
+every batch, and the next request opens the archive again, so new articles
+show without a restart.  Similar articles, keywords and the archive's figures
+are cached until the archive changes.
 
 Archived text is untrusted.  Templates escape everything; control and bidi
 characters are shown as visible escapes (``\\x1b``, ``\\u202e``, in a
@@ -29,6 +29,7 @@ import contextlib
 import functools
 import ipaddress
 import math
+import os
 import re
 import socket
 import sqlite3
@@ -76,7 +77,7 @@ from newsarc.store import archive_size
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 #: Requests worked on at once (threads); the rest wait their turn.
 WORKERS = 4
-#: Cached similar-article lists, keyword lists and outlet lists (per index generation).
+#: Cached similar-article lists, keyword lists and archive figures (until the archive changes).
 CACHE_ENTRIES = 512
 #: Hits per page: the default and the most a request may ask for.
 PAGE_SIZE = 20
@@ -244,12 +245,31 @@ def _url(path: str, **params: Any) -> str:
 # ----------------------------------------------------------------------------- the archive
 
 
-class Archive:
-    """One archive as the pages see it: a searcher per thread, kept while the index is unchanged.
+def archive_signature(data_dir: Path) -> tuple:
+    """What changes whenever the archive at ``data_dir`` changes: its files' and folders' stat data.
 
-    :meth:`run` gives ``work`` the calling thread's searcher, opened again
-    when the index has a newer generation than the one it reads.  Small results
-    that depend only on the archive's contents are cached per generation
+    Any commit of an ingest writes the database (or its write-ahead log) and
+    the index folder; a replaced or deleted archive changes inodes.  Read
+    from the file system only, so it holds whatever the index engine.
+    """
+    out = []
+    try:
+        entries = sorted(os.scandir(data_dir), key=lambda e: e.name)
+    except OSError:
+        return ()
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            st = entry.stat(follow_symlinks=False)
+            out.append((entry.name, st.st_ino, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+class Archive:
+    """One archive as the pages see it: a searcher per thread, kept while the archive is unchanged.
+
+    :meth:`run` gives ``work`` the calling thread's searcher, opened again when
+    the archive's files have changed since (:func:`archive_signature`).  Small
+    results that depend only on the archive's contents are cached per signature
     (:meth:`cached`).
     """
 
@@ -259,19 +279,15 @@ class Archive:
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
 
-    def _searcher(self) -> Searcher:
+    def _searcher(self) -> tuple[Searcher, tuple]:
+        signature = archive_signature(self.data_dir)
         searcher: Searcher | None = getattr(self._local, "searcher", None)
-        if searcher is not None:
-            try:
-                current = searcher.ix.latest_generation()
-            except OSError:
-                current = None
-            if current == searcher.reader.generation():
-                return searcher
-            self._drop()
+        if searcher is not None and self._local.signature == signature:
+            return searcher, signature
+        self._drop()
         searcher = open_searcher(self.data_dir)
-        self._local.searcher = searcher
-        return searcher
+        self._local.searcher, self._local.signature = searcher, signature
+        return searcher, signature
 
     def _drop(self) -> None:
         searcher = getattr(self._local, "searcher", None)
@@ -283,7 +299,7 @@ class Archive:
     def run(self, work: Callable[[Searcher], Any]) -> Any:
         """``work(searcher)``; started again on a fresh searcher if the archive changed under it."""
         for attempt in range(1, SEARCH_ATTEMPTS + 1):
-            searcher = self._searcher()
+            searcher, self._local.current = self._searcher()
             try:
                 return work(searcher)
             except NewsarcError:
@@ -298,9 +314,9 @@ class Archive:
                     ) from None
         raise AssertionError("unreachable")
 
-    def cached(self, searcher: Searcher, key: tuple, compute: Callable[[], Any]) -> Any:
-        """``compute()``, remembered for ``key`` while the index stays at ``searcher``'s generation."""
-        full = (searcher.reader.generation(), *key)
+    def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered for ``key`` while the archive is unchanged (within :meth:`run`)."""
+        full = (self._local.current, *key)
         with self._lock:
             if full in self._cache:
                 self._cache.move_to_end(full)
@@ -315,10 +331,11 @@ class Archive:
 
 def _outlet_choices(archive: Archive, searcher: Searcher, chosen: list[str]) -> list[dict[str, Any]]:
     """The archive's outlets for the filter menu, most articles first, chosen ones marked."""
-    counts = archive.cached(searcher, ("outlets",), searcher.store.source_counts)
+    figures = archive.cached(("stats",), searcher.store.stats)
+    names = figures["source_names"]
     return [
-        {"source": s, "source_name": plain(n or s), "count": c, "selected": s in chosen}
-        for s, n, c in counts
+        {"source": s, "source_name": plain(names.get(s) or s), "count": c, "selected": s in chosen}
+        for s, c in figures["sources"].items()
     ]
 
 
@@ -440,10 +457,8 @@ def article_page(
         full = searcher.store.resolve(article_id)
         article = searcher.store.get(full)
         terms = searcher.highlight_terms(parse_query(query)) if query else []
-        similar = archive.cached(searcher, ("similar", full),
-                                 lambda: similar_in(searcher, full, SIMILAR_LIMIT))
-        keywords = archive.cached(searcher, ("keywords", full),
-                                  lambda: keywords_in(searcher, full, KEYWORD_LIMIT))
+        similar = archive.cached(("similar", full), lambda: similar_in(searcher, full, SIMILAR_LIMIT))
+        keywords = archive.cached(("keywords", full), lambda: keywords_in(searcher, full, KEYWORD_LIMIT))
         context = {
             **article.to_dict(),
             "similar": [_hit(h) for h in similar],
@@ -493,8 +508,8 @@ def article_page(
 #: Chart geometry (SVG user units).
 CHART_WIDTH, CHART_HEIGHT = 960, 280
 CHART_LEFT, CHART_BOTTOM, CHART_TOP, CHART_RIGHT = 48, 36, 12, 8
-#: The widest a bar and its gap may be: a few periods do not make a few slabs.
-CHART_MAX_SLOT = 60
+#: The widest a bar and its gap may be (a few periods do not make a few slabs).
+CHART_MAX_SLOT = 80
 
 
 def timeline_page(archive: Archive, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -588,7 +603,7 @@ def stats_page(archive: Archive, request: Request) -> tuple[dict[str, Any], dict
     """The stats page: the figures of ``newsarc stats --json``."""
 
     def work(searcher: Searcher) -> tuple[dict[str, Any], dict[str, Any]]:
-        figures = searcher.store.stats()
+        figures = dict(archive.cached(("stats",), searcher.store.stats))
         figures["size_bytes"] = archive_size(archive.data_dir)
         names = figures.get("source_names", {})
         top = max(figures["sources"].values(), default=0) or 1
