@@ -323,6 +323,22 @@ def test_broken_archive_gives_503_with_one_line(archive: Path, tmp_path: Path) -
     assert r.json() == {"error": f"no archive in {data} (run `newsarc ingest PATH` first)", "status": 503}
 
 
+def test_damaged_index_gives_503_with_one_line(archive: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(archive, data)
+    client = TestClient(create_app(data), base_url="http://127.0.0.1", raise_server_exceptions=False)
+    assert client.get("/search.json", params={"q": "普京"}).status_code == 200
+    for posting_file in (data / "index").glob("*.n*"):  # term dictionary and posting lists
+        posting_file.write_bytes(b"\xffgarbage" * 3)
+    for path in ["/search.json?q=普京", f"/article/{SEED_IDS['bbc']}.json", "/timeline.json?q=普京",
+                 "/stats.json"]:
+        r = client.get(path)
+        assert r.status_code == 503, path
+        assert r.json()["status"] == 503 and "\n" not in r.json()["error"]
+    page = client.get("/search", params={"q": "普京"})
+    assert page.status_code == 503 and "Traceback" not in page.text
+
+
 def test_new_articles_appear_without_a_restart(archive: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     result = run("ingest", str(SEEDS / "000_b78dc6da3a148a29.txt"), data=data)

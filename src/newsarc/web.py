@@ -305,6 +305,8 @@ class Archive:
             except NewsarcError:
                 raise
             except (*_INDEX_CHANGED, sqlite3.Error) as exc:
+                if archive_signature(self.data_dir) == self._local.current:
+                    raise  # the archive did not change: a bug, reported as one
                 # an ingest merged segments away, or the database was replaced or damaged:
                 # open the archive again (which says what is wrong with it, if anything)
                 self._drop()
