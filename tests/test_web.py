@@ -294,7 +294,8 @@ def test_remote_images_load_only_on_request(client: TestClient) -> None:
 def test_other_host_names_are_refused(archive: Path) -> None:
     """DNS rebinding: a page on evil.example that resolves to 127.0.0.1 cannot read the archive."""
     app = create_app(archive)
-    assert TestClient(app, base_url="http://localhost:8000").get("/stats.json").status_code == 200
+    for base in ("http://localhost:8000", "http://[::1]:8000", "http://127.0.0.1"):
+        assert TestClient(app, base_url=base).get("/stats.json").status_code == 200, base
     r = TestClient(app, base_url="http://evil.example:8000").get("/stats.json")
     assert r.status_code == 400 and "Invalid host header" in r.text
     open_app = create_app(archive, allowed_hosts=None)

@@ -74,7 +74,7 @@ from newsarc.search import (
 from newsarc.store import archive_size
 
 #: Host names a loopback server answers to; others are refused (DNS rebinding).
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 #: Requests worked on at once (threads); the rest wait their turn.
 WORKERS = 4
 #: Cached similar-article lists, keyword lists and archive figures (until the archive changes).
