@@ -240,6 +240,7 @@ def cli(data: Path | None) -> None:
       newsarc ingest seeds/          parse, segment and index archive files
       newsarc search 普京 朝鲜        ranked hits with highlighted snippets
       newsarc show ID                the clean article
+      newsarc serve --open           search and read in a web browser
     """
 
 
@@ -937,6 +938,45 @@ def reindex(ctx: click.Context, as_json: bool, data: Path | None) -> None:
 
         click.echo(json.dumps({"reindexed": summary.reindexed, "seconds": round(summary.seconds, 3)}))
     click.echo(f"re-indexed {summary.reindexed} articles", err=True)
+
+
+# ----------------------------------------------------------------------------- serve
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback lets other machines read the archive.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port; the address is printed on stderr).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the search page in a web browser.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def serve(ctx: click.Context, host: str, port: int, open_browser: bool, data: Path | None) -> None:
+    """Serve a read-only web interface to the archive (search, articles, timeline, stats).
+
+    Every page is also JSON (/search.json, /article/ID.json, /timeline.json,
+    /stats.json).  Runs until interrupted; an ingest of the same archive may
+    run meanwhile, and new articles show on the next request.
+
+    \b
+    Examples:
+      newsarc serve --open              http://127.0.0.1:8000/ in a browser
+      newsarc --data team serve --port 0   any free port (printed on stderr)
+    """
+    from newsarc.web import listen, run_server
+
+    data_dir = _data_dir(ctx, data)
+    server = listen(data_dir, host, port)
+    if not server.loopback:
+        click.echo(f"newsarc: warning: listening on {_printable(host)}: anyone who can reach this "
+                   "machine can read the archive (no login, no TLS)", err=True)
+    click.echo(f"newsarc: serving {_printable(str(data_dir))} at {server.url} (Ctrl-C to stop)", err=True)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    run_server(server)
 
 
 # ----------------------------------------------------------------------------- entry point
