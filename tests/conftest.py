@@ -87,3 +87,38 @@ SEED_IDS = {
     "rfi": "a75a0b8d09ee",
     "dw": "b5b1ad0c0be9",
 }
+
+
+#: The title of the hostile test article: markup, an event handler, ANSI colour and a bidi override.
+HOSTILE_TITLE = (
+    '<script>alert("t")</script>\x1b[31m红色\x1b[0m \u202e普京朝鲜\u202c <img src=x onerror=alert(1)>'
+)
+
+
+def write_hostile_files(folder: Path) -> None:
+    """Two archive files meant to attack a reader: hostile.txt (VOA URL) and jsurl.txt (javascript: URL).
+
+    hostile.txt carries script tags, ``javascript:`` links, event-handler
+    attributes, an OSC 8 terminal hyperlink, escaped markup in the text, a
+    remote image with an ``onerror`` handler and bidi overrides in a caption.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    html = (
+        '<div><i>Sun, 17 Sep 2023 15:33:48 GMT</i></div>'
+        '<p>普京与朝鲜领导人会面。<script>alert("body")</script><a href="javascript:alert(2)">点我</a></p>'
+        '<p onmouseover="alert(3)">第二段 <b onclick="alert(4)">粗体</b> '
+        '\x1b]8;;http://evil.example\x1b\\链接\x1b]8;;\x1b\\ 朝鲜</p>'
+        '<p>&lt;script&gt;alert("escaped")&lt;/script&gt; 和 <iframe src="javascript:alert(5)"></iframe></p>'
+        '<figure><img src="https://images.evil.example/track.png" onerror="alert(6)">'
+        '<figcaption>图说 <script>alert(7)</script>\u202e反向</figcaption></figure>'
+    )
+    (folder / "hostile.txt").write_text(
+        f"<!--1694965143000-->\n[{HOSTILE_TITLE}](https://www.voachinese.com/a/hostile-test.html)\n"
+        f"------\n\n{html}\n",
+        encoding="utf-8",
+    )
+    (folder / "jsurl.txt").write_text(
+        "<!--1694965143000-->\n[坏链接 普京](javascript:alert(8))\n------\n\n"
+        "<p>另一篇关于普京朝鲜的文章。</p>\n",
+        encoding="utf-8",
+    )

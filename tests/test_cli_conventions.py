@@ -231,8 +231,15 @@ def test_timeline_refuses_an_absurd_axis(seed_archive: Path) -> None:
 # ------------------------------------------------------------------------------ widths
 
 
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output rendered as for a terminal (fitted to COLUMNS): CliRunner's streams are not ttys,
+    and into a pipe newsarc cuts nothing."""
+    monkeypatch.setattr("newsarc.render._isatty", lambda stream: True)
+
+
 @pytest.mark.parametrize("width", [20, 40, 51, 80])
-def test_every_line_fits_the_terminal(seed_archive: Path, width: int) -> None:
+def test_every_line_fits_the_terminal(seed_archive: Path, width: int, terminal: None) -> None:
     commands = [
         ("search", "普京"),
         ("search", "普丁", "朝鲜"),  # (via alias: …) notes
@@ -253,7 +260,7 @@ def test_every_line_fits_the_terminal(seed_archive: Path, width: int) -> None:
                 assert display_width(SGR.sub("", line)) <= width, (args, width, line)
 
 
-def test_narrow_search_puts_the_title_on_its_own_line(seed_archive: Path) -> None:
+def test_narrow_search_puts_the_title_on_its_own_line(seed_archive: Path, terminal: None) -> None:
     narrow = run("search", "崔善姬", data=seed_archive, env={"COLUMNS": "40"}).stdout.splitlines()
     assert narrow[:2] == ["b5b1ad0c0be9  2024-01-21  德国之声", "二十余年首次：普京计划访问平壤"]
     tiny = run("search", "崔善姬", data=seed_archive, env={"COLUMNS": "20"}).stdout.splitlines()

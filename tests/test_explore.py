@@ -11,9 +11,9 @@ import pytest
 from conftest import SEED_IDS, SEEDS, jsonl, run
 from newsarc.explore import (
     STOPWORDS,
-    _axis,
     is_stopword,
     keywords,
+    period_axis,
     period_label,
     similar,
     timeline,
@@ -145,15 +145,15 @@ def test_timeline_uses_aliases_unless_turned_off(archive: Path) -> None:
 
 def test_periods_helpers() -> None:
     assert period_label(0, "year") == "1970"
-    assert _axis("2023-11-14", "2023-11-17", "day") == [
+    assert period_axis("2023-11-14", "2023-11-17", "day") == [
         "2023-11-14",
         "2023-11-15",
         "2023-11-16",
         "2023-11-17",
     ]
-    assert _axis("2024-02-28", "2024-03-01", "day") == ["2024-02-28", "2024-02-29", "2024-03-01"]
-    assert _axis("2023-11", "2024-01", "month") == ["2023-11", "2023-12", "2024-01"]
-    assert _axis("0001", "0003", "year") == ["0001", "0002", "0003"]
+    assert period_axis("2024-02-28", "2024-03-01", "day") == ["2024-02-28", "2024-02-29", "2024-03-01"]
+    assert period_axis("2023-11", "2024-01", "month") == ["2023-11", "2023-12", "2024-01"]
+    assert period_axis("0001", "0003", "year") == ["0001", "0002", "0003"]
 
 
 # --------------------------------------------------------------------------- keywords

@@ -22,7 +22,7 @@ def test_a_damaged_segment_is_not_reported_as_a_changed_index(seed_archive: Path
     result = run("search", "普京", data=data)
     assert (result.exit_code, result.stdout) == (1, "")
     assert "changed" not in result.stderr
-    assert result.stderr.startswith(f"newsarc: internal error: ValueError: not a newsarc term dictionary: {terms.name}")
+    assert result.stderr == f"newsarc: damaged search index: {terms.name} is not a newsarc term dictionary\n"
 
 
 def test_a_vanished_segment_file_is_retried_then_reported(seed_archive: Path, tmp_path: Path) -> None:

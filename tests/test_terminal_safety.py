@@ -145,3 +145,24 @@ def test_error_messages_are_safe(evil_archive: tuple[Path, str], tmp_path: Path)
     assert code == 1
     _no_raw(err)
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("tty", [False, True])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("kwic", "金正恩", "--cross-paragraphs"),
+        ("kwic", "金正恩", "--csv"),
+        ("search", "金正恩", "--facets"),
+        ("timeline", "金正恩", "--split", "source"),
+        ("export", "金正恩", "--format", "csv"),
+        ("show", "--query", "金正恩", "ID"),
+    ],
+)
+def test_research_output_is_safe(evil_archive: tuple[Path, str], args: tuple[str, ...], tty: bool) -> None:
+    data, aid = evil_archive
+    code, out, err = run(data, *(aid if a == "ID" else a for a in args), tty=tty)
+    assert code == 0, err
+    out = out.replace("\r\r\n", "\n")  # CSV's own CRLF, after the pty's newline translation
+    _no_raw(out, allow_sgr=tty)
+    _no_raw(err)

@@ -240,6 +240,7 @@ def cli(data: Path | None) -> None:
       newsarc ingest seeds/          parse, segment and index archive files
       newsarc search 普京 朝鲜        ranked hits with highlighted snippets
       newsarc show ID                the clean article
+      newsarc serve --open           search and read in a web browser
     """
 
 
@@ -416,13 +417,16 @@ def _printable(text: str) -> str:
 @click.option("--no-aliases", is_flag=True, help="Match words literally, not through aliases (普丁 for 普京).")
 @click.option("--all-versions", is_flag=True,
               help="Match every version of an article, not only the newest; say which versions matched.")
+@click.option("--facets", is_flag=True,
+              help='Also count all hits per outlet and per year (after the hits; --json: a last '
+                   'record {"facets": …}).')
 @_color_option
 @_data_option
 @click.pass_context
 @_reports_errors
 def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], since: str | None,
            until: str | None, sort: str, limit: int, page: int, show_all: bool, as_json: bool,
-           no_aliases: bool, all_versions: bool, color: str, data: Path | None) -> None:
+           no_aliases: bool, all_versions: bool, facets: bool, color: str, data: Path | None) -> None:
     """Search the archive.  Words are ANDed.
 
     \b
@@ -453,12 +457,29 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
     options = SearchOptions(sources=sources, since=since, until=until, sort=sort,
                             limit=None if show_all else limit, page=1 if show_all else page,
                             all_versions=all_versions)
-    result = run_search(_data_dir(ctx, data), " ".join(query), options, aliases=not no_aliases)
+    counts = None
+    if facets:
+        from newsarc.research import search_with_facets
+
+        result, counts = search_with_facets(_data_dir(ctx, data), " ".join(query), options,
+                                            aliases=not no_aliases)
+    else:
+        result = run_search(_data_dir(ctx, data), " ".join(query), options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
         render_hits_json(result.hits, out)
+        if counts is not None:
+            from newsarc.render import render_facets_json
+
+            render_facets_json(counts, out)
     else:
-        render_hits(result.hits, out, _style(out, color))
+        style = _style(out, color)
+        render_hits(result.hits, out, style)
+        if counts is not None and counts.total:
+            from newsarc.render import render_facets
+
+            out.write("\n")
+            render_facets(counts, out, style)
     out.flush()
     render_search_summary(result.total, result.elapsed, result.offset + 1,
                           result.offset + len(result.hits), sys.stderr, _style(sys.stderr, color))
@@ -469,52 +490,85 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 
 
 @cli.command()
-@click.argument("article_id", metavar="ID")
-@click.option("--json", "as_json", is_flag=True, help="The record as one JSON object.")
+@click.argument("article_ids", metavar="ID...", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="The record as one JSON object (one line per article).")
 @click.option("--html", "as_html", is_flag=True,
               help="The original article HTML, read again from its source file.")
+@click.option("--query", "-q", metavar="QUERY",
+              help="Highlight every match of QUERY (as search matches it) and open the pager at the first.")
+@click.option("--no-aliases", is_flag=True, help="With --query: match words literally, not through aliases.")
 @_color_option
 @_data_option
 @click.pass_context
 @_reports_errors
-def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, color: str,
-         data: Path | None) -> None:
-    """Show one article: ID is its id or any unique prefix of at least 4 hex digits.
+def show(ctx: click.Context, article_ids: tuple[str, ...], as_json: bool, as_html: bool, query: str | None,
+         no_aliases: bool, color: str, data: Path | None) -> None:
+    """Show articles: each ID is an id or any unique prefix of at least 4 hex digits.
 
     \b
     Examples:
-      newsarc show 4826              the clean article, through a pager on a terminal
-      newsarc show 4826 --json       the record
-      newsarc show 4826 --html       the original HTML, read again from its file
+      newsarc show 4826                  the clean article, through a pager on a terminal
+      newsarc show 4826 16c9 --json      one JSON record per line
+      newsarc show 4826 --html           the original HTML, read again from its file
+      newsarc show 4826 --query 普京      every match of the query highlighted
     """
     from newsarc.render import render_article, render_article_json, sanitize
     from newsarc.store import open_store
 
     if as_json and as_html:
         raise click.UsageError("--json and --html exclude each other")
-    with open_store(_data_dir(ctx, data)) as store:
-        try:
-            full_id = store.resolve(article_id)
-        except AmbiguousArticle as exc:
-            _exit_ambiguous(store, exc, color)
+    if query is not None and as_html:
+        raise click.UsageError("--query marks the article text; it does not work with --html")
+    data_dir = _data_dir(ctx, data)
+    with open_store(data_dir) as store:
+        full_ids = []
+        for article_id in article_ids:
+            try:
+                full_ids.append(store.resolve(article_id))
+            except AmbiguousArticle as exc:
+                _exit_ambiguous(store, exc, color)
         if as_html:  # not stored: parsed again from the source file, if unchanged
-            html = store.original_html(full_id)
+            htmls = [store.original_html(full_id) for full_id in full_ids]
         else:
-            article = store.get(full_id)
+            articles = [store.get(full_id) for full_id in full_ids]
     out = _stdout()
     if as_html:
-        out.write(sanitize(html) if sys.stdout.isatty() else html)
-        if not html.endswith("\n"):
-            out.write("\n")
+        for html in htmls:
+            out.write(sanitize(html) if sys.stdout.isatty() else html)
+            if not html.endswith("\n"):
+                out.write("\n")
+        out.flush()
+        return
+    marks = None
+    if query is not None:
+        from newsarc.research import highlight_articles
+
+        marks = highlight_articles(data_dir, articles, query, aliases=not no_aliases)
+        for article, found in zip(articles, marks, strict=True):
+            noun = "match" if found.count == 1 else "matches"
+            click.echo(f"{found.count} {noun} of {_printable(query)} in {article.id}", err=True)
+    if as_json and marks is not None:
+        from newsarc.render import render_json_lines
+
+        render_json_lines(({**article.to_dict(), "highlights": found.to_dict()}
+                           for article, found in zip(articles, marks, strict=True)), out)
     elif as_json:
-        render_article_json(article, out)
+        for article in articles:
+            render_article_json(article, out)
     else:
         from newsarc.render import page
 
         style = _style(out, color)
         buffer = io.StringIO()
-        render_article(article, buffer, style)
-        page(buffer.getvalue(), out)
+        first: int | None = None
+        for number, article in enumerate(articles):
+            if number:
+                buffer.write("\n" + "─" * 40 + "\n\n")
+            before = buffer.getvalue().count("\n")
+            line = render_article(article, buffer, style, marks=marks[number] if marks else None)
+            if first is None and line is not None:
+                first = before + line
+        page(buffer.getvalue(), out, line=first)
     out.flush()
 
 
@@ -593,6 +647,8 @@ def similar(ctx: click.Context, article_id: str, limit: int, as_json: bool, colo
 @click.option("--by", type=click.Choice(["year", "month", "day"]), default="month", show_default=True,
               help="Length of a period.")
 @_filter_options
+@click.option("--split", type=click.Choice(["source"]), default=None,
+              help="One series per outlet: a table (--json: period, source, count).")
 @click.option("--json", "as_json", is_flag=True, help='JSON Lines: {"period": "2023-09", "count": 12}.')
 @click.option("--no-aliases", is_flag=True, help="Match words literally, not through aliases.")
 @_color_option
@@ -600,7 +656,8 @@ def similar(ctx: click.Context, article_id: str, limit: int, as_json: bool, colo
 @click.pass_context
 @_reports_errors
 def timeline(ctx: click.Context, query: tuple[str, ...], by: str, sources: tuple[str, ...],
-             since: str | None, until: str | None, as_json: bool, no_aliases: bool, color: str,
+             since: str | None, until: str | None, split: str | None, as_json: bool, no_aliases: bool,
+             color: str,
              data: Path | None) -> None:
     """How many articles match QUERY per month (or year, day) of publication, as a bar chart.
 
@@ -623,6 +680,9 @@ def timeline(ctx: click.Context, query: tuple[str, ...], by: str, sources: tuple
     from newsarc.search import SearchOptions
 
     options = SearchOptions(sources=sources, since=since, until=until)
+    if split == "source":
+        _timeline_by_source(_data_dir(ctx, data), " ".join(query), by, options, as_json, no_aliases, color)
+        return
     result = run_timeline(_data_dir(ctx, data), " ".join(query), by, options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
@@ -635,6 +695,80 @@ def timeline(ctx: click.Context, query: tuple[str, ...], by: str, sources: tuple
     if not result.total:
         render_no_hits(sys.stderr, _style(sys.stderr, color))
     sys.exit(0 if result.total else 1)
+
+
+def _timeline_by_source(data_dir: Path, text: str, by: str, options: Any, as_json: bool,
+                        no_aliases: bool, color: str) -> None:
+    """``timeline --split source``: the table or JSON Lines, and the exit code."""
+    from newsarc.render import render_json_lines, render_timeline_split
+    from newsarc.research import timeline_by_source
+
+    result = timeline_by_source(data_dir, text, by, options, aliases=not no_aliases)
+    out = _stdout()
+    if as_json:
+        render_json_lines(({"period": p, "source": s, "count": n} for p, s, n in result.rows), out)
+    else:
+        render_timeline_split(result.rows, result.sources, out, _style(out, color))
+    out.flush()
+    if result.undated:
+        click.echo(f"{result.undated} matching articles have no publication date", err=True)
+    sys.exit(0 if result.total else 1)
+
+
+# ----------------------------------------------------------------------------- kwic
+
+
+@cli.command(cls=QueryCommand)
+@click.argument("query", nargs=-1, required=True)
+@_filter_options
+@click.option("--width", type=click.IntRange(0, 1000), default=None, metavar="N",
+              help="Characters of context on each side [default: 30].")
+@click.option("--sort", type=click.Choice(["date", "source", "left", "right"]), default="date",
+              show_default=True, help="Order: oldest article first, by outlet, or by the left/right context.")
+@click.option("--cross-paragraphs", is_flag=True, help="Let contexts run on into the next or previous paragraph.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV: id, published, source, title, left, match, right, url.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines with the same fields as --csv.")
+@click.option("--no-aliases", is_flag=True, help="Match words literally, not through aliases.")
+@_color_option
+@_data_option
+@click.pass_context
+@_reports_errors
+def kwic(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], since: str | None,
+         until: str | None, width: int | None, sort: str, cross_paragraphs: bool, as_csv: bool,
+         as_json: bool, no_aliases: bool, color: str, data: Path | None) -> None:
+    """Keyword in context: every occurrence of the query's words in the hits' text, one per line.
+
+    \b
+    Examples:
+      newsarc kwic 普京                     朝鲜 matches 朝鮮, 普京 matches 普丁 too
+      newsarc kwic 香港 --source rfi --sort left
+      newsarc kwic 崔善姬 --width 20 --csv > kwic.csv
+    Same query language and filters as `newsarc search`.  Exit code 0 with
+    lines, 1 with none, 2 for a malformed query.
+    """
+    from newsarc.records import KWIC_FIELDS
+    from newsarc.render import render_csv, render_json_lines, render_kwic, render_kwic_summary
+    from newsarc.research import KWIC_WIDTH
+    from newsarc.research import kwic as run_kwic
+    from newsarc.search import SearchOptions
+
+    if as_csv and as_json:
+        raise click.UsageError("--csv and --json exclude each other")
+    options = SearchOptions(sources=sources, since=since, until=until)
+    result = run_kwic(_data_dir(ctx, data), " ".join(query), options,
+                      width=KWIC_WIDTH if width is None else width, sort=sort,
+                      cross_paragraphs=cross_paragraphs, aliases=not no_aliases)
+    out = _stdout()
+    if as_csv:
+        render_csv((line.to_dict() for line in result.lines), KWIC_FIELDS, _utf8(out))
+    elif as_json:
+        render_json_lines((line.to_dict() for line in result.lines), out)
+    else:
+        render_kwic(result.lines, out, _style(out, color))
+    out.flush()
+    render_kwic_summary(len(result.lines), result.articles, result.matched, result.elapsed, sys.stderr,
+                        _style(sys.stderr, color))
+    sys.exit(0 if result.lines else 1)
 
 
 @_article_list_command(20, "How many terms.", 'JSON Lines: {"term": …, "weight": …}.')
@@ -817,58 +951,114 @@ def changes(ctx: click.Context, since: str | None, until: str | None, sources: t
     sys.exit(0 if found else 1)
 
 
-@cli.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "opensearch"]), default="jsonl",
-              show_default=True, help="jsonl: the records; opensearch: a _bulk NDJSON stream.")
+#: The columns of ``export --format csv`` unless --fields says otherwise.
+CSV_FIELDS = ("id", "published", "source", "source_name", "title", "authors", "url", "text")
+
+
+#: The fields ``export --versions`` adds to each record (see :func:`newsarc.history.version_records`).
+VERSION_FIELDS = ("version", "versions", "current", "first_archived")
+
+
+def _fields(value: str | None, extra: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """``--fields a,b,c`` checked against the record's fields and ``extra`` ones (a usage error
+    names the unknown ones)."""
+    from newsarc.records import ARTICLE_FIELDS
+
+    if value is None:
+        return None
+    known = (*ARTICLE_FIELDS, *extra)
+    fields = tuple(f.strip() for f in value.split(",") if f.strip())
+    unknown = [f for f in fields if f not in known]
+    if unknown or not fields:
+        raise click.BadParameter(
+            f"unknown field {', '.join(unknown) or '(none given)'}; fields: {', '.join(known)}",
+            param_hint="--fields",
+        )
+    return fields
+
+
+@cli.command(cls=QueryCommand)
+@click.argument("query", nargs=-1)
+@_filter_options
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "opensearch"]), default="jsonl",
+              show_default=True,
+              help="jsonl: the records; csv: one row per article; opensearch: a _bulk NDJSON stream.")
+@click.option("--fields", metavar="A,B,…",
+              help="Only these record fields, in this order (jsonl, csv) [csv default: "
+                   "id,published,source,source_name,title,authors,url,text].")
+@click.option("--bom", is_flag=True, help="Begin the CSV with a UTF-8 byte-order mark (for spreadsheet programs).")
+@click.option("--no-aliases", is_flag=True, help="Match query words literally, not through aliases.")
 @click.option("--mapping", is_flag=True, help="Print the OpenSearch/Elasticsearch index mapping (JSON).")
 @click.option("--index", "index_name", default="newsarc", show_default=True, metavar="NAME",
               help="Index name in the opensearch _bulk action lines.")
 @click.option("--versions", "all_versions", is_flag=True,
-              help="Every version of every article (jsonl), with version, versions, current, first_archived.")
+              help="Every version of each article, oldest first, with version, versions, current and "
+                   "first_archived (jsonl, csv).")
 @_data_option
 @click.pass_context
 @_reports_errors
-def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, all_versions: bool,
-           data: Path | None) -> None:
-    """Every record, one JSON object per line (the same fields as `show --json`).
+def export(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], since: str | None,
+           until: str | None, fmt: str, fields: str | None, bom: bool, no_aliases: bool, mapping: bool,
+           index_name: str, all_versions: bool, data: Path | None) -> None:
+    """Export records: every one, or exactly the hits of QUERY (same language and filters as search).
 
-    \b
-    --format opensearch   a _bulk stream for OpenSearch/Elasticsearch, with newsarc's
-                          own tokens in title_tokens/body_tokens/recall_tokens
-    --mapping             the index mapping those documents fit (PUT /newsarc)
-    --versions            every version of every article, oldest first
+    Records come oldest first; --format opensearch writes a _bulk stream with
+    newsarc's own tokens in title_tokens/body_tokens/recall_tokens, --mapping
+    the index mapping those documents fit (PUT /newsarc); --versions writes
+    every version of each article, oldest first.  Exit code 1 when a query
+    or filter matches nothing.
 
     \b
     Examples:
-      newsarc export > backup.jsonl
+      newsarc export > backup.jsonl                every record (the fields of `show --json`)
+      newsarc export 香港 --source rfi --format csv --bom > hk.csv
+      newsarc export 普京 --since 2020 --fields id,title,url
       newsarc export --versions > every-version.jsonl
       newsarc export --format opensearch --index news > news.ndjson
       newsarc export --mapping > mapping.json
     """
-    from newsarc.render import render_json, render_records_jsonl
-    from newsarc.store import open_store
+    from newsarc.render import render_json
+    from newsarc.research import export_records
+    from newsarc.search import SearchOptions
 
     if mapping:
         from newsarc.opensearch import index_mapping
 
         render_json(index_mapping(), _stdout(), indent=2)
         return
+    chosen = _fields(fields, VERSION_FIELDS if all_versions else ())
+    if chosen is not None and fmt == "opensearch":
+        raise click.UsageError("--fields does not apply to --format opensearch")
+    if all_versions and fmt == "opensearch":
+        raise click.UsageError("--versions does not apply to --format opensearch (one document per article)")
+    if bom and fmt != "csv":
+        raise click.UsageError("--bom applies to --format csv only")
     data_dir = _data_dir(ctx, data)
-    with open_store(data_dir) as store:
-        if all_versions:
-            if fmt != "jsonl":
-                raise click.UsageError("--versions writes jsonl only")
-            from newsarc.history import iter_version_records
+    text = " ".join(query)
+    options = SearchOptions(sources=sources, since=since, until=until)
+    records = export_records(data_dir, text, options, aliases=not no_aliases)
+    if all_versions:
+        from newsarc.history import version_records
 
-            render_records_jsonl(iter_version_records(store), _stdout())
-        elif fmt == "opensearch":
-            from newsarc.ingest import archive_segmenter
-            from newsarc.opensearch import write_bulk
+        records = version_records(data_dir, records)
+    out = _stdout()
+    if fmt == "opensearch":
+        from newsarc.ingest import archive_segmenter
+        from newsarc.opensearch import write_bulk
 
-            segmenter = archive_segmenter(data_dir)
-            write_bulk(store.iter_records(), _stdout(), segmenter, index_name)
-        else:
-            render_records_jsonl(store.iter_records(), _stdout())
+        count = write_bulk(records, out, archive_segmenter(data_dir), index_name)
+    elif fmt == "csv":
+        from newsarc.render import render_csv
+
+        count = render_csv(records, chosen or CSV_FIELDS, _utf8(out), bom=bom)
+    else:
+        from newsarc.render import render_json_lines
+
+        count = render_json_lines(records, out, chosen)
+    out.flush()
+    if (text.strip() or sources or since or until) and not count:
+        click.echo("newsarc: no articles match", err=True)
+        sys.exit(1)
 
 
 @cli.command()
@@ -897,11 +1087,58 @@ def reindex(ctx: click.Context, as_json: bool, data: Path | None) -> None:
     click.echo(f"re-indexed {summary.reindexed} articles", err=True)
 
 
+# ----------------------------------------------------------------------------- serve
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback lets other machines read the archive.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port; the address is printed on stderr).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the search page in a web browser.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def serve(ctx: click.Context, host: str, port: int, open_browser: bool, data: Path | None) -> None:
+    """Serve a read-only web interface to the archive (search, articles, timeline, stats).
+
+    Every page is also JSON (/search.json, /article/ID.json, /timeline.json,
+    /stats.json).  Runs until interrupted; an ingest of the same archive may
+    run meanwhile, and new articles show on the next request.
+
+    \b
+    Examples:
+      newsarc serve --open              http://127.0.0.1:8000/ in a browser
+      newsarc --data team serve --port 0   any free port (printed on stderr)
+    """
+    from newsarc.web import listen, run_server
+
+    data_dir = _data_dir(ctx, data)
+    server = listen(data_dir, host, port)
+    if not server.loopback:
+        click.echo(f"newsarc: warning: listening on {_printable(host)}: anyone who can reach this "
+                   "machine can read the archive (no login, no TLS)", err=True)
+    click.echo(f"newsarc: serving {_printable(str(data_dir))} at {server.url} (Ctrl-C to stop)", err=True)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    run_server(server)
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
 def _stdout() -> Any:
     return sys.stdout
+
+
+def _utf8(out: Any) -> Any:
+    """``out`` writing UTF-8 whatever the locale (CSV is UTF-8 by contract)."""
+    encoding = (getattr(out, "encoding", None) or "").lower().replace("-", "")
+    if encoding != "utf8" and hasattr(out, "reconfigure"):
+        out.reconfigure(encoding="utf-8")
+    return out
 
 
 def main() -> None:

@@ -50,6 +50,8 @@ from whoosh.reading import TermInfo, TermNotFound
 from whoosh.system import emptybytes
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
+from newsarc.errors import DamagedArchive
+
 #: Terms per block of the term dictionary (a lookup decompresses one block).
 BLOCK_TERMS = 64
 #: Posting lists shorter than this many bytes are not worth compressing.
@@ -322,8 +324,9 @@ class CompactTermsReader(base.TermsReader):
         self._terms.seek(size - _TRAILER.size)
         index_offset, index_length, magic = _TRAILER.unpack(self._terms.read(_TRAILER.size))
         if magic != _MAGIC:
-            raise ValueError(
-                f"not a newsarc term dictionary: {segment.make_filename(NewsarcCodec.TERMS_EXT)}"
+            raise DamagedArchive(
+                f"damaged search index: {segment.make_filename(NewsarcCodec.TERMS_EXT)} "
+                "is not a newsarc term dictionary"
             )
         self._terms.seek(index_offset)
         raw = zlib.decompress(self._terms.read(index_length))

@@ -24,6 +24,10 @@ class NoArchive(ArchiveError):
     """The directory holds no archive (yet): nothing has been ingested into it."""
 
 
+class DamagedArchive(ArchiveError):
+    """A file of the archive is not what newsarc wrote (truncated, overwritten, corrupted)."""
+
+
 class ArchiveLocked(ArchiveError):
     """Another process is writing to the archive."""
 

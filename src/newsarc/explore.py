@@ -233,7 +233,7 @@ def _period_count(first: str, last: str, by: str) -> int:
     return (end - start).days + 1
 
 
-def _axis(first: str, last: str, by: str) -> list[str]:
+def period_axis(first: str, last: str, by: str) -> list[str]:
     """Every period label from label ``first`` to label ``last``, in order."""
     start = _label_date(first)
     count = _period_count(first, last, by)
@@ -296,7 +296,7 @@ def timeline_in(
                 f"a timeline by {by} from {first} to {last} would have {periods:,} periods "
                 f"(at most {MAX_PERIODS:,}): narrow --since/--until or use a longer --by"
             )
-        rows = [(label, counts.get(label, 0)) for label in _axis(first, last, by)]
+        rows = [(label, counts.get(label, 0)) for label in period_axis(first, last, by)]
     return Timeline(rows=rows, total=len(docs), undated=len(docs) - len(dated))
 
 

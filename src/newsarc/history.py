@@ -18,7 +18,7 @@ from newsarc.search import outlet_keys, parse_date_bound
 from newsarc.store import Store, StoredVersion, open_store
 from newsarc.versions import Comparison, compare
 
-__all__ = ["changes", "changes_in", "diff", "history", "iter_version_records", "versions_in"]
+__all__ = ["changes", "changes_in", "diff", "history", "version_records", "versions_in"]
 
 
 def _iso(ms: int) -> str:
@@ -172,27 +172,28 @@ def changes(data_dir: str | Path, **options: object) -> list[Change]:
         return changes_in(store, **options)  # type: ignore[arg-type]
 
 
-def iter_version_records(store: Store) -> Iterator[dict]:
-    """Every version of every article as its JSON record (``export --versions``).
+def version_records(data_dir: str | Path, records: Iterable[dict]) -> Iterator[dict]:
+    """Every version of each of ``records`` (``export --versions``), streamed.
 
     Each record gains ``version`` (1 = the oldest), ``versions`` (how many the
     article has), ``current`` (the version search and show see) and
-    ``first_archived`` (when that version was first seen).  Articles come in
-    :meth:`Store.iter_records` order, each article's versions oldest first.
+    ``first_archived`` (when that version was first seen); an article's
+    versions come oldest first, in the order of ``records``.
     """
-    firsts = store.version_firsts()
-    for record in store.iter_records():
-        count, first_ms = firsts.get(record["id"], (1, None))
-        if count == 1:
-            archived = _iso(first_ms) if first_ms is not None else record["archived"]
-            yield {**record, "version": 1, "versions": 1, "current": True, "first_archived": archived}
-            continue
-        stored = store.versions_of(record["id"])
-        for number, version in enumerate(stored, 1):
-            yield {
-                **version.record,
-                "version": number,
-                "versions": len(stored),
-                "current": version.current,
-                "first_archived": _iso(version.first_ms),
-            }
+    with open_store(data_dir) as store:
+        firsts = store.version_firsts()
+        for record in records:
+            count, first_ms = firsts.get(record["id"], (1, None))
+            if count == 1:
+                archived = _iso(first_ms) if first_ms is not None else record["archived"]
+                yield {**record, "version": 1, "versions": 1, "current": True, "first_archived": archived}
+                continue
+            stored = store.versions_of(record["id"])
+            for number, version in enumerate(stored, 1):
+                yield {
+                    **version.record,
+                    "version": number,
+                    "versions": len(stored),
+                    "current": version.current,
+                    "first_archived": _iso(version.first_ms),
+                }

@@ -206,3 +206,79 @@ class Change:
             "summary": self.summary,
             "magnitude": self.magnitude,
         }
+
+
+#: The fields of a concordance line's CSV and JSON forms, in output order (part of the interface).
+KWIC_FIELDS = ("id", "published", "source", "title", "left", "match", "right", "url")
+
+
+@dataclass(slots=True)
+class KwicLine:
+    """One occurrence of a query word in an article's text, with its context (``newsarc kwic``).
+
+    ``match`` is the original text of the occurrence (as written, in its own
+    script); ``left`` and ``right`` are up to the requested number of characters
+    before and after it.  ``paragraph`` and ``offset`` say where it is: the
+    paragraph's number (text paragraphs first, then captions, from 0) and the
+    character offset of ``match`` in it.
+    """
+
+    id: str
+    published: str
+    source: str
+    source_name: str
+    title: str
+    url: str
+    left: str
+    match: str
+    right: str
+    paragraph: int = 0
+    offset: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The line as its documented CSV/JSON object (:data:`KWIC_FIELDS`)."""
+        return {name: getattr(self, name) for name in KWIC_FIELDS}
+
+
+@dataclass(slots=True)
+class Facets:
+    """Hit counts of a whole result set per outlet and per year of publication.
+
+    ``sources`` holds ``(key, name, count)``, most hits first; ``years`` holds
+    ``(year, count)`` in order (the outlet's local publication year).  Both sum
+    to ``total``.
+    """
+
+    total: int
+    sources: list[tuple[str, str, int]] = field(default_factory=list)
+    years: list[tuple[str, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"total": …, "source": {key: count}, "year": {year: count}}`` (``search --facets --json``)."""
+        return {
+            "total": self.total,
+            "source": {key: count for key, _name, count in self.sources},
+            "year": dict(self.years),
+        }
+
+
+@dataclass(slots=True)
+class ArticleMarks:
+    """Where a query matches in an article: spans in its title, in each line of its text, in each caption."""
+
+    title: list[tuple[int, int]] = field(default_factory=list)
+    text: list[list[tuple[int, int]]] = field(default_factory=list)
+    captions: list[list[tuple[int, int]]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """How many matches there are in all."""
+        return len(self.title) + sum(map(len, self.text)) + sum(map(len, self.captions))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"title": [[start, end] …], "text": [[[start, end] …] per line], "captions": […]}``."""
+        return {
+            "title": [list(span) for span in self.title],
+            "text": [[list(span) for span in line] for line in self.text],
+            "captions": [[list(span) for span in caption] for caption in self.captions],
+        }

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
-from newsarc.records import Article, Change, EditOp, Hit, Version
+from newsarc.records import Article, ArticleMarks, Change, EditOp, Facets, Hit, KwicLine, Version
 
 
 @functools.cache
@@ -90,12 +90,18 @@ __all__ = [
     "render_edit_ops_json",
     "render_history",
     "render_history_json",
+    "render_csv",
+    "render_facets",
+    "render_facets_json",
     "render_hits",
     "render_hits_json",
     "render_ingest_summary",
     "render_json",
+    "render_json_lines",
     "render_keywords",
     "render_keywords_json",
+    "render_kwic",
+    "render_kwic_summary",
     "render_no_hits",
     "render_records_jsonl",
     "render_search_summary",
@@ -103,6 +109,7 @@ __all__ = [
     "render_stats_json",
     "render_timeline",
     "render_timeline_json",
+    "render_timeline_split",
     "sanitize",
     "sanitize_line",
     "style_for",
@@ -139,10 +146,15 @@ MAX_WIDTH = 200
 
 @dataclass(slots=True, frozen=True)
 class Style:
-    """How to render: with ANSI colours or not, and the line width in cells."""
+    """How to render: with ANSI colours or not, the line width in cells, and whether to fit it.
+
+    With ``fit`` off (output into a pipe or a file) nothing is cut or wrapped
+    to ``width``: titles are whole, snippets and paragraphs one line each.
+    """
 
     color: bool = False
     width: int = 80
+    fit: bool = True
 
 
 def _isatty(stream: Any) -> bool:
@@ -159,7 +171,8 @@ def style_for(stream: TextIO, *, force_color: bool | None = None) -> Style:
     empty (https://no-color.org) and ``TERM`` is not ``dumb``; ``force_color``
     (``--color=always/never``) overrides all three.  The width is the terminal's
     (``shutil.get_terminal_size``, which honours ``COLUMNS``), 80 when unknown,
-    clamped to 10..200; every renderer keeps its lines within it.
+    clamped to 10..200; on a terminal every renderer keeps its lines within it,
+    into a pipe or a file nothing is cut (``Style.fit``).
     """
     if force_color is None:
         color = (
@@ -168,7 +181,7 @@ def style_for(stream: TextIO, *, force_color: bool | None = None) -> Style:
     else:
         color = bool(force_color)
     columns = shutil.get_terminal_size((80, 24)).columns
-    return Style(color=color, width=min(max(columns, MIN_WIDTH), MAX_WIDTH))
+    return Style(color=color, width=min(max(columns, MIN_WIDTH), MAX_WIDTH), fit=_isatty(stream))
 
 
 def _sgr(text: str, code: str, style: Style) -> str:
@@ -568,7 +581,8 @@ def render_no_hits(err_stream: TextIO, style: Style) -> None:
 def _hit_title(hit: Hit, cells: int, style: Style) -> str:
     """The title with its highlights in bold and the ``(via alias: …)`` note, in ``cells`` cells.
 
-    The title keeps at least 8 cells (or all of them) before the note is cut.
+    The title keeps at least 8 cells (or all of them) before the note is cut;
+    with ``style.fit`` off (a pipe) neither is cut.
     """
     suffix = ""
     if hit.aliases:
@@ -579,14 +593,16 @@ def _hit_title(hit: Hit, cells: int, style: Style) -> str:
         suffix += f" ({noun} {numbers} of {hit.version_count})"
     title, spans = _clean_spans(hit.title, hit.title_highlights, _LINE_TABLE)
     room = max(cells - display_width(suffix), min(cells, 8))
-    if display_width(title) <= room:
+    if not style.fit or display_width(title) <= room:
         shown = _paint(title, spans, 0, len(title), BOLD, style)
         used = display_width(title)
     else:
         cut = _cut_index(title, room - 1)
         shown = _paint(title, spans, 0, cut, BOLD, style) + "…"
         used = display_width(title[:cut]) + 1
-    return shown + _sgr(truncate(suffix, cells - used), DIM, style)
+    if style.fit:
+        suffix = truncate(suffix, cells - used)
+    return shown + _sgr(suffix, DIM, style)
 
 
 def _hit_header(hit: Hit, style: Style) -> list[str]:
@@ -609,6 +625,8 @@ def _hit_header(hit: Hit, style: Style) -> list[str]:
 
 def _hit_snippet(hit: Hit, style: Style) -> list[str]:
     text, spans = _clean_spans(hit.snippet, hit.highlights, _SNIPPET_TABLE)
+    if not style.fit:
+        return [SNIPPET_INDENT + _paint(text, spans, 0, len(text), HIGHLIGHT, style)] if text else []
     cells = style.width - len(SNIPPET_INDENT)
     ranges = _wrap_ranges(text, cells)
     lines: list[str] = []
@@ -736,23 +754,62 @@ def _format_time(iso: str, local_tz: tzinfo | None) -> str:
     return f"{local:%Y-%m-%d %H:%M} (UTC{sign}{hours:02d}:{minutes:02d}) · {utc:%Y-%m-%d %H:%M} UTC"
 
 
+def _marked_lines(
+    raw: str, spans: Sequence[tuple[int, int]], table: dict[int, str], cells: int, style: Style
+) -> tuple[list[str], list[bool]]:
+    """``raw`` stripped, sanitized with ``table`` and wrapped to ``cells``, the ``spans`` highlighted.
+
+    Returns the lines and, for each, whether it holds (part of) a span.
+    """
+    lead = len(raw) - len(raw.lstrip())
+    stripped = raw.strip()
+    shifted = [(a - lead, b - lead) for a, b in spans]
+    text, mapped = _clean_spans(stripped, shifted, table)
+    text = text.replace("\t", " ")
+    lines: list[str] = []
+    marked: list[bool] = []
+    for start, end in _wrap_ranges(text, cells):
+        lines.append(_paint(text, mapped, start, end, HIGHLIGHT, style))
+        marked.append(any(a < end and b > start for a, b in mapped))
+    return lines, marked
+
+
 def render_article(
-    article: Article, out: TextIO, style: Style, *, local_tz: tzinfo | None = None
-) -> None:
+    article: Article,
+    out: TextIO,
+    style: Style,
+    *,
+    local_tz: tzinfo | None = None,
+    marks: ArticleMarks | None = None,
+) -> int | None:
     """Write an article in the human format (``newsarc show``).
 
     The title (bold), a blank line, a metadata block (Outlet, Published,
     Archived, URL, Authors, ID; labels padded to one width, values wrapped
     beside them), a blank line,
     the paragraphs of ``article.text`` wrapped to ``min(style.width, 100)``
-    cells with blank lines between them, and a ``Captions`` section when
-    there are captions.  Times are shown in the recorded offset (or
-    ``local_tz``) and in UTC.  Everything is sanitized.
+    cells (one line each when ``style.fit`` is off) with blank lines between
+    them, and a ``Captions`` section when there are captions.  Times are shown
+    in the recorded offset (or ``local_tz``) and in UTC.  Everything is
+    sanitized.  ``marks`` (``show --query``) are highlighted in bold red when
+    colour is on.  Returns the number (from 1) of the first line holding a
+    mark, or None.
     """
-    cells = min(style.width, ARTICLE_MAX_CELLS)
+    cells = min(style.width, ARTICLE_MAX_CELLS) if style.fit else 1 << 30
+    marks = marks or ArticleMarks()
     lines: list[str] = []
-    for line in wrap(sanitize_line(article.title), cells) or [""]:
-        lines.append(_sgr(line, BOLD, style))
+    first: int | None = None
+
+    def add(new: list[str], marked: list[bool]) -> None:
+        nonlocal first
+        if first is None and any(marked):
+            first = len(lines) + marked.index(True) + 1
+        lines.extend(new)
+
+    title, marked = _marked_lines(article.title, marks.title, _LINE_TABLE, cells, style)
+    if style.color:
+        title = [_sgr(line.replace(RESET, RESET + BOLD), BOLD, style) for line in title]
+    add(title or [""], marked or [False])
     lines.append("")
 
     name, key = sanitize_line(article.source_name), sanitize_line(article.source)
@@ -770,20 +827,25 @@ def render_article(
     for label, value in meta:
         lines += _labelled(label, value, label_cells, cells, style, DIM)
 
-    for paragraph in article.text.split("\n"):
-        paragraph = sanitize(paragraph).strip()
-        if paragraph:
+    for number, paragraph in enumerate(article.text.split("\n")):
+        spans = marks.text[number] if number < len(marks.text) else []
+        wrapped, marked = _marked_lines(paragraph, spans, _TEXT_TABLE, cells, style)
+        if wrapped:
             lines.append("")
-            lines.extend(wrap(paragraph, cells))
+            add(wrapped, marked)
 
-    captions = [sanitize_line(c).strip() for c in article.captions]
-    captions = [c for c in captions if c]
-    if captions:
-        lines += ["", _sgr("Captions", BOLD, style)]
-        for caption in captions:
-            for number, line in enumerate(wrap(caption, cells - 2)):
-                lines.append(("· " if number == 0 else "  ") + line)
+    heading = False
+    for number, caption in enumerate(article.captions):
+        spans = marks.captions[number] if number < len(marks.captions) else []
+        wrapped, marked = _marked_lines(caption, spans, _LINE_TABLE, cells - 2, style)
+        if not wrapped:
+            continue
+        if not heading:
+            lines += ["", _sgr("Captions", BOLD, style)]
+            heading = True
+        add([("· " if n == 0 else "  ") + line for n, line in enumerate(wrapped)], marked)
     out.write("\n".join(lines) + "\n")
+    return first
 
 
 # --------------------------------------------------------------------------- stats
@@ -820,13 +882,14 @@ def _table(
 ) -> list[str]:
     """Columns aligned by display width, two spaces apart, no trailing blanks.
 
-    Wider than ``style.width``, the widest left-aligned (text) columns give up
-    cells first, down to 4 each, their cells cut with ``…``; then lines are cut.
+    On a terminal (``style.fit``) and wider than ``style.width``, the widest
+    left-aligned (text) columns give up cells first, down to 4 each, their cells
+    cut with ``…``; then lines are cut.  Into a pipe nothing is cut.
     """
     widths = [
         max(display_width(cell) for cell in column) for column in zip(header, *rows, strict=True)
     ]
-    excess = sum(widths) + 2 * (len(widths) - 1) - style.width
+    excess = sum(widths) + 2 * (len(widths) - 1) - style.width if style.fit else 0
     while excess > 0:
         shrinkable = [i for i, r in enumerate(right) if not r and widths[i] > 4]
         if not shrinkable:
@@ -839,7 +902,9 @@ def _table(
         cells = [
             pad(truncate(cell, w), w, right=r) for cell, w, r in zip(row, widths, right, strict=True)
         ]
-        line = truncate("  ".join(cells).rstrip(" "), style.width)
+        line = "  ".join(cells).rstrip(" ")
+        if style.fit:
+            line = truncate(line, style.width)
         lines.append(_sgr(line, BOLD, style) if number == 0 else line)
     return lines
 
@@ -1159,14 +1224,18 @@ def _pager_command() -> list[str] | None:
     return None
 
 
-def page(text: str, out: TextIO) -> None:
+def page(text: str, out: TextIO, *, line: int | None = None) -> None:
     """Show ``text`` through a pager when ``out`` is a terminal, else write it.
 
     The pager is ``$NEWSARC_PAGER``, else ``$PAGER``, else ``less -R -F -X``
-    when installed; an empty variable means no pager.  A missing pager falls
+    when installed; an empty variable means no pager.  ``line`` (from 1) is
+    where the pager should open: ``less`` is told ``-j3 +LINEg`` (that line
+    third on the screen); other pagers open at the top.  A missing pager falls
     back to writing directly; a pager quit early (broken pipe) is not an error.
     """
     command = _pager_command() if _isatty(out) else None
+    if command and line is not None and line > 1 and os.path.basename(command[0]) == "less":
+        command = [*command, "-j3", f"+{line}g"]
     if command is not None:
         import subprocess
 
@@ -1199,3 +1268,168 @@ def page(text: str, out: TextIO) -> None:
         out.flush()
     except BrokenPipeError:
         pass
+
+
+# ----------------------------------------------------------------------- research
+
+#: Largest cell width of the outlet column of concordance lines.
+KWIC_OUTLET_CELLS = 10
+
+
+def _cut_left(s: str, cells: int) -> str:
+    """The end of ``s`` at most ``cells`` cells wide, starting with ``…`` when anything was cut."""
+    if display_width(s) <= cells:
+        return s
+    if cells <= 0:
+        return ""
+    kept: list[str] = []
+    used = 0
+    for unit in reversed(list(_clusters(s))):
+        used += _unit_width(unit)
+        if used > cells - 1:
+            break
+        kept.append(unit)
+    return "…" + "".join(reversed(kept))
+
+
+def render_kwic(lines: Sequence[KwicLine], out: TextIO, style: Style) -> int:
+    """Concordance lines: id, date, outlet, left context, the match, right context.
+
+    The left contexts are right-aligned so that every match starts in the same
+    column (by display width).  On a terminal (``style.fit``) each line is
+    fitted to the width: both contexts are cut to the room left, the left one
+    from its start; into a pipe nothing is cut.  Matches are bold red when
+    colour is on.  Returns how many lines were written.
+    """
+    if not lines:
+        return 0
+    rows = []
+    for line in lines:
+        rows.append(
+            (
+                sanitize_line(line.id),
+                sanitize_line(line.published[:DATE_CELLS]),
+                sanitize_line(line.source),
+                line.left.translate(_SNIPPET_TABLE),
+                line.match.translate(_SNIPPET_TABLE),
+                line.right.translate(_SNIPPET_TABLE),
+            )
+        )
+    outlet_cells = min(max(display_width(r[2]) for r in rows), KWIC_OUTLET_CELLS)
+    match_cells = max(display_width(r[4]) for r in rows)
+    left_cells = max(display_width(r[3]) for r in rows)
+    right_cells = max(display_width(r[5]) for r in rows)
+    if style.fit:
+        prefix = ID_CELLS + DATE_CELLS + outlet_cells + 6
+        room = max(style.width - prefix - match_cells - 4, 8)
+        left_cells = min(left_cells, room // 2)
+        right_cells = room - left_cells
+    for id_, day, source, left, match, right in rows:
+        if style.fit:
+            left, right = _cut_left(left, left_cells), truncate(right, right_cells)
+        text = (
+            f"{_sgr(pad(id_, ID_CELLS), YELLOW, style)}  {_sgr(pad(day, DATE_CELLS), DIM, style)}  "
+            f"{_fit(source, outlet_cells)}  {pad(left, left_cells, right=True)}  "
+            f"{_sgr(match, HIGHLIGHT, style)}  {right}"
+        )
+        out.write(text.rstrip(" ") + "\n")
+    return len(rows)
+
+
+def _csv_cell(value: Any) -> str:
+    """A record value as a CSV cell: lists joined by ``; ``, control characters escaped."""
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
+    return sanitize("" if value is None else str(value))
+
+
+def render_csv(rows: Iterable[Mapping[str, Any]], fields: Sequence[str], out: TextIO, *, bom: bool = False) -> int:
+    """Write ``rows`` as RFC 4180 CSV (``csv`` module, CRLF line ends) with a header of ``fields``.
+
+    One row per mapping, its ``fields`` in order; list values (authors,
+    captions …) joined by ``; ``; control characters and bidi overrides
+    escaped as in :func:`sanitize`.  ``bom`` writes a UTF-8 byte-order mark
+    first, for spreadsheet programs that need one.  Returns the number of rows.
+    """
+    import csv
+
+    writer = csv.writer(out, lineterminator="\r\n")
+    if bom:
+        out.write("\ufeff")
+    writer.writerow(fields)
+    count = 0
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(name)) for name in fields])
+        count += 1
+    return count
+
+
+def render_json_lines(rows: Iterable[Mapping[str, Any]], out: TextIO, fields: Sequence[str] | None = None) -> int:
+    """Write mappings as JSON Lines (only ``fields``, in that order, when given); returns the count."""
+    count = 0
+    for row in rows:
+        obj = dict(row) if fields is None else {name: row.get(name) for name in fields}
+        out.write(_json_line(obj) + "\n")
+        count += 1
+    return count
+
+
+def render_kwic_summary(lines: int, articles: int, matched: int, elapsed: float, err_stream: TextIO,
+                        style: Style) -> None:
+    """Talk for stderr: ``114 occurrences in 23 articles (23 hits) (0.03 s)``."""
+    noun = "occurrence" if lines == 1 else "occurrences"
+    where = "article" if articles == 1 else "articles"
+    hits = "hit" if matched == 1 else "hits"
+    line = f"{lines} {noun} in {articles} {where} ({matched} {hits}) ({elapsed:.2f} s)"
+    err_stream.write(_sgr(line, DIM, style) + "\n")
+
+
+def render_facets(facets: Facets, out: TextIO, style: Style) -> None:
+    """Two tables: hits per outlet (key, name, count, most first) and per year."""
+    rows = [
+        (sanitize_line(key), truncate(sanitize_line(name), 30), f"{count:,}")
+        for key, name, count in facets.sources
+    ]
+    lines = _table(("Key", "Outlet", "Hits"), rows, (False, False, True), style)
+    years = [(sanitize_line(year), f"{count:,}") for year, count in facets.years]
+    lines += ["", *_table(("Year", "Hits"), years, (False, True), style)]
+    out.write("\n".join(lines) + "\n")
+
+
+def render_facets_json(facets: Facets, out: TextIO) -> None:
+    """The facets as one JSON Lines record: ``{"facets": {"total": …, "source": {…}, "year": {…}}}``."""
+    out.write(_json_line({"facets": facets.to_dict()}) + "\n")
+
+
+def render_timeline_split(
+    rows: Sequence[tuple[str, str, int]], sources: Sequence[str], out: TextIO, style: Style
+) -> None:
+    """A table of counts: one line per period, one column per outlet (most hits first), and the total.
+
+    On a terminal, outlets that do not fit the width are summed in an ``other``
+    column.
+    """
+    if not rows:
+        return
+    columns = [sanitize_line(s) for s in sources]
+    counts: dict[str, dict[str, int]] = {}
+    for period, source, count in rows:
+        counts.setdefault(period, {})[sanitize_line(source)] = count
+    shown = list(columns)
+
+    def table(shown: list[str]) -> list[str]:
+        other = columns[len(shown) :]
+        header = ["Period", *shown, *(["other"] if other else []), "total"]
+        body = []
+        for period, by_source in counts.items():
+            cells = [f"{by_source.get(c, 0):,}" for c in shown]
+            if other:
+                cells.append(f"{sum(by_source.get(c, 0) for c in other):,}")
+            body.append([sanitize_line(period), *cells, f"{sum(by_source.values()):,}"])
+        return _table(header, body, [False] + [True] * (len(header) - 1), style)
+
+    lines = table(shown)
+    while style.fit and len(shown) > 1 and max(display_width(line) for line in lines) > style.width:
+        shown.pop()
+        lines = table(shown)
+    out.write("\n".join(lines) + "\n")

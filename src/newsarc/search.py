@@ -67,6 +67,8 @@ class SearchOptions:
     limit: int | None = 10
     page: int = 1
     all_versions: bool = False
+    #: Make snippets (False: hits carry no snippet and no article text is read).
+    snippets: bool = True
 
 
 @dataclass
@@ -439,7 +441,7 @@ class Searcher:
         offset = (max(options.page, 1) - 1) * (limit or 0)
         page = ordered if limit is None else ordered[offset : offset + limit]
         highlights = self.highlight_terms(node)
-        hits = self.hits(page, highlights)
+        hits = self.hits(page, highlights, snippets=options.snippets)
         if self.aliases:
             docnums = {self.reader.stored_fields(d)["id"]: d for d, _ in page}
             for hit in hits:
@@ -622,18 +624,25 @@ class Searcher:
 
     # ------------------------------------------------------------------ hits
 
-    def hits(self, page: list[tuple[int, float]], terms: list[str]) -> list[Hit]:
-        """:class:`Hit` objects for ``(docnum, score)`` pairs, snippets around ``terms``."""
+    def hits(
+        self, page: list[tuple[int, float]], terms: list[str], *, snippets: bool = True
+    ) -> list[Hit]:
+        """:class:`Hit` objects for ``(docnum, score)`` pairs, snippets around ``terms``.
+
+        Without ``snippets`` no article text is read and the hits' snippets are empty.
+        """
         ids = [self.reader.stored_fields(d)["id"] for d, _ in page]
         summaries = self.store.summaries(ids)
-        texts = self.store.texts(ids)
+        texts = self.store.texts(ids) if snippets else {}
         hits = []
         for (_docnum, score), aid in zip(page, ids, strict=True):
             s = summaries.get(aid)
             if s is None:  # indexed but replaced in the store since: skip
                 continue
-            text, captions = texts.get(aid, ("", []))
-            snippet, spans = make_snippet("\n".join([text, *captions]), terms)
+            snippet, spans = "", []
+            if snippets:
+                text, captions = texts.get(aid, ("", []))
+                snippet, spans = make_snippet("\n".join([text, *captions]), terms)
             hits.append(
                 Hit(
                     id=s.id,
