@@ -175,6 +175,16 @@ def test_export_versions(edited: Path) -> None:
         "“台美国会议员联谊会”台湾6成立委都参与",
     ]
     assert by_id["40740219ff65"][0]["first_archived"] == "2020-07-13T14:55:53+00:00"
+    # the versions of a query's hits, as CSV with version fields
+    csv = run("export", "贼喊捉贼", "--versions", "--format", "csv", "--fields", "id,version,current,title",
+              data=edited)
+    assert csv.stdout.splitlines() == [
+        "id,version,current,title",
+        "31b22bacdfd6,1,False,中国否认新加坡男子被招募当间谍的指控",
+        "31b22bacdfd6,2,False,中国驳斥新加坡男子被招募当间谍的指控",
+        "31b22bacdfd6,3,True,回应新加坡间谍案 中国外交部批美贼喊捉贼",
+    ]
+    assert run("export", "--versions", "--format", "opensearch", data=edited).exit_code == 2
 
 
 def test_both_orders_and_reingest_keep_every_version_once(tmp_path: Path, edited: Path) -> None:
