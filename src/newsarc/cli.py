@@ -264,16 +264,19 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
            as_json: bool, wait: float, data: Path | None) -> None:
     """Parse, segment and index archive files and folders (recursively).
 
-    Idempotent: unchanged files are skipped, and an article already archived is
-    replaced only by a newer version (a later archive timestamp).  Files that are
-    not archive files are reported on stderr, one line each; the rest is still
-    ingested.  Exit code 1 if any file was rejected.
+    Idempotent: unchanged files are skipped.  Every distinct version of an
+    article is kept; the newest (latest archive time) is the one every command
+    sees.  A PATH that is a git repository (bare, or the top of a working copy)
+    is read version by version from its history, from the last commit read
+    on.  Files that are not archive files are reported on stderr, one line
+    each; the rest is still ingested.  Exit code 1 if any file was rejected.
 
     \b
     Examples:
       newsarc ingest seeds/
       newsarc ingest ../shared/corpus/feeds ../shared/corpus/feeds-older-versions
       newsarc ingest --dict names.txt seeds/
+      newsarc ingest ~/mirrors/oped2.git
     """
     from newsarc.ingest import add_user_dictionary
     from newsarc.ingest import ingest as run_ingest
@@ -412,6 +415,8 @@ def _printable(text: str) -> str:
 @click.option("--all", "show_all", is_flag=True, help="Every hit, no paging.")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per hit.")
 @click.option("--no-aliases", is_flag=True, help="Match words literally, not through aliases (普丁 for 普京).")
+@click.option("--all-versions", is_flag=True,
+              help="Match every version of an article, not only the newest; say which versions matched.")
 @click.option("--facets", is_flag=True,
               help='Also count all hits per outlet and per year (after the hits; --json: a last '
                    'record {"facets": …}).')
@@ -421,7 +426,7 @@ def _printable(text: str) -> str:
 @_reports_errors
 def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], since: str | None,
            until: str | None, sort: str, limit: int, page: int, show_all: bool, as_json: bool,
-           no_aliases: bool, facets: bool, color: str, data: Path | None) -> None:
+           no_aliases: bool, all_versions: bool, facets: bool, color: str, data: Path | None) -> None:
     """Search the archive.  Words are ANDed.
 
     \b
@@ -450,7 +455,8 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
     from newsarc.search import search as run_search
 
     options = SearchOptions(sources=sources, since=since, until=until, sort=sort,
-                            limit=None if show_all else limit, page=1 if show_all else page)
+                            limit=None if show_all else limit, page=1 if show_all else page,
+                            all_versions=all_versions)
     counts = None
     if facets:
         from newsarc.research import search_with_facets
@@ -821,21 +827,151 @@ def stats(ctx: click.Context, as_json: bool, color: str, data: Path | None) -> N
         render_stats(figures, out, _style(out, color))
 
 
+# ----------------------------------------------------------------------------- versions
+
+
+def _with_id(func: Callable, data_dir: Path, article_id: str, **kwargs: Any) -> Any:
+    """Run ``func(data_dir, article_id, **kwargs)``; an ambiguous id lists the candidates and exits 1."""
+    from newsarc.store import open_store
+
+    try:
+        return func(data_dir, article_id, **kwargs)
+    except AmbiguousArticle as exc:
+        with open_store(data_dir) as store:
+            _exit_ambiguous(store, exc)
+
+
+@cli.command()
+@click.argument("article_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per version.")
+@_color_option
+@_data_option
+@click.pass_context
+@_reports_errors
+def history(ctx: click.Context, article_id: str, as_json: bool, color: str, data: Path | None) -> None:
+    """Every version of article ID, oldest first: archive time, text length, headline, what changed.
+
+    \b
+    Examples:
+      newsarc history 31b22bacdfd6
+      newsarc history 31b2 --json
+    """
+    from newsarc.history import history as run_history
+    from newsarc.render import render_history, render_history_json
+
+    _full, versions = _with_id(run_history, _data_dir(ctx, data), article_id)
+    out = _stdout()
+    if as_json:
+        render_history_json(versions, out)
+    else:
+        render_history(versions, out, _style(out, color))
+    out.flush()
+
+
+@cli.command()
+@click.argument("article_id", metavar="ID")
+@click.option("--from", "old", type=click.IntRange(min=1), default=None, metavar="N",
+              help="The older version (default: the one before the newest).")
+@click.option("--to", "new", type=click.IntRange(min=1), default=None, metavar="M",
+              help="The newer version (default: the newest).")
+@click.option("--json", "as_json", is_flag=True,
+              help='JSON Lines of edit operations: {"field": "title", "op": "delete", "text": "…"}.')
+@_color_option
+@_data_option
+@click.pass_context
+@_reports_errors
+def diff(ctx: click.Context, article_id: str, old: int | None, new: int | None, as_json: bool,
+         color: str, data: Path | None) -> None:
+    """What changed in article ID between two versions (numbers as `newsarc history` shows them).
+
+    With colour (a terminal), deleted and inserted characters are coloured
+    inline; otherwise the unified form of `diff -u`, paragraph by paragraph.
+
+    \b
+    Examples:
+      newsarc diff 31b22bacdfd6              the two newest versions
+      newsarc diff 31b22bacdfd6 --from 1 --to 3
+      newsarc diff 31b2 --json               the edit operations
+    """
+    from newsarc.history import diff as run_diff
+    from newsarc.render import render_diff, render_edit_ops_json
+
+    before, after, comparison = _with_id(run_diff, _data_dir(ctx, data), article_id, old=old, new=new)
+    out = _stdout()
+    if as_json:
+        render_edit_ops_json(comparison.edit_ops(), out)
+    else:
+        render_diff(before, after, comparison.edit_ops(), out, _style(out, color))
+    out.flush()
+
+
+@cli.command()
+@click.option("--since", metavar="DATE",
+              help="Changes first archived on or after DATE: YYYY-MM-DD, YYYY-MM (its first day) or YYYY "
+                   "(1 January), in UTC.")
+@click.option("--until", metavar="DATE",
+              help="Changes first archived on or before DATE: YYYY-MM-DD, YYYY-MM (the whole month) or "
+                   "YYYY (the whole year), in UTC.")
+@click.option("--source", "sources", multiple=True, metavar="KEY", shell_complete=_complete_sources,
+              help="Only this outlet (repeatable): its key (voa, bbc, rfi, dw, …) or its name (美国之音).")
+@click.option("--headlines", is_flag=True, help="Only articles whose headline changed.")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one object per changed article.")
+@_color_option
+@_data_option
+@click.pass_context
+@_reports_errors
+def changes(ctx: click.Context, since: str | None, until: str | None, sources: tuple[str, ...],
+            headlines: bool, limit: int | None, as_json: bool, color: str, data: Path | None) -> None:
+    """The articles whose headline or text changed between versions, biggest change first.
+
+    A headline rewrite ranks above a typo fix (see the README for the
+    magnitude).  Exit code 0 with changes, 1 with none.
+
+    \b
+    Examples:
+      newsarc changes --since 2020-07 --headlines
+      newsarc changes --source zaobao -n 5 --json
+    """
+    from newsarc.history import changes as run_changes
+    from newsarc.render import render_changes, render_changes_json
+
+    found = run_changes(_data_dir(ctx, data), since=since, until=until, sources=sources,
+                        headlines=headlines)
+    if limit is not None:
+        found = found[:limit]
+    out = _stdout()
+    if as_json:
+        render_changes_json(found, out)
+    else:
+        render_changes(found, out, _style(out, color))
+    out.flush()
+    if not found:
+        click.echo("no changes", err=True)
+    sys.exit(0 if found else 1)
+
+
 #: The columns of ``export --format csv`` unless --fields says otherwise.
 CSV_FIELDS = ("id", "published", "source", "source_name", "title", "authors", "url", "text")
 
 
-def _fields(value: str | None) -> tuple[str, ...] | None:
-    """``--fields a,b,c`` checked against the record's fields (a usage error names the unknown ones)."""
+#: The fields ``export --versions`` adds to each record (see :func:`newsarc.history.version_records`).
+VERSION_FIELDS = ("version", "versions", "current", "first_archived")
+
+
+def _fields(value: str | None, extra: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """``--fields a,b,c`` checked against the record's fields and ``extra`` ones (a usage error
+    names the unknown ones)."""
     from newsarc.records import ARTICLE_FIELDS
 
     if value is None:
         return None
+    known = (*ARTICLE_FIELDS, *extra)
     fields = tuple(f.strip() for f in value.split(",") if f.strip())
-    unknown = [f for f in fields if f not in ARTICLE_FIELDS]
+    unknown = [f for f in fields if f not in known]
     if unknown or not fields:
         raise click.BadParameter(
-            f"unknown field {', '.join(unknown) or '(none given)'}; fields: {', '.join(ARTICLE_FIELDS)}",
+            f"unknown field {', '.join(unknown) or '(none given)'}; fields: {', '.join(known)}",
             param_hint="--fields",
         )
     return fields
@@ -855,24 +991,29 @@ def _fields(value: str | None) -> tuple[str, ...] | None:
 @click.option("--mapping", is_flag=True, help="Print the OpenSearch/Elasticsearch index mapping (JSON).")
 @click.option("--index", "index_name", default="newsarc", show_default=True, metavar="NAME",
               help="Index name in the opensearch _bulk action lines.")
+@click.option("--versions", "all_versions", is_flag=True,
+              help="Every version of each article, oldest first, with version, versions, current and "
+                   "first_archived (jsonl, csv).")
 @_data_option
 @click.pass_context
 @_reports_errors
 def export(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], since: str | None,
            until: str | None, fmt: str, fields: str | None, bom: bool, no_aliases: bool, mapping: bool,
-           index_name: str, data: Path | None) -> None:
+           index_name: str, all_versions: bool, data: Path | None) -> None:
     """Export records: every one, or exactly the hits of QUERY (same language and filters as search).
 
     Records come oldest first; --format opensearch writes a _bulk stream with
     newsarc's own tokens in title_tokens/body_tokens/recall_tokens, --mapping
-    the index mapping those documents fit (PUT /newsarc).  Exit code 1 when a
-    query or filter matches nothing.
+    the index mapping those documents fit (PUT /newsarc); --versions writes
+    every version of each article, oldest first.  Exit code 1 when a query
+    or filter matches nothing.
 
     \b
     Examples:
       newsarc export > backup.jsonl                every record (the fields of `show --json`)
       newsarc export 香港 --source rfi --format csv --bom > hk.csv
       newsarc export 普京 --since 2020 --fields id,title,url
+      newsarc export --versions > every-version.jsonl
       newsarc export --format opensearch --index news > news.ndjson
       newsarc export --mapping > mapping.json
     """
@@ -885,15 +1026,21 @@ def export(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 
         render_json(index_mapping(), _stdout(), indent=2)
         return
-    chosen = _fields(fields)
+    chosen = _fields(fields, VERSION_FIELDS if all_versions else ())
     if chosen is not None and fmt == "opensearch":
         raise click.UsageError("--fields does not apply to --format opensearch")
+    if all_versions and fmt == "opensearch":
+        raise click.UsageError("--versions does not apply to --format opensearch (one document per article)")
     if bom and fmt != "csv":
         raise click.UsageError("--bom applies to --format csv only")
     data_dir = _data_dir(ctx, data)
     text = " ".join(query)
     options = SearchOptions(sources=sources, since=since, until=until)
     records = export_records(data_dir, text, options, aliases=not no_aliases)
+    if all_versions:
+        from newsarc.history import version_records
+
+        records = version_records(data_dir, records)
     out = _stdout()
     if fmt == "opensearch":
         from newsarc.ingest import archive_segmenter

@@ -33,6 +33,7 @@ from newsarc.analysis import (
     read_dictionary,
 )
 from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, NoArchive, RejectedFile
+from newsarc.gitmirror import GitMirror, find_mirror
 from newsarc.index import (
     INDEX_NAME,
     MAX_SEGMENTS,
@@ -55,6 +56,7 @@ from newsarc.store import (
     prepare_archive_dir,
     published_timestamp,
 )
+from newsarc.versions import content_digest
 
 #: Articles per committed batch: what a crash can cost at most.
 BATCH_SIZE = 500
@@ -81,6 +83,8 @@ class IngestSummary:
     updated: int = 0
     unchanged: int = 0
     older: int = 0
+    versions: int = 0
+    commits: int = 0
     reindexed: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -93,6 +97,8 @@ class IngestSummary:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "older": self.older,
+            "versions": self.versions,
+            "commits": self.commits,
             "reindexed": self.reindexed,
             "rejected": len(self.rejected),
             "seconds": round(self.seconds, 3),
@@ -123,8 +129,10 @@ class Analysed:
     article: Article  # without its HTML, which the store does not keep (nor pickle it back)
     doc: IndexDocument
     digest: str
-    size: int
+    size: int  # -1: a version from a git mirror, which has no ledger row
     mtime_ns: int
+    content: str = ""  # the content digest (newsarc.versions.content_digest)
+    seq: int = 0  # orders versions archived at the same time: the file's mtime, a commit's place
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +145,29 @@ class FileTask:
     known: tuple[int, int, str] | None
 
 
+@dataclass(frozen=True, slots=True)
+class BlobTask:
+    """One version of a file in a git mirror, for a worker: its bytes and where it came from.
+
+    ``path`` names the file for messages (``GITDIR:PATH``), ``name`` is how the
+    article records its source (``GITDIR@COMMIT:PATH``), ``archived_ms`` the
+    commit time (the archive time of a file whose header has none) and
+    ``seq`` the version's place in the mirror's history.
+    """
+
+    path: str
+    name: str
+    data: bytes
+    archived_ms: int
+    seq: int
+
+
 @dataclass(slots=True)
 class FileResult:
     """What a worker made of a file: an ``analysed`` article, a ``rejected`` reason, or
     neither — the content is what the ledger already holds (``unchanged``)."""
 
-    task: FileTask
+    task: FileTask | BlobTask
     analysed: Analysed | None = None
     rejected: str | None = None
 
@@ -266,7 +291,9 @@ def _work(task: FileTask) -> FileResult:
         article = parse_bytes(data, task.ledger)  # the article records the absolute path
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
-        return FileResult(task, Analysed(article, doc, digest, st.st_size, st.st_mtime_ns))
+        return FileResult(task, Analysed(
+            article, doc, digest, st.st_size, st.st_mtime_ns, content_digest(article), st.st_mtime_ns
+        ))
     except RejectedFile as exc:
         return FileResult(task, rejected=exc.reason)
     except OSError as exc:
@@ -277,6 +304,29 @@ def _work(task: FileTask) -> FileResult:
         return FileResult(task, rejected="out of memory while parsing")
     except Exception as exc:  # a parser bug must not stop the ingest
         return FileResult(task, rejected=f"internal error while parsing: {type(exc).__name__}: {exc}")
+
+
+def _work_blob(task: BlobTask) -> FileResult:
+    """Worker: parse and analyse one version of a file from a git mirror."""
+    assert _SEGMENTER is not None
+    try:
+        article = parse_bytes(task.data, task.name, archived_ms=task.archived_ms)
+        _folded, doc = analyse_article(article, _SEGMENTER)
+        article.html = ""
+        digest = hashlib.sha1(task.data).hexdigest()
+        return FileResult(task, Analysed(article, doc, digest, -1, 0, content_digest(article), task.seq))
+    except RejectedFile as exc:
+        return FileResult(task, rejected=exc.reason)
+    except RecursionError:
+        return FileResult(task, rejected="too deeply nested to parse")
+    except MemoryError:
+        return FileResult(task, rejected="out of memory while parsing")
+    except Exception as exc:  # a parser bug must not stop the ingest
+        return FileResult(task, rejected=f"internal error while parsing: {type(exc).__name__}: {exc}")
+
+
+def _work_any(task: FileTask | BlobTask) -> FileResult:
+    return _work_blob(task) if isinstance(task, BlobTask) else _work(task)
 
 
 # --------------------------------------------------------------------------- dictionary
@@ -373,9 +423,11 @@ def ingest(
     """Ingest archive files and folders into the archive at ``data_dir``.
 
     Idempotent: unchanged files are skipped on their size and mtime (or, if
-    touched, their digest); an article whose URL is stored already replaces
-    the stored one only when its ``archived`` time is newer.  Rejected files
-    are reported through ``on_reject`` and do not stop the rest.
+    touched, their digest).  Every distinct version of a URL is kept
+    (:meth:`~newsarc.store.Store.add_sighting`); the newest is the article.
+    A path that is a git mirror (:func:`~newsarc.gitmirror.find_mirror`) is
+    read version by version from its history, after the commit read last.
+    Rejected files are reported through ``on_reject`` and do not stop the rest.
 
     Holds the archive's writer lock (:class:`~newsarc.lock.ArchiveLock`),
     waiting up to ``wait`` seconds for another writer (``on_wait(pid)`` is
@@ -403,8 +455,11 @@ def ingest(
             _clean_index_debris(data)
             with open_store(data, create=True) as store:
                 ix, spec = _resume(store, data, batch_size, summary, progress, on_message)
-                tasks = _tasks(paths, store, summary, on_reject)
+                mirrors, plain = _split_mirrors(paths)
+                tasks = _tasks(plain, store, summary, on_reject)
                 _ingest_tasks(store, ix, tasks, spec, workers, batch_size, summary, on_reject, progress)
+                for mirror in mirrors:
+                    _ingest_mirror(mirror, store, ix, spec, workers, batch_size, summary, on_reject, progress)
     except KeyboardInterrupt:
         summary.seconds = time.perf_counter() - started
         raise Interrupted(summary) from None
@@ -481,21 +536,116 @@ def _ingest_tasks(
     progress: ProgressCallback,
 ) -> None:
     """Analyse the tasks (in workers), commit them batch by batch, merge segments at the end."""
-    total = len(tasks)
+    batches = [tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)]
+
+    def reject(path: str, reason: str) -> None:
+        _reject(summary, on_reject, path, reason)
+
+    _commit_batches(store, ix, batches, len(tasks), spec, workers, summary, reject, progress)
+
+
+def _commit_batches(
+    store: Store,
+    ix,  # type: ignore[no-untyped-def]
+    batches: Iterable[list[FileTask] | list[BlobTask]],
+    total: int,
+    spec: SegmenterSpec,
+    workers: int | None,
+    summary: IngestSummary,
+    reject: RejectCallback,
+    progress: ProgressCallback,
+) -> None:
+    """Analyse batches of ``total`` tasks (in workers), commit them one by one, merge at the end;
+    ``reject(path, reason)`` reports (and counts) a file that cannot be used."""
     done = 0
     progress("parse", 0, total)
-    for batch in _analysed_batches(tasks, batch_size, workers, spec):
+    for batch in _analysed_batches(batches, total, workers, spec):
         results = []
         for result in batch:
             results.append(result)
             done += 1
             progress("parse", done, total)
         progress("index", done, total)
-        _commit_batch(store, ix, results, summary, on_reject)
+        _commit_batch(store, ix, results, summary, reject)
         merge_segments(ix, above=MAX_SEGMENTS)
     progress("merge", 0, 1)
     merge_segments(ix)
     progress("merge", 1, 1)
+
+
+def _split_mirrors(paths: Iterable[str | Path]) -> tuple[list[GitMirror], list[str | Path]]:
+    """The git mirrors among ``paths`` (bare repositories, tops of working copies) and the rest."""
+    mirrors: list[GitMirror] = []
+    plain: list[str | Path] = []
+    for path in paths:
+        mirror = find_mirror(path)
+        if mirror is None:
+            plain.append(path)
+        elif all(m.git_dir != mirror.git_dir for m in mirrors):
+            mirrors.append(mirror)
+    return mirrors, plain
+
+
+#: Seconds to nanoseconds: a git version's ``seq`` is its commit time in ns plus its place in the run.
+_NS = 1_000_000_000
+#: A batch of git versions is cut short when its files hold this many bytes (bounded memory).
+BLOB_BATCH_BYTES = 64 * 1024 * 1024
+
+
+def _ingest_mirror(
+    mirror: GitMirror,
+    store: Store,
+    ix,  # type: ignore[no-untyped-def]
+    spec: SegmenterSpec,
+    workers: int | None,
+    batch_size: int,
+    summary: IngestSummary,
+    on_reject: RejectCallback | None,
+    progress: ProgressCallback,
+) -> None:
+    """Ingest every version of every file in a git mirror's history after the commit read last.
+
+    The commit read last is remembered in the store once every version up to
+    it is committed; an interrupted run starts again from the previous one,
+    and what it reads again adds nothing.  A file that is not an archive file
+    is reported once per path.
+    """
+    key = f"git:{mirror.git_dir.resolve()}"
+    head = mirror.head()
+    if head is None:
+        return
+    after = store.meta(key)
+    summary.commits += len(mirror.commits(after=after, head=head))
+    changes = mirror.changes(after=after, head=head)
+    reported: set[str] = set()
+
+    def reject_once(path: str, reason: str) -> None:
+        if path not in reported:
+            reported.add(path)
+            _reject(summary, on_reject, path, reason)
+
+    def batches() -> Iterator[list[BlobTask]]:
+        batch: list[BlobTask] = []
+        size = 0
+        for version in mirror.read(changes):
+            summary.files += 1
+            where = f"{mirror.git_dir}:{version.path}"
+            if version.data is None:
+                reject_once(where, version.problem or "unreadable")
+                continue
+            name = f"{mirror.git_dir}@{version.commit[:12]}:{version.path}"
+            seq = version.commit_time * _NS + version.sequence
+            batch.append(BlobTask(where, name, version.data, version.commit_time * 1000, seq))
+            size += len(version.data)
+            if len(batch) >= batch_size or size >= BLOB_BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    _commit_batches(store, ix, batches(), len(changes), spec, workers, summary, reject_once, progress)
+    with store.transaction():
+        store.set_meta(key, head)
 
 
 @contextmanager
@@ -544,23 +694,23 @@ def _ledger_key(path: Path) -> str:
 
 
 def _analysed_batches(
-    tasks: list[FileTask], batch_size: int, workers: int | None, spec: SegmenterSpec
+    batches: Iterable[list[FileTask] | list[BlobTask]], count: int, workers: int | None, spec: SegmenterSpec
 ) -> Iterator[Iterator[FileResult]]:
-    """Analyse tasks batch by batch, each batch's results as they come (at most two batches in
-    flight: bounded memory, and the workers go on with the next batch while one is committed)."""
-    batches = [tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)]
+    """Analyse batches of tasks (``count`` in all), each batch's results as they come (at most two
+    batches in flight: bounded memory, and the workers go on with the next batch while one is
+    committed)."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1 or len(tasks) < POOL_THRESHOLD:
+    if workers <= 1 or count < POOL_THRESHOLD:
         _init_worker(spec)
         for batch in batches:
-            yield (_work(t) for t in batch)
+            yield (_work_any(t) for t in batch)
         return
     ctx = get_context("fork") if hasattr(os, "fork") else get_context()
     # Pool.__exit__ stops the workers, also on an interrupt: they ignore it (see _init_pool_worker)
     with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(spec,)) as pool:
         inflight = None
         for batch in batches:
-            nxt = pool.imap(_work, batch, chunksize=8)
+            nxt = pool.imap(_work_any, batch, chunksize=8)
             if inflight is not None:
                 yield inflight
             inflight = nxt
@@ -576,23 +726,24 @@ class _Counts:
     updated: int = 0
     unchanged: int = 0
     older: int = 0
+    versions: int = 0
 
     def add_to(self, summary: IngestSummary) -> None:
         summary.added += self.added
         summary.updated += self.updated
         summary.unchanged += self.unchanged
         summary.older += self.older
+        summary.versions += self.versions
 
 
 def _commit_batch(
-    store: Store, ix, results: list[FileResult], summary: IngestSummary, on_reject: RejectCallback | None  # type: ignore[no-untyped-def]
+    store: Store, ix, results: list[FileResult], summary: IngestSummary, reject: RejectCallback  # type: ignore[no-untyped-def]
 ) -> None:
     """Decide, store and index one batch: the store commits first, then the index, then the
     rows are marked indexed (a crash in between is finished by the next ingest)."""
     counts = _Counts()
-    newest, ledger = _sort_results(store, results, counts, summary, on_reject)
-    writes = _choose_versions(store, newest, counts)
-    rowids = _store_batch(store, writes, ledger)
+    sightings, ledger = _sort_results(results, counts, reject)
+    writes, rowids = _store_batch(store, sightings, ledger, counts)
     counts.add_to(summary)
     if writes:
         _index_batch(ix, writes)
@@ -605,22 +756,19 @@ LedgerEntry = tuple[str, int, int, str]
 
 
 def _sort_results(
-    store: Store,
-    results: list[FileResult],
-    counts: _Counts,
-    summary: IngestSummary,
-    on_reject: RejectCallback | None,
-) -> tuple[dict[str, Analysed], list[LedgerEntry]]:
-    """Report the rejected files; keep the newest version of each article the batch holds;
-    the ledger rows of the files read."""
-    newest: dict[str, Analysed] = {}
+    results: list[FileResult], counts: _Counts, reject: RejectCallback
+) -> tuple[dict[str, list[Analysed]], list[LedgerEntry]]:
+    """Report the rejected files; the versions of each article the batch holds; the ledger rows
+    of the files read."""
+    sightings: dict[str, list[Analysed]] = {}
     ledger: list[LedgerEntry] = []
     for result in results:
         task = result.task
         if result.rejected is not None:
-            _reject(summary, on_reject, task.path, result.rejected)
+            reject(task.path, result.rejected)
             continue
         if result.analysed is None:  # touched, same content: remember its new size and mtime
+            assert isinstance(task, FileTask)
             counts.unchanged += 1
             try:
                 st = os.stat(task.ledger)
@@ -630,51 +778,66 @@ def _sort_results(
                 ledger.append((task.ledger, st.st_size, st.st_mtime_ns, task.known[2]))
             continue
         res = result.analysed
-        ledger.append((task.ledger, res.size, res.mtime_ns, res.digest))
-        aid = res.article.id
-        if aid in newest:
-            counts.older += 1
-            if res.article.archived_ms <= newest[aid].article.archived_ms:
-                continue
-        newest[aid] = res
-    return newest, ledger
+        if isinstance(task, FileTask):  # a git blob has no ledger row
+            ledger.append((task.ledger, res.size, res.mtime_ns, res.digest))
+        sightings.setdefault(res.article.id, []).append(res)
+    return sightings, ledger
 
 
-def _choose_versions(store: Store, newest: dict[str, Analysed], counts: _Counts) -> list[tuple[Analysed, bool]]:
-    """The articles to write, each with whether it replaces a stored (older) version."""
+def _store_versions(
+    store: Store, sightings: dict[str, list[Analysed]], counts: _Counts
+) -> list[tuple[Analysed, bool]]:
+    """Record every version the batch holds (inside the caller's transaction): the articles whose
+    row was written (to be indexed), each with whether it replaces a stored one.
+
+    Each article's versions go newest first, so that its row is written at most once.
+    """
     writes: list[tuple[Analysed, bool]] = []
-    for aid, res in newest.items():
-        stored_ms = store.archived_ms(aid)
-        if stored_ms is None:
-            counts.added += 1
-            writes.append((res, False))
-        elif res.article.archived_ms > stored_ms:
-            counts.updated += 1
-            writes.append((res, True))
-        elif res.article.archived_ms == stored_ms:
-            counts.unchanged += 1
-        else:
-            counts.older += 1
+    for results in sightings.values():
+        results.sort(key=lambda r: (r.article.archived_ms, r.seq, r.content), reverse=True)
+        existed = store.archived_ms(results[0].article.id) is not None
+        written: Analysed | None = None
+        for res in results:
+            from_file = res.size >= 0
+            outcome, rowid = store.add_sighting(
+                res.article, res.content, res.seq,
+                file=res.article.path if from_file else None, digest=res.digest if from_file else None,
+            )
+            if rowid is not None:
+                res.doc.key = rowid
+                written = res
+            if outcome == "added":
+                counts.added += 1
+            elif outcome == "updated":
+                counts.updated += 1
+            elif outcome == "unchanged":
+                counts.unchanged += 1
+            else:
+                counts.older += 1
+                counts.versions += outcome == "version"
+        if written is not None:
+            writes.append((written, existed))
     return writes
 
 
-def _store_batch(store: Store, writes: list[tuple[Analysed, bool]], ledger: list[LedgerEntry]) -> list[int]:
-    """Store the articles (not yet indexed), their character postings and the ledger rows in one
-    transaction; returns the articles' rowids (set as their index documents' keys)."""
-    rowids = []
+def _store_batch(
+    store: Store, sightings: dict[str, list[Analysed]], ledger: list[LedgerEntry], counts: _Counts
+) -> tuple[list[tuple[Analysed, bool]], list[int]]:
+    """Store the batch's versions (articles not yet indexed), their character postings and the
+    ledger rows in one transaction; returns the articles written and their rowids (set as their
+    index documents' keys)."""
     char_postings: dict[str, list[int]] = {}
     with store.transaction():
+        writes = _store_versions(store, sightings, counts)
+        rowids = [res.doc.key for res, _replace in writes]
         for res, _replace in writes:
-            rowid = store.put(res.article, file=res.article.path, digest=res.digest)
-            res.doc.key = rowid
-            rowids.append(rowid)
             for ch in res.doc.title.chars | res.doc.body.chars:
-                char_postings.setdefault(ch, []).append(rowid)
+                char_postings.setdefault(ch, []).append(res.doc.key)
         if char_postings:
             store.add_char_postings(char_postings)
         for entry in ledger:
             store.record_file(*entry)
-    return rowids
+    return writes, rowids
 
 
 def _index_batch(ix, writes: list[tuple[Analysed, bool]]) -> None:  # type: ignore[no-untyped-def]

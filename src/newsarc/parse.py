@@ -85,15 +85,17 @@ def parse_file(path: str | Path) -> Article:
     return parse_bytes(data, spath)
 
 
-def parse_bytes(data: bytes, path: str) -> Article:
+def parse_bytes(data: bytes, path: str, *, archived_ms: int | None = None) -> Article:
     """Parse the bytes of one archive file; *path* is only recorded in the article.
 
-    Raises :class:`RejectedFile` (and nothing else) when the bytes are not a
-    usable archive file.
+    ``archived_ms`` is the archive time of a file whose header has none (a git
+    mirror's commit time); without it such a file takes its front matter's
+    date.  Raises :class:`RejectedFile` (and nothing else) when the bytes are
+    not a usable archive file.
     """
     spath = str(path)
     try:
-        return _parse(bytes(data), spath)
+        return _parse(bytes(data), spath, archived_ms)
     except RejectedFile:
         raise
     except RecursionError:
@@ -371,10 +373,10 @@ def _meta_list(value: Any) -> list[str]:
 # --------------------------------------------------------------------------- main
 
 
-def _parse(data: bytes, path: str) -> Article:
+def _parse(data: bytes, path: str, default_archived_ms: int | None = None) -> Article:
     """The steps of :func:`parse_bytes`: lines of text, header, body, its extraction, the date."""
     lines = _text_lines(data, path)
-    header = _read_header(lines, path)
+    header = _read_header(lines, path, default_archived_ms)
     body = _body_html(lines, header.end, path)
     source, source_name = source_of(header.url)
     rules = _rules(source)
@@ -437,10 +439,10 @@ def _skip_blank(lines: list[str], i: int) -> int:
     return i
 
 
-def _read_header(lines: list[str], path: str) -> _Header:
+def _read_header(lines: list[str], path: str, default_archived_ms: int | None = None) -> _Header:
     """Front matter (optional), ``<!--timestamp-->`` and ``[title](url)``."""
     meta, i = _front_matter(lines, _skip_blank(lines, 0))
-    archived_ms, i = _archive_time(lines, _skip_blank(lines, i), meta, path)
+    archived_ms, i = _archive_time(lines, _skip_blank(lines, i), meta, path, default_archived_ms)
     try:
         archived = _ms_to_dt(archived_ms)
     except (OverflowError, OSError, ValueError):
@@ -449,9 +451,11 @@ def _read_header(lines: list[str], path: str) -> _Header:
     return _Header(meta, archived_ms, archived, title, url, i)
 
 
-def _archive_time(lines: list[str], i: int, meta: dict[str, Any], path: str) -> tuple[int, int]:
-    """The archive time in epoch milliseconds (from the header, else the front matter's date)
-    and the index of the line after the header."""
+def _archive_time(
+    lines: list[str], i: int, meta: dict[str, Any], path: str, default_archived_ms: int | None
+) -> tuple[int, int]:
+    """The archive time in epoch milliseconds (from the header, else ``default_archived_ms``,
+    else the front matter's date) and the index of the line after the header."""
     archived_ms: int | None = None
     if i < len(lines):
         m = _TS_RE.match(lines[i].strip())
@@ -462,6 +466,8 @@ def _archive_time(lines: list[str], i: int, meta: dict[str, Any], path: str) -> 
             i += 1
         elif _COMMENT_RE.match(lines[i].strip()):
             raise RejectedFile(path, "not an archive file: bad timestamp in header")
+    if archived_ms is None and default_archived_ms is not None:
+        archived_ms = default_archived_ms
     if archived_ms is None:
         meta_dt = _meta_datetime(meta.get("date")) if meta else None
         if meta_dt is None:

@@ -77,6 +77,9 @@ class Hit:
     ``snippet`` is plain text; ``highlights`` are ``(start, end)`` character
     spans inside it that matched the query, for renderers that mark them.
     ``aliases`` names query terms that matched through an alias (e.g. 普丁 for 普京).
+    With ``search --all-versions``, ``versions`` lists the numbers of the
+    article's versions that match (1 = the oldest) and ``version_count`` how
+    many it has; the title and snippet are those of the newest matching one.
     """
 
     id: str
@@ -90,6 +93,8 @@ class Hit:
     highlights: list[tuple[int, int]] = field(default_factory=list)
     title_highlights: list[tuple[int, int]] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    version_count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The hit as its documented JSON Lines object."""
@@ -104,7 +109,103 @@ class Hit:
         }
         if self.aliases:
             out["aliases"] = list(self.aliases)
+        if self.version_count:
+            out["versions"] = list(self.versions)
+            out["version_count"] = self.version_count
         return out
+
+
+@dataclass(slots=True)
+class EditOp:
+    """One step of the edit script between two versions of one field of an article.
+
+    ``field`` is ``title``, ``text``, ``captions`` or ``authors``; ``op`` is
+    ``equal``, ``delete`` or ``insert``.  A field's steps in order, equal and
+    delete texts concatenated, spell its old value; equal and insert, its new.
+    """
+
+    field: str
+    op: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The step as its documented JSON Lines object."""
+        return {"field": self.field, "op": self.op, "text": self.text}
+
+
+@dataclass(slots=True)
+class Version:
+    """One distinct version of an article, as ``newsarc history`` lists it.
+
+    ``number`` counts from 1 (the oldest); ``archived`` is the archive time
+    (ISO 8601 UTC) the version was first seen at, ``last_archived`` the last;
+    ``summary`` and ``magnitude`` say what changed from the previous version
+    (``first version``, 0 for number 1); ``record`` is the version's JSON
+    record (not part of :meth:`to_dict`).
+    """
+
+    id: str
+    number: int
+    archived: str
+    last_archived: str
+    title: str
+    text_length: int
+    content: str
+    current: bool
+    summary: str
+    magnitude: float
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The version as its documented JSON Lines object."""
+        return {
+            "id": self.id,
+            "version": self.number,
+            "archived": self.archived,
+            "last_archived": self.last_archived,
+            "title": self.title,
+            "text_length": self.text_length,
+            "content": self.content,
+            "current": self.current,
+            "summary": self.summary,
+            "magnitude": self.magnitude,
+        }
+
+
+@dataclass(slots=True)
+class Change:
+    """An article whose headline or text changed between two of its versions (``newsarc changes``)."""
+
+    id: str
+    source: str
+    source_name: str
+    url: str
+    title: str
+    old_title: str
+    archived: str
+    from_version: int
+    to_version: int
+    versions: int
+    headline_changed: bool
+    summary: str
+    magnitude: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The change as its documented JSON Lines object."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "url": self.url,
+            "title": self.title,
+            "old_title": self.old_title,
+            "archived": self.archived,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "versions": self.versions,
+            "headline_changed": self.headline_changed,
+            "summary": self.summary,
+            "magnitude": self.magnitude,
+        }
 
 
 #: The fields of a concordance line's CSV and JSON forms, in output order (part of the interface).

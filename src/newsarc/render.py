@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TextIO
 
-from newsarc.records import Article, ArticleMarks, Facets, Hit, KwicLine
+from newsarc.records import Article, ArticleMarks, Change, EditOp, Facets, Hit, KwicLine, Version
 
 
 @functools.cache
@@ -84,6 +84,12 @@ __all__ = [
     "render_article",
     "render_article_json",
     "render_candidates",
+    "render_changes",
+    "render_changes_json",
+    "render_diff",
+    "render_edit_ops_json",
+    "render_history",
+    "render_history_json",
     "render_csv",
     "render_facets",
     "render_facets_json",
@@ -581,6 +587,10 @@ def _hit_title(hit: Hit, cells: int, style: Style) -> str:
     suffix = ""
     if hit.aliases:
         suffix = f" (via alias: {sanitize_line('、'.join(hit.aliases))})"
+    if hit.version_count > 1:
+        numbers = ", ".join(str(n) for n in hit.versions)
+        noun = "version" if len(hit.versions) == 1 else "versions"
+        suffix += f" ({noun} {numbers} of {hit.version_count})"
     title, spans = _clean_spans(hit.title, hit.title_highlights, _LINE_TABLE)
     room = max(cells - display_width(suffix), min(cells, 8))
     if not style.fit or display_width(title) <= room:
@@ -954,8 +964,10 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> Non
     """The one-line ingest summary ("talk", for stderr).
 
     ``ingested 3623 files: 3600 added, 12 updated, 5 unchanged, 6 rejected
-    (412.3 articles/s, 8.8 s)``; ``N older`` appears only when non-zero and
-    the rate only when time was measured.
+    (412.3 articles/s, 8.8 s)``; ``N older`` (files holding an older version
+    than the archive's newest, with how many were new versions) appears only
+    when non-zero, ``from N commits`` after the files when a git mirror was
+    read, and the rate only when time was measured.
     """
     files = int(summary.get("files", 0))
     parts = [
@@ -964,13 +976,19 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> Non
         f"{int(summary.get('unchanged', 0))} unchanged",
     ]
     if summary.get("older"):
-        parts.append(f"{int(summary['older'])} older")
+        older = f"{int(summary['older'])} older"
+        if summary.get("versions"):
+            older += f" ({int(summary['versions'])} new older versions kept)"
+        parts.append(older)
     parts.append(f"{int(summary.get('rejected', 0))} rejected")
     seconds = float(summary.get("seconds", 0.0))
     timing = f"{seconds:.1f} s"
     if seconds > 0:
         timing = f"{files / seconds:.1f} articles/s, {timing}"
     noun = "file" if files == 1 else "files"
+    commits = int(summary.get("commits", 0))
+    if commits:
+        noun += f" from {commits} commit" + ("" if commits == 1 else "s")
     err_stream.write(f"ingested {files} {noun}: {', '.join(parts)} ({timing})\n")
 
 
@@ -1017,6 +1035,173 @@ def render_keywords(rows: Sequence[tuple[str, float]], out: TextIO, style: Style
     term_cells = max(display_width(term) for term in terms)
     for term, weight in zip(terms, weights, strict=True):
         out.write(truncate(f"{pad(term, term_cells)}  {weight:>{weight_cells}}", style.width) + "\n")
+
+
+# ------------------------------------------------------------------------ versions
+
+#: Deleted and inserted spans of an inline diff (red struck through, green underlined).
+DELETED = "\x1b[31;9m"
+INSERTED = "\x1b[32;4m"
+RED = "\x1b[31m"
+GREEN = "\x1b[32m"
+#: What an inline diff shows in place of unchanged paragraphs it leaves out.
+ELISION = "⋯"
+
+
+def _when(iso: str) -> str:
+    """``2020-07-27 20:05 UTC`` from an ISO UTC time."""
+    try:
+        moment = datetime.fromisoformat(iso).astimezone(UTC)
+    except ValueError:
+        return sanitize_line(iso)
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def render_history(versions: Sequence[Version], out: TextIO, style: Style) -> None:
+    """Per version, oldest first (the last is the current one): number, archive time (first
+    seen), text length in characters and headline; then, indented, what changed from the
+    previous version."""
+    if not versions:
+        return
+    number_cells = len(str(len(versions)))
+    lengths = [f"{v.text_length:,} chars" for v in versions]
+    length_cells = max(len(text) for text in lengths)
+    for version, length in zip(versions, lengths, strict=True):
+        head = f"{version.number:>{number_cells}}  {_sgr(_when(version.archived), DIM, style)}  {length:>{length_cells}}  "
+        room = max(style.width - display_width(_strip_sgr(head)), 10)
+        out.write(head + _sgr(_fit(sanitize_line(version.title), room), BOLD, style).rstrip(" ") + "\n")
+        indent = " " * (number_cells + 2)
+        for line in wrap(sanitize_line(version.summary), style.width - len(indent)):
+            out.write(indent + line + "\n")
+
+
+def render_history_json(versions: Iterable[Version], out: TextIO) -> None:
+    """One JSON object per version (:meth:`Version.to_dict`)."""
+    for version in versions:
+        out.write(_json_line(version.to_dict()) + "\n")
+
+
+_SGR_RE = re.compile("\x1b\\[[0-9;]*m")
+
+
+def _strip_sgr(text: str) -> str:
+    return _SGR_RE.sub("", text)
+
+
+def _diff_header(article_id: str, old: Version, new: Version, style: Style) -> list[str]:
+    return [
+        _sgr(f"--- {sanitize_line(article_id)} version {old.number} ({_when(old.archived)})", RED, style),
+        _sgr(f"+++ {sanitize_line(article_id)} version {new.number} ({_when(new.archived)})", GREEN, style),
+    ]
+
+
+def render_diff(old: Version, new: Version, ops: Sequence[EditOp], out: TextIO, style: Style) -> None:
+    """The difference between two versions: coloured inline spans with colour, else unified.
+
+    With colour (a terminal), each field that changed is shown once with its
+    deleted spans struck through in red and inserted spans underlined in
+    green; unchanged paragraphs are left out (``⋯``).  Without colour, the
+    unified form of ``diff -u`` over headline and paragraphs.  Every piece of
+    archived text is sanitized.
+    """
+    if style.color:
+        _render_inline(old, new, ops, out, style)
+    else:
+        _render_unified(old, new, ops, out)
+
+
+def _field_ops(ops: Sequence[EditOp]) -> dict[str, list[EditOp]]:
+    fields: dict[str, list[EditOp]] = {}
+    for op in ops:
+        fields.setdefault(op.field, []).append(op)
+    return fields
+
+
+def _render_inline(old: Version, new: Version, ops: Sequence[EditOp], out: TextIO, style: Style) -> None:
+    lines = _diff_header(old.id, old, new, style)
+    for name, field_ops in _field_ops(ops).items():
+        lines.append(_sgr(f"@@ {name} @@", DIM, style))
+        rows: list[list[EditOp]] = [[]]
+        for op in field_ops:
+            pieces = op.text.split("\n")
+            for number, piece in enumerate(pieces):
+                if number:
+                    rows.append([])
+                    if op.op != "equal":  # a paragraph break added or removed
+                        rows[-1].append(EditOp(op.field, op.op, "¶"))
+                if piece:
+                    rows[-1].append(EditOp(op.field, op.op, piece))
+        elided = False
+        for row in rows:
+            if all(part.op == "equal" for part in row):
+                if not elided:
+                    lines.append(_sgr(ELISION, DIM, style))
+                elided = True
+                continue
+            elided = False
+            code = {"delete": DELETED, "insert": INSERTED}
+            lines.append("".join(
+                _sgr(sanitize_line(part.text), code[part.op], style) if part.op in code
+                else sanitize_line(part.text)
+                for part in row
+            ))
+    out.write("\n".join(lines) + "\n")
+
+
+def _spell(ops: Sequence[EditOp], side: str) -> list[str]:
+    text = "".join(op.text for op in ops if op.op in ("equal", side))
+    return text.split("\n") if text else []
+
+
+def _render_unified(old: Version, new: Version, ops: Sequence[EditOp], out: TextIO) -> None:
+    import difflib  # only the unified form needs it
+
+    lines = _diff_header(old.id, old, new, Style())
+    for name, field_ops in _field_ops(ops).items():
+        before, after = _spell(field_ops, "delete"), _spell(field_ops, "insert")
+        hunks = list(difflib.unified_diff(before, after, lineterm="", n=1))[2:]
+        for line in hunks:
+            if line.startswith("@@"):
+                line = f"{line} {name}"
+            lines.append(sanitize_line(line))
+    out.write("\n".join(lines) + "\n")
+
+
+def render_edit_ops_json(ops: Iterable[EditOp], out: TextIO) -> None:
+    """One JSON object per edit operation (:meth:`EditOp.to_dict`)."""
+    for op in ops:
+        out.write(_json_line(op.to_dict()) + "\n")
+
+
+def render_changes(changes: Sequence[Change], out: TextIO, style: Style) -> None:
+    """Per changed article: id, archive date of the change, outlet and headline; the old
+    headline when it changed; and the change summary with its versions and magnitude."""
+    for change in changes:
+        id_ = pad(sanitize_line(change.id[:ID_CELLS]), ID_CELLS)
+        date = pad(sanitize_line(change.archived[:DATE_CELLS]), DATE_CELLS)
+        outlet = _fit(sanitize_line(change.source_name or change.source), OUTLET_CELLS)
+        prefix_cells = ID_CELLS + DATE_CELLS + OUTLET_CELLS + 6
+        title = _fit(sanitize_line(change.title), max(style.width - prefix_cells, 10))
+        out.write(
+            f"{_sgr(id_, YELLOW, style)}  {_sgr(date, DIM, style)}  {outlet}  {_sgr(title, BOLD, style)}".rstrip(" ")
+            + "\n"
+        )
+        cells = style.width - len(SNIPPET_INDENT)
+        if change.headline_changed:
+            was = _fit("was: " + sanitize_line(change.old_title), cells)
+            out.write(SNIPPET_INDENT + _sgr(was, DIM, style).rstrip(" ") + "\n")
+        detail = (
+            f"versions {change.from_version}→{change.to_version} of {change.versions}, "
+            f"magnitude {change.magnitude:g}: {change.summary}"
+        )
+        for line in wrap(sanitize_line(detail), cells):
+            out.write(SNIPPET_INDENT + line + "\n")
+
+
+def render_changes_json(changes: Iterable[Change], out: TextIO) -> None:
+    """One JSON object per changed article (:meth:`Change.to_dict`)."""
+    for change in changes:
+        out.write(_json_line(change.to_dict()) + "\n")
 
 
 # ---------------------------------------------------------------------------- pager

@@ -29,13 +29,22 @@ from pathlib import Path
 from whoosh.scoring import BM25F, bm25
 
 from newsarc.aliases import Aliases, load_aliases
-from newsarc.analysis import QueryPiece, fold, fold_aligned, is_cjk, search_tokens, segment_query
+from newsarc.analysis import (
+    QueryPiece,
+    fold,
+    fold_aligned,
+    fold_article,
+    is_cjk,
+    latin_tokens,
+    search_tokens,
+    segment_query,
+)
 from newsarc.codec import CompactTermInfo, CompactTermsReader
 from newsarc.errors import ArchiveError, QueryError, UnknownSource
 from newsarc.index import INDEX_NAME, TITLE_BOOST, empty_index, open_index, segment_readers
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
-from newsarc.store import Store, open_store
+from newsarc.store import Store, open_store, published_timestamp
 
 #: How many top hits are re-ranked by title coverage, and how much coverage counts.
 RERANK_DEPTH = 100
@@ -57,6 +66,7 @@ class SearchOptions:
     sort: str = "relevance"
     limit: int | None = 10
     page: int = 1
+    all_versions: bool = False
     #: Make snippets (False: hits carry no snippet and no article text is read).
     snippets: bool = True
 
@@ -372,19 +382,8 @@ class Searcher:
         return {key: OUTLET_NAMES.get(key, key) for key in keys}
 
     def source_keys(self, values: Iterable[str]) -> list[str]:
-        """The outlet keys that ``values`` name: a key or an outlet's name (美国之音, 美國之音),
-        in any case or script.  A value naming no outlet of the archive raises
-        :class:`UnknownSource`."""
-        outlets = self.outlets()
-        known = {fold(name): key for key, name in outlets.items()}
-        known.update((fold(key), key) for key in outlets)
-        keys = []
-        for value in values:
-            key = known.get(fold(value.strip()))
-            if key is None:
-                raise UnknownSource(value, outlets)
-            keys.append(key)
-        return keys
+        """The outlet keys that ``values`` name (see :func:`outlet_keys`)."""
+        return outlet_keys(self.outlets(), values)
 
     def _filter(self, options: SearchOptions) -> set[int] | None:
         docs: set[int] | None = None
@@ -447,7 +446,115 @@ class Searcher:
             docnums = {self.reader.stored_fields(d)["id"]: d for d, _ in page}
             for hit in hits:
                 hit.aliases = self.alias_matches(node, docnums[hit.id])
-        return SearchResult(hits, len(docs), offset, time.perf_counter() - started)
+        total = len(docs)
+        if options.all_versions:
+            matched, older = self._older_versions(node, docs, options, highlights)
+            for hit in hits:
+                hit.versions, hit.version_count = matched.get(hit.id, ([1], 1))
+            total += len(older)
+            if options.sort == "oldest":
+                older.reverse()
+            start = max(offset - len(ordered), 0)
+            room = None if limit is None else max(limit - len(hits), 0)
+            hits += older[start:] if room is None else older[start : start + room]
+        return SearchResult(hits, total, offset, time.perf_counter() - started)
+
+    # ------------------------------------------------------------------ older versions
+
+    def _older_versions(
+        self, node: Node, docs: set[int], options: SearchOptions, highlights: list[str]
+    ) -> tuple[dict[str, tuple[list[int], int]], list[Hit]]:
+        """Which versions of the articles with several match, and hits for articles only an
+        older version matches (newest published first).
+
+        The newest version matches as the index says; an older version (not in
+        the index) matches when its folded text contains every query word
+        (:meth:`matches_text`), as the index's hits contain them.
+        """
+        from newsarc.ingest import local_day  # the ingest's definition of an article's day
+
+        start = parse_date_bound(options.since, end=False) if options.since else 0
+        end = parse_date_bound(options.until, end=True) if options.until else 99_999_999
+        sources = set(self.source_keys(options.sources))
+        matched: dict[str, tuple[list[int], int]] = {}
+        older: list[tuple[int, Hit]] = []
+        for article_id in self.store.versioned_ids():
+            versions = self.store.versions_of(article_id)
+            numbers = [
+                number
+                for number, version in enumerate(versions[:-1], 1)
+                if (not sources or version.record.get("source", "") in sources)
+                and start <= local_day(version.record.get("published", "")) <= end
+                and self.matches_text(node, version.record)
+            ]
+            if self.searcher.document_number(id=article_id) in docs:
+                numbers.append(len(versions))
+            if not numbers:
+                continue
+            matched[article_id] = (numbers, len(versions))
+            if numbers[-1] != len(versions):
+                record = versions[numbers[-1] - 1].record
+                hit = self._record_hit(record, highlights)
+                hit.versions, hit.version_count = numbers, len(versions)
+                older.append((published_timestamp(record.get("published", "")), hit))
+        older.sort(key=lambda item: (-item[0], item[1].id))
+        return matched, [hit for _ts, hit in older]
+
+    def _record_hit(self, record: dict, terms: list[str]) -> Hit:
+        text = "\n".join([record.get("text", ""), *record.get("captions", [])])
+        snippet, spans = make_snippet(text, terms)
+        title = record.get("title", "")
+        return Hit(
+            id=record["id"],
+            title=title,
+            source=record.get("source", ""),
+            source_name=record.get("source_name", ""),
+            published=record.get("published", ""),
+            url=record.get("url", ""),
+            score=0.0,
+            snippet=snippet,
+            highlights=spans,
+            title_highlights=find_spans(fold_aligned(title), terms),
+        )
+
+    def matches_text(self, node: Node, record: dict) -> bool:
+        """Whether a record (an older version, not in the index) matches a query tree.
+
+        A word matches where its folded form occurs in the folded title and
+        body (Latin words as whole words), through its aliases too; ``title:``
+        looks at the title only, ``source:`` at the outlet key, ``author:`` at
+        the bylines.
+        """
+        if isinstance(node, Not):
+            return not self.matches_text(node.child, record)
+        if isinstance(node, Or):
+            return any(self.matches_text(child, record) for child in node.children)
+        if not isinstance(node, Term):
+            return all(self.matches_text(child, record) for child in node.children)
+        if node.field == "source":
+            return record.get("source", "").lower() == node.text.lower()
+        if node.field == "author":
+            wanted = fold(node.text).strip()
+            return any(wanted in fold(name) for name in record.get("authors", []))
+        title, body = fold_article(record.get("title", ""), record.get("text", ""), record.get("captions", []))
+        text = _SPACE.sub(" ", title if node.field == "title" else title + "\n" + body)
+        variants = self.alias_group(node) or (node.text,)
+        return any(self._contains(text, variant, phrase=node.phrase) for variant in variants)
+
+    def _contains(self, text: str, word: str, *, phrase: bool) -> bool:
+        needle = _SPACE.sub(" ", fold(word)).strip()
+        if phrase:
+            return needle in text
+        latin = None
+        for piece in (p for w in needle.split(" ") for p in self.pieces(w)):
+            if piece.kind == "latin":
+                if latin is None:
+                    latin = set(latin_tokens(text))
+                if piece.text not in latin:
+                    return False
+            elif piece.text not in text:
+                return False
+        return True
 
     def _order(self, node: Node, docs: set[int], sort: str) -> list[tuple[int, float]]:
         published = self.published
@@ -551,6 +658,21 @@ class Searcher:
                 )
             )
         return hits
+
+
+def outlet_keys(outlets: dict[str, str], values: Iterable[str]) -> list[str]:
+    """The keys of ``outlets`` (key → name) that ``values`` name: a key or an outlet's name
+    (美国之音, 美國之音), in any case or script.  A value naming none of them raises
+    :class:`UnknownSource`."""
+    known = {fold(name): key for key, name in outlets.items()}
+    known.update((fold(key), key) for key in outlets)
+    keys = []
+    for value in values:
+        key = known.get(fold(value.strip()))
+        if key is None:
+            raise UnknownSource(value, outlets)
+        keys.append(key)
+    return keys
 
 
 def _positive_terms(node: Node, negated: bool = False) -> list[Term]:

@@ -12,6 +12,12 @@ re-parses the source file (if it still has the digest it was ingested with),
 and search folds the stored record again to verify verbatim matches
 (:func:`newsarc.analysis.fold_article`, the function the ingest folds with).
 
+Every distinct version of an article is kept (:meth:`Store.add_sighting`):
+the ``articles`` row holds the newest, which is all that search, show and
+stats see; ``versions`` has a row per version (its content digest and when it
+was seen), and for each older one its record as a zstd delta against the
+article row.
+
 The database runs in WAL mode: readers see the last commit while an ingest
 writes.  Every article row carries ``indexed``: 0 until the Whoosh index has
 committed it, so an interrupted ingest can finish the job.
@@ -43,7 +49,7 @@ from newsarc.errors import (
 from newsarc.records import ARTICLE_FIELDS, Article
 
 #: Bump when the on-disk layout changes incompatibly.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 DB_NAME = "articles.db"
 #: SQLite page size of a new archive.  Records are 1-4 KB: 4 KB pages hold one or
 #: two and leave a quarter of each page empty; 16 KB pages pack them (−12 % on the corpus).
@@ -79,6 +85,15 @@ CREATE TABLE IF NOT EXISTS record_dicts (id INTEGER PRIMARY KEY, dict BLOB NOT N
 CREATE TABLE IF NOT EXISTS char_postings (ch TEXT NOT NULL, rowids BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS char_postings_ch ON char_postings(ch);
 CREATE TABLE IF NOT EXISTS dictionary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (
+    article TEXT NOT NULL,
+    content BLOB NOT NULL,
+    first_ms INTEGER NOT NULL,
+    last_ms INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    record BLOB,
+    PRIMARY KEY (article, content)
+) WITHOUT ROWID;
 """
 
 
@@ -211,6 +226,56 @@ def _record(columns: tuple, fields: dict) -> dict:
     return {name: merged[name] for name in ARTICLE_FIELDS if name in merged}
 
 
+#: Bytes of the content digest that identify a version among an article's versions.
+CONTENT_BYTES = 8
+#: zstd level of older versions (deltas are small: the highest level costs little).
+DELTA_LEVEL = 19
+
+
+def _version_json(record: dict) -> bytes:
+    """A record as the compact JSON bytes versions are stored and diffed as."""
+    ordered = {name: record[name] for name in ARTICLE_FIELDS if name in record}
+    return json.dumps(ordered, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def _delta_compress(raw: bytes, base: bytes) -> bytes:
+    """``raw`` compressed with ``base`` as zstd's dictionary: what differs is all it costs."""
+    zstd = _zstd()
+    dictionary = zstd.ZstdCompressionDict(base, dict_type=zstd.DICT_TYPE_RAWCONTENT)
+    compressor = zstd.ZstdCompressor(
+        level=DELTA_LEVEL, dict_data=dictionary, write_checksum=False, write_dict_id=False
+    )
+    return compressor.compress(raw)
+
+
+def _delta_decompress(blob: bytes, base: bytes) -> bytes:
+    zstd = _zstd()
+    dictionary = zstd.ZstdCompressionDict(base, dict_type=zstd.DICT_TYPE_RAWCONTENT)
+    try:
+        return zstd.ZstdDecompressor(dict_data=dictionary).decompress(blob)
+    except zstd.ZstdError as exc:
+        raise ArchiveError(f"damaged archive: an older version cannot be decoded ({exc})") from None
+
+
+@dataclass(slots=True)
+class StoredVersion:
+    """One distinct version of an article as the store keeps it.
+
+    ``content`` is the first 16 hex digits of its content digest; ``first_ms``
+    and ``last_ms`` the first and last archive times it was seen at;
+    ``last_seq`` orders versions last seen at the same time; ``current`` marks
+    the version the article row holds; ``record`` is its JSON record (the
+    record of the latest file that held it).
+    """
+
+    content: str
+    first_ms: int
+    last_ms: int
+    last_seq: int
+    current: bool
+    record: dict
+
+
 def published_timestamp(published: str) -> int:
     """Epoch seconds of an ISO 8601 ``published`` value (0 when unparsable)."""
     try:
@@ -322,10 +387,11 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def put(self, article: Article, *, file: str | None = None, digest: str | None = None) -> int:
-        """Store ``article`` (marked not yet indexed), replacing a stored version; returns its rowid.
+    def _put(self, article: Article, *, file: str | None = None, digest: str | None = None) -> int:
+        """Write the article row (marked not yet indexed), replacing the stored one; returns its rowid.
 
-        ``file`` is the ledger path of the source file and ``digest`` its sha1
+        Only :meth:`add_sighting` calls this: it keeps the ``versions`` rows in
+        step with the article row.  ``file`` is the ledger path of the source file and ``digest`` its sha1
         (hex), for ``show --html``.  Call inside a transaction.  A replaced
         article gets a new rowid (rowids are never reused), so the character
         postings of its old version, which stay behind, point at a row that
@@ -524,6 +590,187 @@ class Store:
         for row in self.conn.execute(sql):
             yield _record(row[:n], self.codec.unpack(row[n + 1]))
 
+    # ------------------------------------------------------------------ versions
+
+    def _current_json(self, article_id: str) -> bytes:
+        """The stored record of an article as the JSON bytes its older versions are deltas against."""
+        row = self.conn.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        n = len(COLUMN_FIELDS)
+        return _version_json(_record(row[:n], self.codec.unpack(row[n + 1])))
+
+    def add_sighting(
+        self,
+        article: Article,
+        content: str,
+        seq: int,
+        *,
+        file: str | None = None,
+        digest: str | None = None,
+    ) -> tuple[str, int | None]:
+        """Record one version of an article, as one file (or one git blob) holds it.
+
+        ``content`` is the article's content digest (what a reader sees, see
+        :func:`newsarc.versions.content_digest`) and ``seq`` orders versions
+        archived at the same time (a file's mtime in ns; a git commit's place
+        in history).  The article row is always the latest sighting of the
+        newest version; every other distinct version is kept in ``versions``
+        as a zstd delta against it.  Call inside a transaction.
+
+        Returns ``(outcome, rowid)``: outcome ``added`` (a new article),
+        ``updated`` (the article row was rewritten: a newer version, or a newer
+        file of the same one), ``version`` (an older version, kept), ``older``
+        (an older sighting of a version already kept) or ``unchanged``; rowid
+        is the article row written (to be indexed), else None.
+        """
+        key = bytes.fromhex(content)[:CONTENT_BYTES]
+        moment = article.archived_ms
+        rows = {
+            bytes(c): [first, last, last_seq, current]
+            for c, first, last, last_seq, current in self.conn.execute(
+                "SELECT content, first_ms, last_ms, last_seq, record IS NULL FROM versions "
+                "WHERE article = ?",
+                (article.id,),
+            )
+        }
+        if not rows:
+            rowid = self._put(article, file=file, digest=digest)
+            self.conn.execute(
+                "INSERT INTO versions(article, content, first_ms, last_ms, last_seq, record) "
+                "VALUES(?, ?, ?, ?, ?, NULL)",
+                (article.id, key, moment, moment, seq),
+            )
+            return "added", rowid
+        current = next(c for c, row in rows.items() if row[3])
+        newest = (rows[current][1], rows[current][2], current)
+        row = rows.get(key)
+        if row is not None and key == current:
+            row[0] = min(row[0], moment)
+            if (moment, seq) > (row[1], row[2]):  # a later file of the newest version: it is the article row
+                row[1], row[2] = moment, seq
+                self._set_version_times(article.id, key, row)
+                return "updated", self._promote(article, key, file=file, digest=digest)
+            self._set_version_times(article.id, key, row)
+            return ("unchanged" if moment == row[1] else "older"), None
+        if (moment, seq, key) > newest:  # a newer version than the article row (same order as versions_of)
+            if row is None:
+                row = [moment, moment, seq, False]
+            row[0], row[1], row[2] = min(row[0], moment), moment, seq
+            self.conn.execute(
+                "INSERT INTO versions(article, content, first_ms, last_ms, last_seq, record) "
+                "VALUES(?, ?, ?, ?, ?, NULL) ON CONFLICT(article, content) DO UPDATE SET "
+                "first_ms = excluded.first_ms, last_ms = excluded.last_ms, last_seq = excluded.last_seq",
+                (article.id, key, *row[:3]),
+            )
+            return "updated", self._promote(article, key, file=file, digest=digest, demote=current)
+        if row is None:
+            self.conn.execute(
+                "INSERT INTO versions(article, content, first_ms, last_ms, last_seq, record) "
+                "VALUES(?, ?, ?, ?, ?, ?)",
+                (article.id, key, moment, moment, seq, self._delta(article.to_dict(), article.id)),
+            )
+            return "version", None
+        later = (moment, seq) > (row[1], row[2])
+        row[0] = min(row[0], moment)
+        if later:  # the latest sighting of a version is the record it keeps
+            row[1], row[2] = moment, seq
+            self.conn.execute(
+                "UPDATE versions SET record = ? WHERE article = ? AND content = ?",
+                (self._delta(article.to_dict(), article.id), article.id, key),
+            )
+        self._set_version_times(article.id, key, row)
+        return "older", None
+
+    def _set_version_times(self, article_id: str, key: bytes, row: list) -> None:
+        self.conn.execute(
+            "UPDATE versions SET first_ms = ?, last_ms = ?, last_seq = ? WHERE article = ? AND content = ?",
+            (row[0], row[1], row[2], article_id, key),
+        )
+
+    def _delta(self, record: dict, article_id: str, base: bytes | None = None) -> bytes:
+        """``record`` as a zstd frame whose dictionary is the article's stored record (a delta)."""
+        base = base if base is not None else self._current_json(article_id)
+        return _delta_compress(_version_json(record), base)
+
+    def _promote(
+        self, article: Article, key: bytes, *, file: str | None, digest: str | None, demote: bytes | None = None
+    ) -> int:
+        """Make ``article`` the article row (version ``key``), re-encoding the older versions' deltas.
+
+        With ``demote``, the version the article row held until now becomes an
+        older version (its record kept as a delta).
+        """
+        base = self._current_json(article.id)
+        older = {
+            bytes(c): _delta_decompress(blob, base)
+            for c, blob in self.conn.execute(
+                "SELECT content, record FROM versions WHERE article = ? AND record IS NOT NULL",
+                (article.id,),
+            )
+            if bytes(c) != key
+        }
+        if demote is not None:
+            older[demote] = base
+        rowid = self._put(article, file=file, digest=digest)
+        new_base = self._current_json(article.id)
+        self.conn.execute(
+            "UPDATE versions SET record = NULL WHERE article = ? AND content = ?", (article.id, key)
+        )
+        self.conn.executemany(
+            "UPDATE versions SET record = ? WHERE article = ? AND content = ?",
+            ((_delta_compress(raw, new_base), article.id, c) for c, raw in older.items()),
+        )
+        return rowid
+
+    def versions_of(self, article_id: str) -> list[StoredVersion]:
+        """Every version of an article, oldest first (see :class:`StoredVersion`).
+
+        Raises :class:`UnknownArticle` when the id is not stored.
+        """
+        base = self._current_json(article_id) if self.archived_ms(article_id) is not None else None
+        if base is None:
+            raise UnknownArticle(f"no article with id {article_id}")
+        rows = self.conn.execute(
+            "SELECT content, first_ms, last_ms, last_seq, record FROM versions WHERE article = ? "
+            "ORDER BY last_ms, last_seq, content",
+            (article_id,),
+        ).fetchall()
+        out = []
+        for content, first, last, last_seq, blob in rows:
+            raw = base if blob is None else _delta_decompress(blob, base)
+            out.append(
+                StoredVersion(bytes(content).hex(), first, last, last_seq, blob is None, json.loads(raw))
+            )
+        return out
+
+    def source_keys(self) -> list[str]:
+        """The outlet keys of the stored articles."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM articles ORDER BY source")]
+
+    def versioned_ids(self) -> list[str]:
+        """Ids of the articles that have more than one version."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT article FROM versions GROUP BY article HAVING count(*) > 1 ORDER BY article"
+            )
+        ]
+
+    def version_firsts(self) -> dict[str, tuple[int, int]]:
+        """``id → (number of versions, earliest archive time of any)`` for every article."""
+        return {
+            aid: (n, first)
+            for aid, n, first in self.conn.execute(
+                "SELECT article, count(*), min(first_ms) FROM versions GROUP BY article"
+            )
+        }
+
+    def version_counts(self) -> dict[str, int]:
+        """``{"articles": …, "versions": …}``: stored articles and their versions in all."""
+        versions = self.conn.execute("SELECT count(*) FROM versions").fetchone()[0]
+        return {"articles": self.count(), "versions": int(versions)}
+
     # ------------------------------------------------------------------ character postings
 
     def add_char_postings(self, postings: dict[str, list[int]]) -> None:
@@ -531,7 +778,7 @@ class Store:
 
         One row per character per ingest batch: ascending rowid deltas, zlib-packed.
         A replaced article leaves its old rows behind, but they name a rowid that
-        is gone (rowids are never reused, see :meth:`put`): for live rows the
+        is gone (rowids are never reused, see :meth:`_put`): for live rows the
         postings are exact.
         """
         rows = []
