@@ -11,10 +11,12 @@ that the index did not commit.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import signal
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -43,8 +45,8 @@ from newsarc.index import (
     open_index,
 )
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock
-from newsarc.parse import MAX_FILE_BYTES, parse_bytes, too_large
-from newsarc.records import Article
+from newsarc.parse import file_kind, parse_bytes, read_regular_file
+from newsarc.records import Article, printable_path
 from newsarc.store import (
     DB_NAME,
     USER_DICT_NAME,
@@ -125,6 +127,7 @@ class Analysed:
     digest: str
     size: int
     mtime_ns: int
+    ledger: str  # the file's exact absolute path (article.path is its printable form)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +161,10 @@ class FileResult:
 def iter_archive_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
     """Expand files and folders (recursively, sorted) into ``(path, problem)`` pairs.
 
-    ``problem`` is None for a readable regular file, else why it cannot be used.
-    Hidden files and folders (``.git``, ``.DS_Store``) inside folders are skipped.
+    ``problem`` is None for a regular file (or a symbolic link to one), else
+    why it cannot be used: a symbolic link loop, a broken link, a named pipe, a
+    device …  Hidden files and folders (``.git``, ``.DS_Store``) inside
+    folders are skipped; symbolic links to folders are not followed.
     """
     for raw in paths:
         path = Path(raw)
@@ -168,13 +173,26 @@ def iter_archive_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str 
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith("."):
-                        yield Path(root) / name, None
-        elif path.is_file():
-            yield path, None
-        elif path.exists():
-            yield path, "not a regular file"
+                        entry = Path(root) / name
+                        yield entry, _file_problem(entry)
         else:
-            yield path, "no such file or directory"
+            yield path, _file_problem(path)
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an archive file (None: it is a regular file)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if exc.errno == errno.ENOENT:
+            return "broken symbolic link" if os.path.islink(path) else "no such file or directory"
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = file_kind(mode)
+    return f"not a regular file: {kind}" if kind.startswith("a ") else kind
 
 
 # --------------------------------------------------------------------------- analysis (workers)
@@ -255,18 +273,15 @@ def _work(task: FileTask) -> FileResult:
     """Worker: read, parse and analyse one file."""
     assert _SEGMENTER is not None
     try:
-        st = os.stat(task.path)
-        if st.st_size > MAX_FILE_BYTES:
-            return FileResult(task, rejected=too_large(st.st_size))
-        with open(task.path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+        data, st = read_regular_file(task.path)  # never blocks on a FIFO put in the file's place
         digest = hashlib.sha1(data).hexdigest()
         if task.known is not None and task.known[2] == digest:
             return FileResult(task)
         article = parse_bytes(data, task.ledger)  # the article records the absolute path
+        article.path = printable_path(task.ledger)
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
-        return FileResult(task, Analysed(article, doc, digest, st.st_size, st.st_mtime_ns))
+        return FileResult(task, Analysed(article, doc, digest, st.st_size, st.st_mtime_ns, task.ledger))
     except RejectedFile as exc:
         return FileResult(task, rejected=exc.reason)
     except OSError as exc:
@@ -464,6 +479,7 @@ def _tasks(
 
 
 def _reject(summary: IngestSummary, on_reject: RejectCallback | None, path: str, reason: str) -> None:
+    path = printable_path(path)
     summary.rejected.append((path, reason))
     if on_reject:
         on_reject(path, reason)
@@ -539,7 +555,7 @@ def _clean_index_debris(data: Path) -> None:
 def _ledger_key(path: Path) -> str:
     try:
         return str(path.resolve())
-    except OSError:
+    except (OSError, RuntimeError):  # a symbolic link loop made since the walk (RuntimeError before 3.13)
         return str(path.absolute())
 
 
@@ -665,7 +681,7 @@ def _store_batch(store: Store, writes: list[tuple[Analysed, bool]], ledger: list
     char_postings: dict[str, list[int]] = {}
     with store.transaction():
         for res, _replace in writes:
-            rowid = store.put(res.article, file=res.article.path, digest=res.digest)
+            rowid = store.put(res.article, file=res.ledger, digest=res.digest)
             res.doc.key = rowid
             rowids.append(rowid)
             for ch in res.doc.title.chars | res.doc.body.chars:

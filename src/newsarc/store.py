@@ -40,7 +40,7 @@ from newsarc.errors import (
     RejectedFile,
     UnknownArticle,
 )
-from newsarc.records import ARTICLE_FIELDS, Article
+from newsarc.records import ARTICLE_FIELDS, Article, printable_path
 
 #: Bump when the on-disk layout changes incompatibly.
 FORMAT_VERSION = 5
@@ -286,7 +286,7 @@ class Store:
     def file_state(self, path: str) -> tuple[int, int, str] | None:
         """``(size, mtime_ns, digest)`` recorded for ``path`` at its last ingest (digest: sha1 hex)."""
         row = self.conn.execute(
-            "SELECT size, mtime_ns, digest FROM files WHERE path = ?", (path,)
+            "SELECT size, mtime_ns, digest FROM files WHERE path = ?", (_path_value(path),)
         ).fetchone()
         return (row[0], row[1], bytes(row[2]).hex()) if row else None
 
@@ -296,7 +296,7 @@ class Store:
             "INSERT INTO files(path, size, mtime_ns, digest) VALUES(?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
             "digest = excluded.digest",
-            (path, size, mtime_ns, bytes.fromhex(digest)),
+            (_path_value(path), size, mtime_ns, bytes.fromhex(digest)),
         )
 
     def _file_id(self, path: str, digest: bytes) -> int:
@@ -305,11 +305,11 @@ class Store:
         A new row gets size -1 (it never matches a stat) until :meth:`record_file`
         fills it in, in the same transaction.
         """
-        row = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        row = self.conn.execute("SELECT id FROM files WHERE path = ?", (_path_value(path),)).fetchone()
         if row is None:
             row = self.conn.execute(
                 "INSERT INTO files(path, size, mtime_ns, digest) VALUES(?, -1, -1, ?) RETURNING id",
-                (path, digest),
+                (_path_value(path), digest),
             ).fetchone()
         return int(row[0])
 
@@ -458,12 +458,14 @@ class Store:
         what = f"cannot show the original HTML of {article_id}"
         if path is None or digest is None:
             raise NewsarcError(f"{what}: its source file is not recorded")
-        from newsarc.parse import MAX_FILE_BYTES, parse_bytes  # the parser only for --html
+        path = _path_from(path)
+        from newsarc.parse import parse_bytes, read_regular_file  # the parser only for --html
 
         shown = shown_path(path)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)  # a larger file cannot be the one ingested
+        try:  # non-blocking and checked after opening: a FIFO or a device put there is refused
+            data, _st = read_regular_file(path)  # a larger file cannot be the one ingested
+        except RejectedFile as exc:
+            raise NewsarcError(f"{what}: its source file {shown} cannot be read ({exc.reason})") from None
         except FileNotFoundError:
             raise NewsarcError(
                 f"{what}: its source file {shown} is gone (moved or deleted since it was ingested)"
@@ -684,12 +686,27 @@ def dictionary_cache(source: Path, entries: Callable[[], Iterable[tuple[str, int
 
 def shown_path(path: str) -> str:
     """A recorded (absolute) file path as messages show it: relative to the current directory
-    when the file is inside it, else as recorded."""
+    when the file is inside it, else as recorded; undecodable bytes as ``\\xff``."""
     try:
         relative = os.path.relpath(path)
     except ValueError:  # another drive (Windows)
-        return path
-    return path if relative.startswith(os.pardir) else relative
+        relative = os.pardir
+    return printable_path(path if relative.startswith(os.pardir) else relative)
+
+
+def _path_value(path: str) -> str | bytes:
+    """How the ledger keeps a file path: as text, or, when the name is not valid UTF-8
+    (its undecodable bytes are lone surrogates in ``path``), as its exact bytes."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _path_from(value: str | bytes) -> str:
+    """A ledger path as the ``os`` functions take it (the inverse of :func:`_path_value`)."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def archive_size(data_dir: str | Path) -> int:

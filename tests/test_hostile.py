@@ -1,0 +1,188 @@
+"""Hostile input (issue 11): entries that must not stop an ingest, input that must not be let in.
+
+Every test reproduces an attack on real files through the real CLI (a subprocess where
+the attack could hang or race), and asserts the exact outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SEEDS, jsonl, run
+
+SEED = sorted(SEEDS.glob("*.txt"))[0]  # 金正恩离开俄罗斯回国 (VOA)
+HEADER = "<!--1694965143000-->\n[{title}](https://www.voachinese.com/a/{slug}.html)\n------\n\n"
+
+
+def newsarc(*args: str, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The real CLI in a process of its own (an attack that hangs fails the test, not the suite)."""
+    return subprocess.run([sys.executable, "-m", "newsarc", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "NO_COLOR": "1", **(env or {})})
+
+
+def article(folder: Path, name: str | bytes, title: str, slug: str, body: str) -> Path:
+    """Write an archive file (``name`` may be bytes: a file name that is not UTF-8)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = os.path.join(os.fsencode(folder), name) if isinstance(name, bytes) else folder / name
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(HEADER.format(title=title, slug=slug) + body + "\n")
+    return Path(os.fsdecode(path))
+
+
+# ------------------------------------------------------------------ entries that must not stop the ingest
+
+
+def test_file_name_with_invalid_utf8(tmp_path: Path) -> None:
+    """A GBK name unpacked on Linux: stored losslessly, shown escaped, valid JSON, re-read by show --html."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(SEED, folder)
+    bad = article(folder, "新闻".encode("gbk") + b".txt", "坏名字测试", "bad-name", "<p>坏名字的文件照样存档。</p>")
+    data = tmp_path / "data"
+    proc = newsarc("--data", str(data), "ingest", str(folder))
+    assert (proc.returncode, proc.stderr) == (0, "ingested 2 files: 2 added, 0 updated, 0 unchanged, 0 rejected"
+                                              + proc.stderr[proc.stderr.index(" ("):])
+    shown = str(folder) + "/\\xd0\\xc2\\xce\\xc5.txt"
+    records = {r["title"]: r for r in jsonl(newsarc("--data", str(data), "export").stdout)}
+    assert records["坏名字测试"]["path"] == shown  # valid JSON, no raw bytes, no lone surrogates
+    hit = jsonl(newsarc("--data", str(data), "search", "坏名字", "--json").stdout)
+    assert [h["title"] for h in hit] == ["坏名字测试"]
+    html = newsarc("--data", str(data), "show", hit[0]["id"], "--html")
+    assert (html.returncode, html.stdout) == (0, "<p>坏名字的文件照样存档。</p>\n")
+    again = newsarc("--data", str(data), "ingest", str(folder))  # the ledger matches the exact bytes
+    assert "0 added, 0 updated, 2 unchanged, 0 rejected" in again.stderr
+    bad.unlink()
+    gone = newsarc("--data", str(data), "show", hit[0]["id"], "--html")
+    assert gone.returncode == 1
+    assert gone.stderr == (f"newsarc: cannot show the original HTML of {hit[0]['id']}: its source file "
+                           f"{shown} is gone (moved or deleted since it was ingested)\n")
+    (folder / os.fsdecode(b"x\xff.txt")).write_text("not an archive file")
+    rejected = newsarc("--data", str(data), "ingest", str(folder))
+    assert rejected.stderr.splitlines()[0] == (
+        f"{folder}/x\\xff.txt: not an archive file: missing <!--timestamp--> header")
+
+
+def test_symlink_loop_fifo_and_broken_link_are_rejected(tmp_path: Path) -> None:
+    """A symlink loop, a broken link and a FIFO in the folder: one line each, the rest ingested, no hang."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "real.txt")
+    os.symlink("b.txt", folder / "a.txt")
+    os.symlink("a.txt", folder / "b.txt")
+    os.symlink("nowhere.txt", folder / "dangling.txt")
+    os.mkfifo(folder / "f.txt")
+    os.symlink("real.txt", folder / "link.txt")  # a link to a regular file is read (same article)
+    proc = newsarc("--data", str(tmp_path / "data"), "ingest", str(folder), timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[:4] == [
+        f"{folder}/a.txt: symbolic link loop",
+        f"{folder}/b.txt: symbolic link loop",
+        f"{folder}/dangling.txt: broken symbolic link",
+        f"{folder}/f.txt: not a regular file: a named pipe (FIFO)",
+    ]
+    assert proc.stderr.splitlines()[4].startswith(
+        "ingested 6 files: 1 added, 0 updated, 0 unchanged, 1 older, 4 rejected")
+    direct = newsarc("--data", str(tmp_path / "data"), "ingest", str(folder / "a.txt"), str(folder / "f.txt"))
+    assert direct.stderr.splitlines()[:2] == [f"{folder}/a.txt: symbolic link loop",
+                                              f"{folder}/f.txt: not a regular file: a named pipe (FIFO)"]
+
+
+@pytest.mark.parametrize("replacement", ["fifo", "directory", "device"])
+def test_show_html_never_opens_what_replaced_the_source(tmp_path: Path, replacement: str) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    source = folder / "a.txt"
+    shutil.copy(SEED, source)
+    data = tmp_path / "data"
+    assert newsarc("--data", str(data), "ingest", str(folder)).returncode == 0
+    source.unlink()
+    {"fifo": os.mkfifo, "directory": os.mkdir, "device": lambda p: os.symlink("/dev/zero", p)}[replacement](source)
+    kind = {"fifo": "a named pipe (FIFO)", "directory": "a directory", "device": "a device"}[replacement]
+    proc = newsarc("--data", str(data), "show", "4826", "--html", timeout=30)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (f"newsarc: cannot show the original HTML of 4826687f7129: its source file {source} "
+                           f"cannot be read (not a regular file: {kind})\n")
+
+
+def test_a_million_nested_tags_keep_their_text(tmp_path: Path) -> None:
+    """Past libxml2's depth limit the text is read by stripping tags; a deep but sane page keeps its structure."""
+    n = 10**6
+    folder = tmp_path / "in"
+    article(folder, "bomb.txt", "深度炸弹", "deep-bomb",
+            "<p>外层文字。</p>" + "<div>" * n + "<p>深处文字就在这里。</p>" + "</div>" * n)
+    article(folder, "sane.txt", "深而合理", "deep-sane",
+            "<p>开头的文字。</p>" + "<div>" * 1500 + '<figure><img src="/img/p.jpg"><figcaption>图片说明文字</figcaption>'
+            "</figure><p>第一千五百层的文字。</p>" + "</div>" * 1500)
+    data = tmp_path / "data"
+    assert run("ingest", str(folder), data=data).exit_code == 0
+    hits = jsonl(run("search", "深处文字", "--json", data=data).stdout)
+    assert [h["title"] for h in hits] == ["深度炸弹"]
+    records = {r["title"]: r for r in jsonl(run("export", data=data).stdout)}
+    assert records["深度炸弹"]["text"] == "外层文字。\n深处文字就在这里。"
+    sane = records["深而合理"]
+    assert (sane["text"], sane["captions"], sane["images"]) == (
+        "开头的文字。\n第一千五百层的文字。", ["图片说明文字"], ["https://www.voachinese.com/img/p.jpg"])
+
+
+def test_far_future_archive_time_is_rejected(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    article(folder, "ok.txt", "金正恩正常", "ok", "<p>金正恩的正常文章。</p>")
+    future = folder / "future.txt"
+    future.write_text("<!--99999999999999-->\n[金正恩未来](https://www.voachinese.com/a/future.html)\n------\n\n"
+                      "<p>金正恩的未来文章。</p>\n", encoding="utf-8")
+    data = tmp_path / "data"
+    result = run("ingest", str(folder), data=data)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == f"{future}: archive time in the future: 5138-11-16 09:46 UTC"
+    timeline = run("timeline", "金正恩", "--by", "day", "--json", data=data)
+    assert jsonl(timeline.stdout) == [{"period": "2023-09-17", "count": 1}]
+
+
+@pytest.mark.parametrize("query", [
+    ["普京 " + "-" * 1000 + "朝鲜"],
+    ["--", "-" * 1000 + "朝鲜"],
+    ["普京 " + "NOT " * 300 + "朝鲜"],
+    ["普京 " + "-" * 60 + '"朝鲜"'],
+    ["(" * 51 + "普京" + ")" * 51],
+    ["普京", "-" + "NOT " * 50 + "朝鲜"],
+])
+@pytest.mark.parametrize("command", ["search", "timeline"])
+def test_deep_negation_chains_are_usage_errors(seed_archive: Path, command: str, query: list[str]) -> None:
+    result = run(command, *query, data=seed_archive)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "newsarc: bad query: query is nested too deeply\n"
+
+
+def test_fifty_negations_are_still_a_query(seed_archive: Path) -> None:
+    """49 dashes are 49 negations, within the limit of 50 levels: the same as one."""
+    chain = run("search", "普京 " + "-" * 49 + "中国", "--json", data=seed_archive)
+    one = run("search", "普京 -中国", "--json", data=seed_archive)
+    assert chain.exit_code == one.exit_code == 0
+    assert chain.stdout == one.stdout
+
+
+# ------------------------------------------------------------------ nothing let in
+
+
+def test_image_urls_other_than_http_are_dropped(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    article(folder, "img.txt", "图片地址测试", "images",
+            '<p>图片地址测试的正文。</p><img src="javascript:alert(1)"><img src=" JaVa\tScript:alert(2)">'
+            '<img src="vbscript:msgbox(1)"><img src="data:image/png;base64,AAAA"><img src="file:///etc/passwd">'
+            '<img src="/img/a b.jpg"><img src="//cdn.example.com/c.jpg"><img src="http://ok.example/x.jpg">')
+    data = tmp_path / "data"
+    assert run("ingest", str(folder), data=data).exit_code == 0
+    expected = ["https://www.voachinese.com/img/a%20b.jpg", "https://cdn.example.com/c.jpg",
+                "http://ok.example/x.jpg"]
+    record = jsonl(run("export", data=data).stdout)[0]
+    assert record["images"] == expected
+    assert json.loads(run("show", record["id"], "--json", data=data).stdout)["images"] == expected
+    bulk = jsonl(run("export", "--format", "opensearch", data=data).stdout)
+    assert bulk[1]["images"] == expected
