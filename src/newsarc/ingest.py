@@ -44,7 +44,7 @@ from newsarc.index import (
     merge_segments,
     open_index,
 )
-from newsarc.lock import DEFAULT_WAIT, ArchiveLock
+from newsarc.lock import DEFAULT_WAIT, ArchiveLock, check_archive_dir, open_no_follow
 from newsarc.parse import file_kind, parse_bytes, read_regular_file
 from newsarc.records import Article, printable_path
 from newsarc.store import (
@@ -344,7 +344,9 @@ def _sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) ->
 def add_user_dictionary(data_dir: str | Path, source: str | Path) -> int:
     """Merge the words of a jieba-format dictionary file into the archive's ``userdict.txt``.
 
-    Returns how many new words it added.
+    Returns how many new words it added.  Call while holding the archive lock
+    (:func:`ingest` does, given ``user_dict``); ``userdict.txt`` is never
+    written through a symbolic link.
     """
     data = Path(data_dir)
     target = data / USER_DICT_NAME
@@ -359,7 +361,8 @@ def add_user_dictionary(data_dir: str | Path, source: str | Path) -> int:
         raise NewsarcError(f"{source}: cannot read dictionary: {exc}") from None
     if new_lines:
         data.mkdir(parents=True, exist_ok=True)
-        with open(target, "a", encoding="utf-8") as fh:
+        fd = open_no_follow(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # never through a link
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write("\n".join(new_lines) + "\n")
     return len(new_lines)
 
@@ -384,6 +387,7 @@ def ingest(
     on_reject: RejectCallback | None = None,
     on_progress: ProgressCallback | None = None,
     on_message: Callable[[str], None] | None = None,
+    user_dict: str | Path | None = None,
 ) -> IngestSummary:
     """Ingest archive files and folders into the archive at ``data_dir``.
 
@@ -397,6 +401,12 @@ def ingest(
     called when waiting starts).  ``batch_size`` defaults to
     :func:`default_batch_size`.  An interrupt (``KeyboardInterrupt``) stops the
     workers and raises :class:`Interrupted`, which says what was committed.
+    ``user_dict`` is a jieba-format dictionary merged into the archive's
+    (:func:`add_user_dictionary`) once the lock is taken.
+
+    Nothing is written before the lock is held, the archive directory has been
+    found trustworthy and no file newsarc writes in it is a symbolic link
+    (:func:`~newsarc.lock.check_archive_dir`, :func:`check_archive_entries`).
     """
     started = time.perf_counter()
     data = Path(data_dir)
@@ -411,11 +421,11 @@ def ingest(
     progress = on_progress or _no_progress
     try:
         with ArchiveLock(data, wait=wait, on_wait=on_wait) as lock, _write_errors(data):
-            if lock.stale_pid is not None and on_message:
-                on_message(
-                    f"cleared a stale archive lock left by PID {lock.stale_pid} (an interrupted ingest)"
-                )
-            _clean_index_debris(data)
+            _after_lock(data, lock, on_message)
+            if user_dict is not None:
+                added = add_user_dictionary(data, user_dict)
+                if on_message:
+                    on_message(f"dictionary: {added} new words from {user_dict}")
             with open_store(data, create=True) as store:
                 ix, spec = _resume(store, data, batch_size, summary, progress, on_message)
                 tasks = _tasks(paths, store, summary, on_reject)
@@ -447,6 +457,45 @@ def _resume(
     if pending:
         _reindex(store, ix, segmenter, pending, batch_size, summary, progress)
     return ix, spec
+
+
+def _after_lock(data: Path, lock: ArchiveLock, on_message: Callable[[str], None] | None) -> None:
+    """What a writer does first once it holds the lock: report a stale lock it took over,
+    refuse symbolic links among the files it writes, clean a killed commit's leftovers."""
+    if lock.stale_pid is not None and on_message:
+        on_message(f"cleared a stale archive lock left by PID {lock.stale_pid} "
+                   f"(an interrupted {lock.stale_command})")
+    check_archive_entries(data)
+    _clean_index_debris(data)
+
+
+#: The files of an archive directory newsarc writes (SQLite's own included), besides the index.
+WRITTEN_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", USER_DICT_NAME)
+
+
+def check_archive_entries(data_dir: str | Path) -> None:
+    """Refuse an archive in which a file newsarc writes is a symbolic link or not a regular file
+    of the user's, or whose index folder is a link or not the user's alone to write.
+
+    SQLite and Whoosh open their files by name and would follow a link: a
+    link planted as ``articles.db-wal`` or ``index`` would make newsarc
+    write wherever it points.  Call while holding the archive lock.
+    """
+    data = Path(data_dir)
+    for path in [*(data / name for name in WRITTEN_FILES), index_dir(data)]:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            raise ArchiveError(f"{path} is a symbolic link: newsarc does not write through one (remove it)")
+        if path == index_dir(data):
+            if not stat.S_ISDIR(st.st_mode):
+                raise ArchiveError(f"{path} is {file_kind(st.st_mode)}, not the archive's index folder")
+            check_archive_dir(path)
+        elif not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            kind = "a file of another user" if stat.S_ISREG(st.st_mode) else file_kind(st.st_mode)
+            raise ArchiveError(f"{path} is {kind}, not a file newsarc made (remove it)")
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:
@@ -747,6 +796,7 @@ def reindex(
     wait: float = DEFAULT_WAIT,
     on_wait: Callable[[int | None], None] | None = None,
     on_progress: ProgressCallback | None = None,
+    on_message: Callable[[str], None] | None = None,
 ) -> IngestSummary:
     """Rebuild the search index of an archive from its store (after a dictionary change).
 
@@ -761,8 +811,8 @@ def reindex(
     progress = on_progress or _no_progress
     open_store(data).close()  # "no archive", foreign or other-version archives: report, touch nothing
     try:
-        with ArchiveLock(data, wait=wait, on_wait=on_wait), _write_errors(data):
-            _clean_index_debris(data)
+        with ArchiveLock(data, wait=wait, on_wait=on_wait, command="reindex") as lock, _write_errors(data):
+            _after_lock(data, lock, on_message)
             with open_store(data, create=True) as store:
                 ix = open_index(data, create=True)
                 spec = segmenter_spec(data)

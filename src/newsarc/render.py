@@ -885,12 +885,17 @@ def render_stats(stats: Mapping[str, Any], out: TextIO, style: Style) -> None:
 # -------------------------------------------------------------------- small bits
 
 
+#: Fewer articles written than this and the ingest summary shows no rate.
+RATE_MIN_ARTICLES = 100
+
+
 def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> None:
     """The one-line ingest summary ("talk", for stderr).
 
     ``ingested 3623 files: 3600 added, 12 updated, 5 unchanged, 6 rejected
-    (412.3 articles/s, 8.8 s)``; ``N older`` appears only when non-zero and
-    the rate only when time was measured.
+    (411.1 articles/s, 8.8 s)``; ``N older`` appears only when non-zero.  The
+    rate counts the articles written (added and updated) and appears only when
+    at least 100 were written in a measured time: for a handful it says nothing.
     """
     files = int(summary.get("files", 0))
     parts = [
@@ -903,8 +908,9 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> Non
     parts.append(f"{int(summary.get('rejected', 0))} rejected")
     seconds = float(summary.get("seconds", 0.0))
     timing = f"{seconds:.1f} s"
-    if seconds > 0:
-        timing = f"{files / seconds:.1f} articles/s, {timing}"
+    written = int(summary.get("added", 0)) + int(summary.get("updated", 0))
+    if seconds > 0 and written >= RATE_MIN_ARTICLES:
+        timing = f"{written / seconds:.1f} articles/s, {timing}"
     noun = "file" if files == 1 else "files"
     err_stream.write(f"ingested {files} {noun}: {', '.join(parts)} ({timing})\n")
 

@@ -824,9 +824,10 @@ def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
                 conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES('format', ?)", (str(FORMAT_VERSION),)
+            # one transaction: a reader sees no tables or every table and the format version
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{SCHEMA}\n"
+                f"INSERT OR IGNORE INTO meta(key, value) VALUES('format', '{FORMAT_VERSION}');\nCOMMIT;"
             )
             version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     except sqlite3.Error as exc:
