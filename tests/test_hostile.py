@@ -186,3 +186,161 @@ def test_image_urls_other_than_http_are_dropped(tmp_path: Path) -> None:
     assert json.loads(run("show", record["id"], "--json", data=data).stdout)["images"] == expected
     bulk = jsonl(run("export", "--format", "opensearch", data=data).stdout)
     assert bulk[1]["images"] == expected
+
+
+def _archive(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the one-seed template archive."""
+    from conftest import template_archive
+
+    data = tmp_path / "data"
+    shutil.copytree(template_archive(tmp_path_factory), data, symlinks=True)
+    return data
+
+
+@pytest.mark.parametrize("where", ["new", "empty", "archive"])
+def test_a_symlinked_lock_never_truncates_its_target(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, where: str
+) -> None:
+    """`ln -s ~/victim DATA/lock`: refused with one line, the victim untouched (also in an empty directory)."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    data = _archive(tmp_path, tmp_path_factory) if where == "archive" else tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "lock").unlink(missing_ok=True)
+    os.symlink(victim, data / "lock")
+    for command in (("ingest", str(SEED)), ("reindex",)) if where == "archive" else (("ingest", str(SEED)),):
+        proc = newsarc("--data", str(data), *command)
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == f"newsarc: {data}/lock is a symbolic link: newsarc does not write through one (remove it)\n"
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_symlinked_userdict_gets_nothing_appended(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    data = _archive(tmp_path, tmp_path_factory)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    os.symlink(victim, data / "userdict.txt")
+    words = tmp_path / "words.txt"
+    words.write_text("崔善姬 10 nr\n", encoding="utf-8")
+    proc = newsarc("--data", str(data), "ingest", "--dict", str(words), str(SEED))
+    assert proc.returncode == 1
+    assert proc.stderr == (f"newsarc: {data}/userdict.txt is a symbolic link: newsarc does not write through one "
+                           "(remove it)\n")
+    assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("name", ["articles.db-wal", "articles.db-shm", "index"])
+def test_symlinks_among_the_archive_files_are_refused(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, name: str
+) -> None:
+    data = _archive(tmp_path, tmp_path_factory)
+    elsewhere = tmp_path / "elsewhere"
+    if (data / name).is_dir():
+        shutil.move(data / name, elsewhere)
+    else:
+        (data / name).unlink(missing_ok=True)
+        elsewhere.write_bytes(b"")
+    os.symlink(elsewhere, data / name)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = newsarc("--data", str(data), "ingest", str(SEED))
+    assert proc.returncode == 1
+    assert proc.stderr == f"newsarc: {data}/{name} is a symbolic link: newsarc does not write through one (remove it)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_fifo_as_the_lock_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    os.mkfifo(data / "lock")
+    proc = newsarc("--data", str(data), "ingest", str(SEED), timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr == f"newsarc: {data}/lock is a named pipe (FIFO), not a file newsarc made (remove it)\n"
+
+
+def test_archive_directory_writable_by_others_or_not_yours(tmp_path: Path) -> None:
+    data = tmp_path / "shared"
+    data.mkdir()
+    data.chmod(0o1777)  # like /tmp: anyone may plant a link in it
+    proc = newsarc("--data", str(data), "ingest", str(SEED))
+    assert proc.returncode == 1
+    assert proc.stderr == (f"newsarc: archive directory {data} is writable by every user (mode 1777): "
+                           f"newsarc does not write there (chmod o-w {data})\n")
+    assert os.listdir(data) == []
+    if os.geteuid() != 0:
+        pytest.skip("the other half needs root (to give a directory to another user)")
+    data.chmod(0o755)
+    os.chown(data, 4242, 4242)
+    proc = newsarc("--data", str(data), "ingest", str(SEED))
+    assert proc.returncode == 1
+    assert proc.stderr == (f"newsarc: archive directory {data} belongs to another user (uid 4242): "
+                           "newsarc writes only to a directory of your own\n")
+    assert os.listdir(data) == []
+
+
+def test_racing_first_ingests(tmp_path: Path) -> None:
+    """Two ingests started at the same moment on a new --data, 12 times: both succeed, each file once."""
+    seeds = sorted(SEEDS.glob("*.txt"))[:2]
+    env = {**os.environ, "NO_COLOR": "1"}
+    for trial in range(12):
+        data = tmp_path / f"data{trial}"
+        procs = [subprocess.Popen([sys.executable, "-m", "newsarc", "--data", str(data), "ingest", "--workers", "1",
+                                   str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                 for seed in seeds]
+        for proc in procs:
+            _out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
+            assert err.splitlines()[-1].startswith("ingested 1 file: 1 added, 0 updated, 0 unchanged, 0 rejected")
+        records = jsonl(newsarc("--data", str(data), "export").stdout)
+        assert sorted(r["id"] for r in records) == ["16c90d67d6f0", "4826687f7129"]
+
+
+def test_stale_lock_names_the_killed_command_and_reindex_waits(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import signal
+    import time
+
+    from newsarc.lock import ArchiveLock
+
+    data = _archive(tmp_path, tmp_path_factory)
+    proc = subprocess.Popen([sys.executable, "-m", "newsarc", "--data", str(data), "reindex"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while (data / "lock").read_text() != f"{proc.pid} reindex\n" and time.monotonic() < deadline:
+        time.sleep(0.001)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    ingest = newsarc("--data", str(data), "ingest", str(SEED))
+    assert ingest.stderr.splitlines()[0] == f"cleared a stale archive lock left by PID {proc.pid} (an interrupted reindex)"
+    with ArchiveLock(data, wait=0):
+        started = time.monotonic()
+        reindex = newsarc("--data", str(data), "reindex", "--wait", "0.5")
+        assert time.monotonic() - started >= 0.5
+    assert reindex.returncode == 1
+    assert reindex.stderr.splitlines() == [
+        f"waiting for the archive lock held by PID {os.getpid()}… (up to 0.5 s; --wait SECONDS)",
+        f"newsarc: archive is locked by PID {os.getpid()} (another ingest is writing {data}); "
+        "gave up after waiting 0.5 s",
+    ]
+
+
+def test_disk_full_while_writing_the_lock(tmp_path: Path) -> None:
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to mount a small tmpfs")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount tmpfs: {made.stderr.decode().strip()}")
+    try:
+        data = mount / "data"
+        data.mkdir()
+        with open(mount / "filler", "wb", buffering=0) as fh, pytest.raises(OSError, match="No space"):
+            while True:
+                fh.write(b"x" * 4096)
+        proc = newsarc("--data", str(data), "ingest", str(SEED))
+        assert proc.returncode == 1
+        assert proc.stderr == (f"newsarc: cannot write to archive {data}: No space left on device "
+                               f"({data}/lock)\n")
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
