@@ -344,3 +344,68 @@ def test_disk_full_while_writing_the_lock(tmp_path: Path) -> None:
                                f"({data}/lock)\n")
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def _planted_cache(path: Path, digest: str) -> None:
+    """Another user's dictionary cache: jieba's words without 俄罗斯, claiming to be built from ``source``."""
+    import sqlite3
+
+    from newsarc.analysis import jieba_dictionary_path, read_dictionary
+
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("CREATE TABLE dictionary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID")
+    words = {w: f or 0 for w, f in read_dictionary(jieba_dictionary_path()) if w != "俄罗斯"}
+    conn.executemany("INSERT INTO dictionary VALUES(?, ?)", sorted(words.items()))
+    conn.executemany("INSERT INTO meta VALUES(?, ?)", [("source_sha256", digest), ("rows", str(len(words)))])
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("planted_in", ["world-writable", "other-user", "stale"])
+def test_a_planted_dictionary_cache_is_never_used(tmp_path: Path, planted_in: str) -> None:
+    """~/.cache not writable: the cache falls back to $TMPDIR/newsarc-UID, where another user planted a
+    dictionary without 俄罗斯.  It is not trusted; the victim's archive finds 俄罗斯 all the same."""
+    import hashlib
+
+    from newsarc.analysis import jieba_dictionary_path
+
+    if planted_in == "other-user" and os.geteuid() != 0:
+        pytest.skip("needs root to make a folder of another user")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # XDG_CACHE_HOME/newsarc cannot be made under a file, even by root
+    tmpdir = tmp_path / "tmp"
+    folder = tmpdir / f"newsarc-{os.geteuid()}"
+    folder.mkdir(parents=True)
+    digest = hashlib.sha256(jieba_dictionary_path().read_bytes()).hexdigest()
+    planted = folder / f"jieba-dict-{digest[:24]}.db"
+    _planted_cache(planted, digest if planted_in != "stale" else "0" * 64)
+    st = jieba_dictionary_path().stat()  # the name older newsarc trusted blindly, planted too
+    shutil.copy(planted, folder / f"jieba-dict-{st.st_size}-{st.st_mtime_ns}.db")
+    if planted_in == "world-writable":
+        folder.chmod(0o777)
+    elif planted_in == "other-user":
+        for path in (folder, *folder.iterdir()):
+            os.chown(path, 4242, 4242)
+    else:  # the user's own folder and file, but recording another source: rebuilt
+        folder.chmod(0o700)
+    before = planted.read_bytes()
+    env = {"XDG_CACHE_HOME": str(blocked), "TMPDIR": str(tmpdir)}
+    data = tmp_path / "data"
+    assert newsarc("--data", str(data), "ingest", str(SEEDS), env=env).returncode == 0
+    hits = newsarc("--data", str(data), "search", "俄罗斯", "--json", "--all", env=env)
+    assert (hits.returncode, len(jsonl(hits.stdout))) == (0, 5)
+    if planted_in == "stale":
+        assert planted.read_bytes() != before and oct(planted.stat().st_mode & 0o777) == "0o600"
+    else:
+        assert planted.read_bytes() == before  # neither used nor touched
+        assert sorted(os.listdir(tmpdir)) == [folder.name]  # the private build was removed
+
+
+def test_a_new_cache_folder_is_private(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    proc = newsarc("--data", str(tmp_path / "data"), "ingest", str(SEED), env={"XDG_CACHE_HOME": str(cache)})
+    assert proc.returncode == 0
+    assert oct((cache / "newsarc").stat().st_mode & 0o777) == "0o700"
+    (db,) = (cache / "newsarc").iterdir()
+    assert oct(db.stat().st_mode & 0o777) == "0o600"

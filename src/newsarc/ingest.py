@@ -333,11 +333,9 @@ def _sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) ->
     if store.meta("dict_signature") == signature:
         return False
     main = jieba_dictionary_path()
-    base = dictionary_cache(main, lambda: read_dictionary(main))
     previous = store.meta("dict_signature")
-    store.load_dictionary(
-        base, segmenter.user_words, signature, mark_unindexed=previous is not None
-    )
+    with dictionary_cache(main, lambda: read_dictionary(main)) as base:
+        store.load_dictionary(base, segmenter.user_words, signature, mark_unindexed=previous is not None)
     return previous is not None
 
 
