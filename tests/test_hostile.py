@@ -367,8 +367,9 @@ def test_a_planted_dictionary_cache_is_never_used(tmp_path: Path, planted_in: st
     """~/.cache not writable: the cache falls back to $TMPDIR/newsarc-UID, where another user planted a
     dictionary without 俄罗斯.  It is not trusted; the victim's archive finds 俄罗斯 all the same."""
     import hashlib
+    import sqlite3
 
-    from newsarc.analysis import jieba_dictionary_path
+    from newsarc.analysis import jieba_dictionary_path, read_dictionary
 
     if planted_in == "other-user" and os.geteuid() != 0:
         pytest.skip("needs root to make a folder of another user")
@@ -395,6 +396,10 @@ def test_a_planted_dictionary_cache_is_never_used(tmp_path: Path, planted_in: st
     assert newsarc("--data", str(data), "ingest", str(SEEDS), env=env).returncode == 0
     hits = newsarc("--data", str(data), "search", "俄罗斯", "--json", "--all", env=env)
     assert (hits.returncode, len(jsonl(hits.stdout))) == (0, 5)
+    conn = sqlite3.connect(data / "articles.db")  # what the archive keeps for good: jieba's own words
+    assert conn.execute("SELECT freq FROM dictionary WHERE word = '俄罗斯'").fetchone() == (
+        dict(read_dictionary(jieba_dictionary_path()))["俄罗斯"],)
+    conn.close()
     if planted_in == "stale":
         assert planted.read_bytes() != before and oct(planted.stat().st_mode & 0o777) == "0o600"
     else:
