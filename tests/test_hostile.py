@@ -278,19 +278,21 @@ def test_archive_directory_writable_by_others_or_not_yours(tmp_path: Path) -> No
 
 
 def test_racing_first_ingests(tmp_path: Path) -> None:
-    """Two ingests started at the same moment on a new --data, 12 times: both succeed, each file once."""
+    """Two ingests started at the same moment on a new --data, in 12 archives at once: all 24 succeed,
+    each archive holds both articles once."""
     seeds = sorted(SEEDS.glob("*.txt"))[:2]
     env = {**os.environ, "NO_COLOR": "1"}
-    for trial in range(12):
-        data = tmp_path / f"data{trial}"
-        procs = [subprocess.Popen([sys.executable, "-m", "newsarc", "--data", str(data), "ingest", "--workers", "1",
-                                   str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-                 for seed in seeds]
+    trials = [(tmp_path / f"data{trial}", [
+        subprocess.Popen([sys.executable, "-m", "newsarc", "--data", str(tmp_path / f"data{trial}"), "ingest",
+                          "--workers", "1", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env)
+        for seed in seeds]) for trial in range(12)]
+    for data, procs in trials:
         for proc in procs:
             _out, err = proc.communicate(timeout=300)
             assert proc.returncode == 0, err
             assert err.splitlines()[-1].startswith("ingested 1 file: 1 added, 0 updated, 0 unchanged, 0 rejected")
-        records = jsonl(newsarc("--data", str(data), "export").stdout)
+        records = jsonl(run("export", data=data).stdout)
         assert sorted(r["id"] for r in records) == ["16c90d67d6f0", "4826687f7129"]
 
 
