@@ -160,6 +160,14 @@ def test_deep_negation_chains_are_usage_errors(seed_archive: Path, command: str,
     assert result.stderr == "newsarc: bad query: query is nested too deeply\n"
 
 
+@pytest.mark.parametrize("query", ["普京 " + "NOT " * 1000 + "朝鲜", "(" * 1000 + "普京" + ")" * 1000])
+def test_a_thousand_nots_or_parentheses_are_usage_errors(seed_archive: Path, query: str) -> None:
+    for command in ("search", "timeline"):
+        result = run(command, query, data=seed_archive)
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == f"newsarc: bad query: query is too long ({len(query)} characters; the limit is 2000)\n"
+
+
 def test_fifty_negations_are_still_a_query(seed_archive: Path) -> None:
     """49 dashes are 49 negations, within the limit of 50 levels: the same as one."""
     chain = run("search", "普京 " + "-" * 49 + "中国", "--json", data=seed_archive)
