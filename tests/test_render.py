@@ -554,8 +554,11 @@ def test_ingest_summary():
     render_ingest_summary(summary, err)
     assert err.getvalue() == (
         "ingested 3623 files: 3600 added, 12 updated, 5 unchanged, 6 rejected"
-        " (412.3 articles/s, 8.8 s)\n"
+        " (411.1 articles/s, 8.8 s)\n"
     )
+    err = io.StringIO()  # 5 articles among 20,000 rejected files: no rate
+    render_ingest_summary({"files": 20005, "added": 5, "rejected": 20000, "seconds": 1.846}, err)
+    assert err.getvalue() == "ingested 20005 files: 5 added, 0 updated, 0 unchanged, 20000 rejected (1.8 s)\n"
     err = io.StringIO()
     render_ingest_summary({"files": 1, "added": 0, "older": 1, "seconds": 0}, err)
     assert err.getvalue() == (

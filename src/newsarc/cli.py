@@ -116,6 +116,24 @@ def _style(stream: Any = None, color: str = "auto"):  # type: ignore[no-untyped-
     return style_for(stream or sys.stdout, force_color=_COLOR_CHOICES[color])
 
 
+def _wait_option(func: Callable) -> Callable:
+    return click.option(
+        "--wait", "wait", type=click.FloatRange(min=0), default=120, show_default=True, metavar="SECONDS",
+        help="How long to wait for another ingest or reindex writing the same archive (0: fail at once).",
+    )(func)
+
+
+def _on_wait(wait: float) -> Callable[[int | None], None]:
+    """The writers' ``on_wait``: one line saying whose lock is awaited, and for how long."""
+
+    def on_wait(pid: int | None) -> None:
+        who = f"PID {pid}" if pid is not None else "another process"
+        click.echo(f"waiting for the archive lock held by {who}… (up to {wait:g} s; --wait SECONDS)",
+                   err=True)
+
+    return on_wait
+
+
 SINCE_HELP = ("Published on or after DATE: YYYY-MM-DD, YYYY-MM (its first day) or YYYY "
               "(1 January), by the outlet's own local date.")
 UNTIL_HELP = ("Published on or before DATE: YYYY-MM-DD, YYYY-MM (the whole month) or YYYY "
@@ -254,9 +272,7 @@ def cli(data: Path | None) -> None:
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Worker processes for parsing and segmentation [default: CPU count].")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
-@click.option("--wait", "wait", type=click.FloatRange(min=0), default=120, show_default=True,
-              metavar="SECONDS",
-              help="How long to wait for another ingest writing the same archive (0: fail at once).")
+@_wait_option
 @_data_option
 @click.pass_context
 @_reports_errors
@@ -278,14 +294,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
       newsarc ingest --dict names.txt seeds/
       newsarc ingest ~/mirrors/oped2.git
     """
-    from newsarc.ingest import add_user_dictionary
     from newsarc.ingest import ingest as run_ingest
     from newsarc.render import render_ingest_summary
 
     data_dir = _data_dir(ctx, data)
-    if user_dict is not None:
-        added = add_user_dictionary(data_dir, user_dict)
-        click.echo(f"dictionary: {added} new words from {user_dict}", err=True)
     progress = _Progress("files")
 
     def on_reject(path: str, reason: str) -> None:
@@ -296,15 +308,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
         progress.clear()
         click.echo(_printable(message), err=True)
 
-    def on_wait(pid: int | None) -> None:
-        who = f"PID {pid}" if pid is not None else "another process"
-        click.echo(f"waiting for the archive lock held by {who}… (up to {wait:g} s; --wait SECONDS)",
-                   err=True)
-
     with _interruptible(progress, "run the same ingest again to resume"):
         summary = run_ingest(
             paths, data_dir, workers=workers, on_reject=on_reject, on_progress=progress,
-            on_message=on_message, wait=wait, on_wait=on_wait,
+            on_message=on_message, wait=wait, on_wait=_on_wait(wait), user_dict=user_dict,
         )
     progress.clear()
     if as_json:
@@ -1063,22 +1070,30 @@ def export(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@_wait_option
 @_data_option
 @click.pass_context
 @_reports_errors
-def reindex(ctx: click.Context, as_json: bool, data: Path | None) -> None:
+def reindex(ctx: click.Context, as_json: bool, wait: float, data: Path | None) -> None:
     """Re-segment every stored article and rebuild the search index (after a dictionary change).
 
     \b
     Example:
       newsarc reindex
       newsarc reindex --json
+      newsarc reindex --wait 0       fail at once if an ingest is writing
     """
     from newsarc.ingest import reindex as run_reindex
 
     progress = _Progress("articles")
+
+    def on_message(message: str) -> None:
+        progress.clear()
+        click.echo(_printable(message), err=True)
+
     with _interruptible(progress, "run `newsarc reindex` again (or any ingest) to finish"):
-        summary = run_reindex(_data_dir(ctx, data), on_progress=progress)
+        summary = run_reindex(_data_dir(ctx, data), on_progress=progress, wait=wait, on_wait=_on_wait(wait),
+                              on_message=on_message)
     progress.clear()
     if as_json:
         import json

@@ -11,10 +11,12 @@ that the index did not commit.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import signal
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -43,9 +45,9 @@ from newsarc.index import (
     merge_segments,
     open_index,
 )
-from newsarc.lock import DEFAULT_WAIT, ArchiveLock
-from newsarc.parse import MAX_FILE_BYTES, parse_bytes, too_large
-from newsarc.records import Article
+from newsarc.lock import DEFAULT_WAIT, ArchiveLock, check_archive_dir, open_no_follow
+from newsarc.parse import file_kind, parse_bytes, read_regular_file
+from newsarc.records import Article, printable_path
 from newsarc.store import (
     DB_NAME,
     USER_DICT_NAME,
@@ -131,6 +133,7 @@ class Analysed:
     digest: str
     size: int  # -1: a version from a git mirror, which has no ledger row
     mtime_ns: int
+    ledger: str  # the file's exact absolute path (article.path is its printable form); "" from git
     content: str = ""  # the content digest (newsarc.versions.content_digest)
     seq: int = 0  # orders versions archived at the same time: the file's mtime, a commit's place
 
@@ -183,8 +186,10 @@ class FileResult:
 def iter_archive_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None]]:
     """Expand files and folders (recursively, sorted) into ``(path, problem)`` pairs.
 
-    ``problem`` is None for a readable regular file, else why it cannot be used.
-    Hidden files and folders (``.git``, ``.DS_Store``) inside folders are skipped.
+    ``problem`` is None for a regular file (or a symbolic link to one), else
+    why it cannot be used: a symbolic link loop, a broken link, a named pipe, a
+    device …  Hidden files and folders (``.git``, ``.DS_Store``) inside
+    folders are skipped; symbolic links to folders are not followed.
     """
     for raw in paths:
         path = Path(raw)
@@ -193,13 +198,26 @@ def iter_archive_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str 
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith("."):
-                        yield Path(root) / name, None
-        elif path.is_file():
-            yield path, None
-        elif path.exists():
-            yield path, "not a regular file"
+                        entry = Path(root) / name
+                        yield entry, _file_problem(entry)
         else:
-            yield path, "no such file or directory"
+            yield path, _file_problem(path)
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an archive file (None: it is a regular file)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if exc.errno == errno.ENOENT:
+            return "broken symbolic link" if os.path.islink(path) else "no such file or directory"
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = file_kind(mode)
+    return f"not a regular file: {kind}" if kind.startswith("a ") else kind
 
 
 # --------------------------------------------------------------------------- analysis (workers)
@@ -280,19 +298,17 @@ def _work(task: FileTask) -> FileResult:
     """Worker: read, parse and analyse one file."""
     assert _SEGMENTER is not None
     try:
-        st = os.stat(task.path)
-        if st.st_size > MAX_FILE_BYTES:
-            return FileResult(task, rejected=too_large(st.st_size))
-        with open(task.path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+        data, st = read_regular_file(task.path)  # never blocks on a FIFO put in the file's place
         digest = hashlib.sha1(data).hexdigest()
         if task.known is not None and task.known[2] == digest:
             return FileResult(task)
         article = parse_bytes(data, task.ledger)  # the article records the absolute path
+        article.path = printable_path(task.ledger)
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
         return FileResult(task, Analysed(
-            article, doc, digest, st.st_size, st.st_mtime_ns, content_digest(article), st.st_mtime_ns
+            article, doc, digest, st.st_size, st.st_mtime_ns, task.ledger, content_digest(article),
+            st.st_mtime_ns,
         ))
     except RejectedFile as exc:
         return FileResult(task, rejected=exc.reason)
@@ -314,7 +330,7 @@ def _work_blob(task: BlobTask) -> FileResult:
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
         digest = hashlib.sha1(task.data).hexdigest()
-        return FileResult(task, Analysed(article, doc, digest, -1, 0, content_digest(article), task.seq))
+        return FileResult(task, Analysed(article, doc, digest, -1, 0, "", content_digest(article), task.seq))
     except RejectedFile as exc:
         return FileResult(task, rejected=exc.reason)
     except RecursionError:
@@ -368,18 +384,18 @@ def _sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) ->
     if store.meta("dict_signature") == signature:
         return False
     main = jieba_dictionary_path()
-    base = dictionary_cache(main, lambda: read_dictionary(main))
     previous = store.meta("dict_signature")
-    store.load_dictionary(
-        base, segmenter.user_words, signature, mark_unindexed=previous is not None
-    )
+    with dictionary_cache(main, lambda: read_dictionary(main)) as base:
+        store.load_dictionary(base, segmenter.user_words, signature, mark_unindexed=previous is not None)
     return previous is not None
 
 
 def add_user_dictionary(data_dir: str | Path, source: str | Path) -> int:
     """Merge the words of a jieba-format dictionary file into the archive's ``userdict.txt``.
 
-    Returns how many new words it added.
+    Returns how many new words it added.  Call while holding the archive lock
+    (:func:`ingest` does, given ``user_dict``); ``userdict.txt`` is never
+    written through a symbolic link.
     """
     data = Path(data_dir)
     target = data / USER_DICT_NAME
@@ -394,7 +410,8 @@ def add_user_dictionary(data_dir: str | Path, source: str | Path) -> int:
         raise NewsarcError(f"{source}: cannot read dictionary: {exc}") from None
     if new_lines:
         data.mkdir(parents=True, exist_ok=True)
-        with open(target, "a", encoding="utf-8") as fh:
+        fd = open_no_follow(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # never through a link
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write("\n".join(new_lines) + "\n")
     return len(new_lines)
 
@@ -419,6 +436,7 @@ def ingest(
     on_reject: RejectCallback | None = None,
     on_progress: ProgressCallback | None = None,
     on_message: Callable[[str], None] | None = None,
+    user_dict: str | Path | None = None,
 ) -> IngestSummary:
     """Ingest archive files and folders into the archive at ``data_dir``.
 
@@ -434,6 +452,12 @@ def ingest(
     called when waiting starts).  ``batch_size`` defaults to
     :func:`default_batch_size`.  An interrupt (``KeyboardInterrupt``) stops the
     workers and raises :class:`Interrupted`, which says what was committed.
+    ``user_dict`` is a jieba-format dictionary merged into the archive's
+    (:func:`add_user_dictionary`) once the lock is taken.
+
+    Nothing is written before the lock is held, the archive directory has been
+    found trustworthy and no file newsarc writes in it is a symbolic link
+    (:func:`~newsarc.lock.check_archive_dir`, :func:`check_archive_entries`).
     """
     started = time.perf_counter()
     data = Path(data_dir)
@@ -448,11 +472,11 @@ def ingest(
     progress = on_progress or _no_progress
     try:
         with ArchiveLock(data, wait=wait, on_wait=on_wait) as lock, _write_errors(data):
-            if lock.stale_pid is not None and on_message:
-                on_message(
-                    f"cleared a stale archive lock left by PID {lock.stale_pid} (an interrupted ingest)"
-                )
-            _clean_index_debris(data)
+            _after_lock(data, lock, on_message)
+            if user_dict is not None:
+                added = add_user_dictionary(data, user_dict)
+                if on_message:
+                    on_message(f"dictionary: {added} new words from {user_dict}")
             with open_store(data, create=True) as store:
                 ix, spec = _resume(store, data, batch_size, summary, progress, on_message)
                 mirrors, plain = _split_mirrors(paths)
@@ -489,6 +513,45 @@ def _resume(
     return ix, spec
 
 
+def _after_lock(data: Path, lock: ArchiveLock, on_message: Callable[[str], None] | None) -> None:
+    """What a writer does first once it holds the lock: report a stale lock it took over,
+    refuse symbolic links among the files it writes, clean a killed commit's leftovers."""
+    if lock.stale_pid is not None and on_message:
+        on_message(f"cleared a stale archive lock left by PID {lock.stale_pid} "
+                   f"(an interrupted {lock.stale_command})")
+    check_archive_entries(data)
+    _clean_index_debris(data)
+
+
+#: The files of an archive directory newsarc writes (SQLite's own included), besides the index.
+WRITTEN_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", USER_DICT_NAME)
+
+
+def check_archive_entries(data_dir: str | Path) -> None:
+    """Refuse an archive in which a file newsarc writes is a symbolic link or not a regular file
+    of the user's, or whose index folder is a link or not the user's alone to write.
+
+    SQLite and Whoosh open their files by name and would follow a link: a
+    link planted as ``articles.db-wal`` or ``index`` would make newsarc
+    write wherever it points.  Call while holding the archive lock.
+    """
+    data = Path(data_dir)
+    for path in [*(data / name for name in WRITTEN_FILES), index_dir(data)]:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            raise ArchiveError(f"{path} is a symbolic link: newsarc does not write through one (remove it)")
+        if path == index_dir(data):
+            if not stat.S_ISDIR(st.st_mode):
+                raise ArchiveError(f"{path} is {file_kind(st.st_mode)}, not the archive's index folder")
+            check_archive_dir(path)
+        elif not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            kind = "a file of another user" if stat.S_ISREG(st.st_mode) else file_kind(st.st_mode)
+            raise ArchiveError(f"{path} is {kind}, not a file newsarc made (remove it)")
+
+
 def _no_progress(phase: str, done: int, total: int) -> None:
     """The progress callback when the caller gives none."""
 
@@ -519,6 +582,7 @@ def _tasks(
 
 
 def _reject(summary: IngestSummary, on_reject: RejectCallback | None, path: str, reason: str) -> None:
+    path = printable_path(path)
     summary.rejected.append((path, reason))
     if on_reject:
         on_reject(path, reason)
@@ -689,7 +753,7 @@ def _clean_index_debris(data: Path) -> None:
 def _ledger_key(path: Path) -> str:
     try:
         return str(path.resolve())
-    except OSError:
+    except (OSError, RuntimeError):  # a symbolic link loop made since the walk (RuntimeError before 3.13)
         return str(path.absolute())
 
 
@@ -801,7 +865,7 @@ def _store_versions(
             from_file = res.size >= 0
             outcome, rowid = store.add_sighting(
                 res.article, res.content, res.seq,
-                file=res.article.path if from_file else None, digest=res.digest if from_file else None,
+                file=res.ledger if from_file else None, digest=res.digest if from_file else None,
             )
             if rowid is not None:
                 res.doc.key = rowid
@@ -894,6 +958,7 @@ def reindex(
     wait: float = DEFAULT_WAIT,
     on_wait: Callable[[int | None], None] | None = None,
     on_progress: ProgressCallback | None = None,
+    on_message: Callable[[str], None] | None = None,
 ) -> IngestSummary:
     """Rebuild the search index of an archive from its store (after a dictionary change).
 
@@ -908,8 +973,8 @@ def reindex(
     progress = on_progress or _no_progress
     open_store(data).close()  # "no archive", foreign or other-version archives: report, touch nothing
     try:
-        with ArchiveLock(data, wait=wait, on_wait=on_wait), _write_errors(data):
-            _clean_index_debris(data)
+        with ArchiveLock(data, wait=wait, on_wait=on_wait, command="reindex") as lock, _write_errors(data):
+            _after_lock(data, lock, on_message)
             with open_store(data, create=True) as store:
                 ix = open_index(data, create=True)
                 spec = segmenter_spec(data)

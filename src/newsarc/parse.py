@@ -27,12 +27,15 @@ import codecs
 import functools
 import hashlib
 import html as htmllib
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -42,7 +45,7 @@ from newsarc.errors import RejectedFile
 from newsarc.records import Article
 from newsarc.sources import outlet, source_of
 
-__all__ = ["MAX_FILE_BYTES", "parse_bytes", "parse_file", "too_large"]
+__all__ = ["MAX_FILE_BYTES", "file_kind", "parse_bytes", "parse_file", "read_regular_file", "too_large"]
 
 #: Files larger than this are rejected unread.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -58,6 +61,8 @@ _ZONE_FALLBACK: dict[str, tzinfo] = {
 
 _MIN_DATE = datetime(1990, 1, 1, tzinfo=_UTC)
 _FUTURE_SLACK = timedelta(days=2)
+#: An archive time later than now by more than this is rejected (a clock or a header gone wrong).
+MAX_ARCHIVE_AHEAD = timedelta(days=1)
 
 
 # --------------------------------------------------------------------------- public API
@@ -67,15 +72,7 @@ def parse_file(path: str | Path) -> Article:
     """Read and parse the archive file at *path* (see :func:`parse_bytes`)."""
     spath = str(path)
     try:
-        p = Path(path)
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise RejectedFile(spath, too_large(size))
-        data = p.read_bytes()
-    except RejectedFile:
-        raise
-    except IsADirectoryError:
-        raise RejectedFile(spath, "not a file: is a directory") from None
+        data, _st = read_regular_file(path)
     except FileNotFoundError:
         raise RejectedFile(spath, "unreadable file: not found") from None
     except PermissionError:
@@ -83,6 +80,44 @@ def parse_file(path: str | Path) -> Article:
     except (OSError, ValueError) as exc:
         raise RejectedFile(spath, f"unreadable file: {type(exc).__name__.lower()}") from None
     return parse_bytes(data, spath)
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for messages (``a named pipe (FIFO)``)."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_regular_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file at ``path`` (at most ``limit + 1``) and its status.
+
+    The file is opened non-blocking and checked after opening (``fstat`` on the
+    descriptor), so a named pipe, a device or a directory put where a file was
+    expected is refused at once (:class:`RejectedFile`), never read or waited
+    on, whatever replaced the file between a check and the open.  A file
+    larger than ``limit`` is refused from its size alone.
+    """
+    spath = str(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = file_kind(st.st_mode)
+            raise RejectedFile(spath, f"not a regular file: {kind}" if kind.startswith("a ") else kind)
+        if st.st_size > limit:
+            raise RejectedFile(spath, too_large(st.st_size))
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read(limit + 1), st
 
 
 def parse_bytes(data: bytes, path: str, *, archived_ms: int | None = None) -> Article:
@@ -400,10 +435,26 @@ def _parse(data: bytes, path: str, default_archived_ms: int | None = None) -> Ar
         authors=authors,
         text="\n".join(extracted.lines),
         captions=extracted.captions,
-        images=extracted.images,
+        images=_image_urls(extracted.images, header.url),
         tags=_meta_list(meta.get("tags")) if meta else [],
         html=body,
     )
+
+
+def _image_urls(sources: list[str], base: str) -> list[str]:
+    """The image URLs worth keeping: relative ones resolved against the article's URL, and only
+    ``http``/``https`` ones kept (no ``javascript:``, ``data:``, ``vbscript:``, ``file:`` …)."""
+    urls: list[str] = []
+    for src in sources:
+        try:
+            parts = urlsplit(urljoin(base, src.replace(" ", "%20")))
+        except ValueError:  # a malformed address (an unclosed IPv6 bracket, say)
+            continue
+        if parts.scheme.lower() in ("http", "https") and parts.netloc:
+            url = urlunsplit(parts)
+            if url not in urls:
+                urls.append(url)
+    return urls
 
 
 def _text_lines(data: bytes, path: str) -> list[str]:
@@ -447,6 +498,8 @@ def _read_header(lines: list[str], path: str, default_archived_ms: int | None = 
         archived = _ms_to_dt(archived_ms)
     except (OverflowError, OSError, ValueError):
         raise RejectedFile(path, "not an archive file: bad timestamp in header") from None
+    if archived > datetime.now(_UTC) + MAX_ARCHIVE_AHEAD:
+        raise RejectedFile(path, f"archive time in the future: {archived:%Y-%m-%d %H:%M} UTC")
     title, url, i = _title_and_url(lines, _skip_blank(lines, i), meta, path)
     return _Header(meta, archived_ms, archived, title, url, i)
 
@@ -786,10 +839,17 @@ def _extract(body: str, rules: _Rules) -> _Extracted:
 
 
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+#: ``huge_tree`` raises libxml2's depth limit from 256 to 2048 elements (the walk is iterative).
+_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, huge_tree=True)
 
 
 def _parse_html(body: str) -> Any:
+    """The parsed body, or None when lxml cannot give all of it (then the caller strips tags).
+
+    Beyond its depth limit libxml2 stops building the tree and drops everything
+    nested deeper: a body nested that deeply (an attack, not a page) is read
+    by :func:`_flat_lines` instead, so that none of its text is lost.
+    """
     cleaned = _CTRL_RE.sub("", body)
     if not cleaned.strip():
         return None
@@ -797,6 +857,8 @@ def _parse_html(body: str) -> Any:
     try:
         doc = lxml_html.document_fromstring(raw, parser=_PARSER)
     except (etree.ParserError, ValueError):
+        return None
+    if any("Excessive depth" in error.message for error in _PARSER.error_log):
         return None
     return doc
 

@@ -143,6 +143,8 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def parse_unary(self, depth: int) -> Node:
+        if depth > _MAX_DEPTH:  # a chain of NOT / - is nesting too (---…---word)
+            raise QueryError("query is nested too deeply")
         tok = self.peek()
         if tok == "NOT":
             self.pos += 1

@@ -8,6 +8,7 @@ tested on its own.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -27,6 +28,17 @@ ARTICLE_FIELDS = (
     "tags",
     "path",
 )
+
+
+def printable_path(path: str) -> str:
+    """A file path as records and messages show it: a name that is not valid UTF-8 (a GBK or
+    Big5 name unpacked on Linux: ``os`` gives its bytes as lone surrogates) shows each
+    undecodable byte as ``\\xff``.  The archive's ledger keeps the exact bytes."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path
 
 
 @dataclass(slots=True)

@@ -960,6 +960,10 @@ def render_stats(stats: Mapping[str, Any], out: TextIO, style: Style) -> None:
 # -------------------------------------------------------------------- small bits
 
 
+#: Fewer articles written than this and the ingest summary shows no rate.
+RATE_MIN_ARTICLES = 100
+
+
 def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> None:
     """The one-line ingest summary ("talk", for stderr).
 
@@ -967,7 +971,9 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> Non
     (412.3 articles/s, 8.8 s)``; ``N older`` (files holding an older version
     than the archive's newest, with how many were new versions) appears only
     when non-zero, ``from N commits`` after the files when a git mirror was
-    read, and the rate only when time was measured.
+    read.  The rate counts the articles written (added and updated) and
+    appears only when at least 100 were written in a measured time: for a
+    handful it says nothing.
     """
     files = int(summary.get("files", 0))
     parts = [
@@ -983,8 +989,9 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> Non
     parts.append(f"{int(summary.get('rejected', 0))} rejected")
     seconds = float(summary.get("seconds", 0.0))
     timing = f"{seconds:.1f} s"
-    if seconds > 0:
-        timing = f"{files / seconds:.1f} articles/s, {timing}"
+    written = int(summary.get("added", 0)) + int(summary.get("updated", 0))
+    if seconds > 0 and written >= RATE_MIN_ARTICLES:
+        timing = f"{written / seconds:.1f} articles/s, {timing}"
     noun = "file" if files == 1 else "files"
     commits = int(summary.get("commits", 0))
     if commits:

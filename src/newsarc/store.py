@@ -31,6 +31,7 @@ import itertools
 import json
 import os
 import sqlite3
+import stat
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator
@@ -46,7 +47,7 @@ from newsarc.errors import (
     RejectedFile,
     UnknownArticle,
 )
-from newsarc.records import ARTICLE_FIELDS, Article
+from newsarc.records import ARTICLE_FIELDS, Article, printable_path
 
 #: Bump when the on-disk layout changes incompatibly.
 FORMAT_VERSION = 6
@@ -351,7 +352,7 @@ class Store:
     def file_state(self, path: str) -> tuple[int, int, str] | None:
         """``(size, mtime_ns, digest)`` recorded for ``path`` at its last ingest (digest: sha1 hex)."""
         row = self.conn.execute(
-            "SELECT size, mtime_ns, digest FROM files WHERE path = ?", (path,)
+            "SELECT size, mtime_ns, digest FROM files WHERE path = ?", (_path_value(path),)
         ).fetchone()
         return (row[0], row[1], bytes(row[2]).hex()) if row else None
 
@@ -361,7 +362,7 @@ class Store:
             "INSERT INTO files(path, size, mtime_ns, digest) VALUES(?, ?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
             "digest = excluded.digest",
-            (path, size, mtime_ns, bytes.fromhex(digest)),
+            (_path_value(path), size, mtime_ns, bytes.fromhex(digest)),
         )
 
     def _file_id(self, path: str, digest: bytes) -> int:
@@ -370,11 +371,11 @@ class Store:
         A new row gets size -1 (it never matches a stat) until :meth:`record_file`
         fills it in, in the same transaction.
         """
-        row = self.conn.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        row = self.conn.execute("SELECT id FROM files WHERE path = ?", (_path_value(path),)).fetchone()
         if row is None:
             row = self.conn.execute(
                 "INSERT INTO files(path, size, mtime_ns, digest) VALUES(?, -1, -1, ?) RETURNING id",
-                (path, digest),
+                (_path_value(path), digest),
             ).fetchone()
         return int(row[0])
 
@@ -524,12 +525,14 @@ class Store:
         what = f"cannot show the original HTML of {article_id}"
         if path is None or digest is None:
             raise NewsarcError(f"{what}: its source file is not recorded")
-        from newsarc.parse import MAX_FILE_BYTES, parse_bytes  # the parser only for --html
+        path = _path_from(path)
+        from newsarc.parse import parse_bytes, read_regular_file  # the parser only for --html
 
         shown = shown_path(path)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)  # a larger file cannot be the one ingested
+        try:  # non-blocking and checked after opening: a FIFO or a device put there is refused
+            data, _st = read_regular_file(path)  # a larger file cannot be the one ingested
+        except RejectedFile as exc:
+            raise NewsarcError(f"{what}: its source file {shown} cannot be read ({exc.reason})") from None
         except FileNotFoundError:
             raise NewsarcError(
                 f"{what}: its source file {shown} is gone (moved or deleted since it was ingested)"
@@ -891,52 +894,132 @@ class Store:
         return [[name, n] for name, n in ranked]
 
 
-def dictionary_cache(source: Path, entries: Callable[[], Iterable[tuple[str, int | None]]]) -> Path:
-    """A prepared SQLite copy of jieba's dictionary, built once per machine and reused.
+@contextlib.contextmanager
+def dictionary_cache(source: Path, entries: Callable[[], Iterable[tuple[str, int | None]]]) -> Iterator[Path]:
+    """A prepared SQLite copy of jieba's dictionary (a context manager yielding its path).
 
     Loading 350,000 words into a new archive costs seconds when parsed from text,
     a fraction of a second when copied table to table, so the parsed form is kept
-    in ``$XDG_CACHE_HOME/newsarc`` (or a temporary directory where that is not
-    writable), keyed by the source file's size and mtime.
+    in ``$XDG_CACHE_HOME/newsarc`` (else ``~/.cache/newsarc``, else
+    ``$TMPDIR/newsarc-UID`` where those cannot be made), named by the SHA-256
+    of the source file, which the copy also records.
+
+    A cache is trusted only in a folder that is the user's own, not a symbolic
+    link, and writable by nobody else (a new folder is made ``0700``), only if
+    the file is the user's, writable by nobody else, and records the digest of
+    the dictionary it is used for: a file another user planted in a shared
+    temporary directory is never read.  Without a trustworthy folder the copy
+    is built in a private temporary one, used and removed.
     """
     import tempfile  # here: only a first ingest on a machine needs it
 
-    st = source.stat()
-    name = f"jieba-dict-{st.st_size}-{st.st_mtime_ns}.db"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    name = f"jieba-dict-{digest[:24]}.db"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
     candidates = [
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsarc",
-        Path(tempfile.gettempdir()) / f"newsarc-{os.getuid() if hasattr(os, 'getuid') else 'user'}",
+        (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "newsarc",
+        Path(tempfile.gettempdir()) / f"newsarc-{os.geteuid()}",
     ]
     for folder in candidates:
-        path = folder / name
-        if path.exists():
-            return path
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{name}.{os.getpid()}"
-            conn = sqlite3.connect(tmp)
-            conn.execute("CREATE TABLE dictionary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID")
-            merged: dict[str, int] = {}
-            for word, freq in entries():
-                merged[word] = freq or 0
-            conn.executemany("INSERT INTO dictionary VALUES(?, ?)", sorted(merged.items()))
-            conn.commit()
-            conn.close()
-            os.replace(tmp, path)
-            return path
-        except (OSError, sqlite3.Error):
+        if not _private_folder(folder):
             continue
-    raise ArchiveError("cannot prepare the segmentation dictionary: no writable cache directory")
+        path = folder / name
+        if not _cache_matches(path, digest):
+            tmp = folder / f".{name}.{os.getpid()}"
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)  # left by a killed process that had our PID
+                _build_dictionary(tmp, entries, digest)
+                os.replace(tmp, path)
+            except (OSError, sqlite3.Error):
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
+                continue
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="newsarc-") as private:  # mode 0700
+        path = Path(private) / name
+        _build_dictionary(path, entries, digest)
+        yield path
+
+
+def _trusted(st: os.stat_result) -> bool:
+    """The user's own, and writable by nobody else."""
+    return st.st_uid == os.geteuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _private_folder(folder: Path) -> bool:
+    """Make ``folder`` (mode 0700) if it is missing; whether it is a folder fit to hold a cache."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and _trusted(st)
+
+
+def _cache_matches(path: Path, digest: str) -> bool:
+    """Whether ``path`` is a dictionary cache of the user's, built from the source with this digest."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or not _trusted(st):
+        return False
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'source_sha256'").fetchone()
+            rows = conn.execute("SELECT value FROM meta WHERE key = 'rows'").fetchone()
+            count = conn.execute("SELECT count(*) FROM dictionary").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == digest and rows is not None and rows[0] == str(count)
+
+
+def _build_dictionary(path: Path, entries: Callable[[], Iterable[tuple[str, int | None]]], digest: str) -> None:
+    """Write the dictionary table (and the source's digest, and its row count) to a new database."""
+    merged: dict[str, int] = {}
+    for word, freq in entries():
+        merged[word] = freq or 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)  # a new file, ours
+    os.close(fd)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("CREATE TABLE dictionary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID")
+        conn.executemany("INSERT INTO dictionary VALUES(?, ?)", sorted(merged.items()))
+        conn.executemany("INSERT INTO meta VALUES(?, ?)", [("source_sha256", digest), ("rows", str(len(merged)))])
+        conn.commit()
+    finally:
+        conn.close()
 
 
 def shown_path(path: str) -> str:
     """A recorded (absolute) file path as messages show it: relative to the current directory
-    when the file is inside it, else as recorded."""
+    when the file is inside it, else as recorded; undecodable bytes as ``\\xff``."""
     try:
         relative = os.path.relpath(path)
     except ValueError:  # another drive (Windows)
-        return path
-    return path if relative.startswith(os.pardir) else relative
+        relative = os.pardir
+    return printable_path(path if relative.startswith(os.pardir) else relative)
+
+
+def _path_value(path: str) -> str | bytes:
+    """How the ledger keeps a file path: as text, or, when the name is not valid UTF-8
+    (its undecodable bytes are lone surrogates in ``path``), as its exact bytes."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _path_from(value: str | bytes) -> str:
+    """A ledger path as the ``os`` functions take it (the inverse of :func:`_path_value`)."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def archive_size(data_dir: str | Path) -> int:
@@ -1054,9 +1137,10 @@ def open_store(data_dir: str | Path, *, create: bool = False) -> Store:
                 conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES('format', ?)", (str(FORMAT_VERSION),)
+            # one transaction: a reader sees no tables or every table and the format version
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{SCHEMA}\n"
+                f"INSERT OR IGNORE INTO meta(key, value) VALUES('format', '{FORMAT_VERSION}');\nCOMMIT;"
             )
             version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     except sqlite3.Error as exc:
