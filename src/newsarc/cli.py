@@ -218,13 +218,15 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
     A word also matches its aliases (普京: 普丁; 朝鲜: 北韩), unless --no-aliases.
     Exit code 0 with hits, 1 with none, 2 for a malformed query.
     """
+    from newsarc.engine import open_engine
+    from newsarc.query import parse_query
     from newsarc.render import render_hits, render_hits_json, render_search_summary, style_for
     from newsarc.search import SearchOptions
-    from newsarc.search import search as run_search
 
     options = SearchOptions(sources=sources, since=since, until=until, sort=sort,
                             limit=None if show_all else limit, page=1 if show_all else page)
-    result = run_search(_data_dir(ctx, data), " ".join(query), options, aliases=not no_aliases)
+    node = parse_query(" ".join(query))
+    result = open_engine(_data_dir(ctx, data)).search(node, options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
         render_hits_json(result.hits, out)
@@ -284,11 +286,11 @@ def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data
 
 
 def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int) -> Any:
-    """Run ``func(data_dir, article_id, limit)``; an ambiguous id lists the candidates and exits 1."""
+    """Run ``func(article_id, limit)``; an ambiguous id lists the candidates and exits 1."""
     from newsarc.store import open_store
 
     try:
-        return func(data_dir, article_id, limit)
+        return func(article_id, limit)
     except AmbiguousArticle as exc:
         with open_store(data_dir) as store:
             _exit_ambiguous(store, exc)
@@ -328,10 +330,11 @@ def similar(ctx: click.Context, article_id: str, limit: int, as_json: bool, data
     article itself and same-titled copies from its outlet are left out.
     Exit code 0 with hits, 1 with none or for an unknown id.
     """
-    from newsarc.explore import similar as run_similar
+    from newsarc.engine import open_engine
     from newsarc.render import render_hits, render_hits_json
 
-    _full, hits = _explore_id(run_similar, _data_dir(ctx, data), article_id, limit)
+    data_dir = _data_dir(ctx, data)
+    _full, hits = _explore_id(open_engine(data_dir).similar, data_dir, article_id, limit)
     out = _stdout()
     if as_json:
         render_hits_json(hits, out)
@@ -363,12 +366,14 @@ def timeline(ctx: click.Context, query: tuple[str, ...], by: str, sources: tuple
     without hits between the first and the last are shown.
     Exit code 0 with hits, 1 with none, 2 for a malformed query.
     """
-    from newsarc.explore import timeline as run_timeline
+    from newsarc.engine import open_engine
+    from newsarc.query import parse_query
     from newsarc.render import render_timeline
     from newsarc.search import SearchOptions
 
     options = SearchOptions(sources=sources, since=since, until=until)
-    result = run_timeline(_data_dir(ctx, data), " ".join(query), by, options, aliases=not no_aliases)
+    node = parse_query(" ".join(query))
+    result = open_engine(_data_dir(ctx, data)).timeline(node, by, options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
         import json
@@ -390,10 +395,11 @@ def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, dat
     Document frequencies are the archive's own; function words, single
     characters and numbers are left out.
     """
-    from newsarc.explore import keywords as run_keywords
+    from newsarc.engine import open_engine
     from newsarc.render import render_keywords
 
-    _full, rows = _explore_id(run_keywords, _data_dir(ctx, data), article_id, limit)
+    data_dir = _data_dir(ctx, data)
+    _full, rows = _explore_id(open_engine(data_dir).keywords, data_dir, article_id, limit)
     out = _stdout()
     if as_json:
         import json
@@ -415,12 +421,12 @@ def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, dat
 @_reports_errors
 def stats(ctx: click.Context, as_json: bool, data: Path | None) -> None:
     """Articles per outlet and per year, date range, size on disk."""
+    from newsarc.engine import open_engine
     from newsarc.render import render_stats, render_stats_json
-    from newsarc.store import archive_size, open_store
+    from newsarc.store import archive_size
 
     data_dir = _data_dir(ctx, data)
-    with open_store(data_dir) as store:
-        figures = store.stats()
+    figures = open_engine(data_dir).stats()
     figures["size_bytes"] = archive_size(data_dir)
     out = _stdout()
     if as_json:

@@ -24,6 +24,7 @@ article of 1 January is counted in January, as ``stats`` counts years);
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -31,14 +32,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from whoosh import query as wq
-
 from newsarc.analysis import Segmenter, analyze
 from newsarc.errors import QueryError, UnknownArticle
 from newsarc.ingest import archive_segmenter
-from newsarc.query import parse_query
+from newsarc.query import Node, parse_query
 from newsarc.records import Hit
-from newsarc.search import TITLE_BOOST, Searcher, SearchOptions, open_searcher
+from newsarc.search import Searcher, SearchOptions, bm25f, open_searcher
 
 PERIODS = ("year", "month", "day")
 #: How many of an article's keywords make the similarity query.
@@ -83,10 +82,6 @@ def _segmenter(searcher: Searcher) -> Segmenter:
         cached = archive_segmenter(searcher.store.path)
         searcher._explore_segmenter = cached  # type: ignore[attr-defined]
     return cached
-
-
-def _docnum(searcher: Searcher, article_id: str) -> int | None:
-    return searcher.searcher.document_number(id=article_id)
 
 
 def article_words(searcher: Searcher, article_id: str) -> tuple[Counter[str], Counter[str]]:
@@ -143,14 +138,15 @@ def keywords_in(searcher: Searcher, article_id: str, limit: int = 20) -> list[tu
         tf[word] += TITLE_TF_WEIGHT * n
     tf.update(body)
     tf = _drop_inner_words(tf)
-    n_docs = max(searcher.searcher.doc_count(), 1)
+    reader = searcher.reader
+    n_docs = max(reader.doc_count(), 1)
     scored: list[tuple[str, float]] = []
     for word, n in tf.items():
         if is_stopword(word):
             continue
         df = max(
-            searcher.searcher.doc_frequency("body", word),
-            searcher.searcher.doc_frequency("title", word),
+            reader.doc_frequency("body", word),
+            reader.doc_frequency("title", word),
             1,
         )
         idf = math.log((n_docs + 1) / df)
@@ -177,16 +173,10 @@ def similar_in(searcher: Searcher, article_id: str, limit: int = 10) -> list[Hit
     if not terms:
         return []
     me = searcher.store.summaries([article_id]).get(article_id)
-    subqueries: list[wq.Query] = []
-    for word, weight in terms:
-        subqueries.append(wq.Term("title", word, boost=weight * TITLE_BOOST))
-        subqueries.append(wq.Term("body", word, boost=weight))
-    own = _docnum(searcher, article_id)
-    exclude = {own} if own is not None else set()
-    results = searcher.searcher.search(
-        wq.Or(subqueries), limit=limit * 2 + 10, mask=exclude or None
-    )
-    page = [(hit.docnum, hit.score) for hit in results]
+    own = searcher.reader.docnum(article_id)
+    scores = bm25f(searcher.reader, terms)
+    scores.pop(own, None)
+    page = heapq.nsmallest(limit * 2 + 10, scores.items(), key=lambda x: (-x[1], x[0]))
     highlights = sorted((w for w, _ in terms[:10]), key=len, reverse=True)
     hits = []
     for hit in searcher.hits(page, highlights):
@@ -234,7 +224,7 @@ def _periods(first: int, last: int, by: str) -> list[str]:
 
 
 def timeline_in(
-    searcher: Searcher, text: str, by: str = "month", options: SearchOptions | None = None
+    searcher: Searcher, text: str | Node, by: str = "month", options: SearchOptions | None = None
 ) -> Timeline:
     """How many articles match the query ``text`` per period (``year``, ``month`` or ``day``).
 
@@ -246,21 +236,21 @@ def timeline_in(
     if by not in PERIODS:
         raise QueryError(f"unknown period {by!r} (use {', '.join(PERIODS)})")
     options = options or SearchOptions()
-    node = parse_query(text)
+    node = parse_query(text) if isinstance(text, str) else text
     docs = searcher.matching(node)
     flt = searcher._filter(options)
     if flt is not None:
         docs &= flt
-    published = searcher.published
-    dated = [d for d in docs if published[d]]
-    ids = [searcher.reader.stored_fields(d)["id"] for d in dated]
+    published = searcher.reader.published
+    dated = [d for d in docs if published(d)]
+    ids = [searcher.reader.article_id(d) for d in dated]
     local = {aid: s.published for aid, s in searcher.store.summaries(ids).items()}
     width = {"year": 4, "month": 7, "day": 10}[by]
     counts: Counter[str] = Counter()
     for docnum, aid in zip(dated, ids, strict=True):
         text = local.get(aid, "")
         counts[
-            text[:width] if _LOCAL_DATE.match(text) else period_label(published[docnum], by)
+            text[:width] if _LOCAL_DATE.match(text) else period_label(published(docnum), by)
         ] += 1
     rows: list[tuple[str, int]] = []
     if counts:
@@ -296,7 +286,7 @@ def keywords(
 
 def timeline(
     data_dir: str | Path,
-    text: str,
+    text: str | Node,
     by: str = "month",
     options: SearchOptions | None = None,
     *,

@@ -32,7 +32,14 @@ from whoosh.system import pack_uint
 from whoosh.writing import SegmentWriter
 
 from newsarc.analysis import Terms
-from newsarc.codec import CompactTermsReader, NewsarcCodec, Row, decode_postings, row_lengths
+from newsarc.codec import (
+    CompactTermInfo,
+    CompactTermsReader,
+    NewsarcCodec,
+    Row,
+    decode_postings,
+    row_lengths,
+)
 from newsarc.errors import ArchiveError
 
 INDEX_NAME = "MAIN"
@@ -349,9 +356,9 @@ def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, 
             )
 
 
-def index_writer(ix: index.Index) -> BatchWriter:
-    """A writer for one batch of documents (see :class:`BatchWriter`)."""
-    return BatchWriter(ix)
+def index_writer(ix: index.Index) -> IndexWriter:
+    """A writer for one batch of documents (see :class:`IndexWriter`)."""
+    return IndexWriter(ix)
 
 
 #: Segments of fewer live documents than this are always worth merging.
@@ -458,3 +465,201 @@ def open_index(data_dir: str | Path, *, create: bool = False) -> index.Index:
         raise
     except Exception as exc:  # whoosh raises many types for a damaged index
         raise ArchiveError(f"cannot open search index {path}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- the seam
+#
+# Everything above this line is Whoosh- and codec-specific.  What follows is the
+# embedded engine's postings-level interface: search.py and explore.py see only
+# IndexReader and IndexWriter (see /README.md "Engines" and engine.py).
+
+
+@dataclass(frozen=True, slots=True)
+class TermStats:
+    """What the term dictionary knows of a term in one field, summed over segments.
+
+    ``doc_frequency`` counts deleted documents too (as Whoosh's idf does);
+    ``max_weight`` is the largest within-document frequency and
+    ``min_length`` the shortest field length among its documents (both
+    bound the term's BM25 contribution without reading its list).
+    """
+
+    doc_frequency: int
+    max_weight: float
+    min_length: int
+
+
+class IndexReader:
+    """A point-in-time view of the embedded index: posting lists, statistics and columns.
+
+    Document numbers (``docnum``) are only meaningful within one reader.  Open
+    with :func:`open_reader`; close when done (or use as a context manager).
+    """
+
+    def __init__(self, ix: index.Index) -> None:
+        self._reader = ix.reader()
+        try:
+            # Whoosh opens stored-fields files lazily; an ingest that merges segments
+            # deletes their files.  A file opened now stays readable after deletion.
+            self._segments: list[tuple[object, int, frozenset[int], CompactTermsReader]] = []
+            for leaf, offset in self._reader.leaf_readers():
+                if leaf.doc_count_all():
+                    leaf.stored_fields(0)
+                terms = leaf._terms
+                if not isinstance(terms, CompactTermsReader):
+                    raise ArchiveError(
+                        "the search index was not written by this newsarc (run `newsarc reindex`)"
+                    )
+                self._segments.append(
+                    (leaf, offset, frozenset(leaf.segment().deleted_docs()), terms)
+                )
+            # opened once, now: Whoosh opens column files per call
+            self._published = self._reader.column_reader("published")
+            self._keys = self._reader.column_reader("key")
+            self._days = self._reader.column_reader("day")
+        except BaseException:
+            self._reader.close()
+            raise
+        self._doc_count_all = self._reader.doc_count_all()
+        self._lengths: dict[str, float] = {}
+
+    def close(self) -> None:
+        """Release the index files."""
+        self._reader.close()
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # documents ---------------------------------------------------------------------
+
+    def doc_count(self) -> int:
+        """Live (not deleted) documents."""
+        return int(self._reader.doc_count())
+
+    def doc_count_all(self) -> int:
+        """Documents including deleted ones (BM25's N, as Whoosh counts it)."""
+        return int(self._doc_count_all)
+
+    def live_docs(self) -> set[int]:
+        """Every live document number."""
+        return set(self._reader.all_doc_ids())
+
+    def article_id(self, docnum: int) -> str:
+        """The article id of a document."""
+        return str(self._reader.stored_fields(docnum)["id"])
+
+    def docnum(self, article_id: str) -> int | None:
+        """The live document of an article id, if indexed."""
+        ids = self.postings("id", article_id)[0]
+        return ids[0] if ids else None
+
+    def key(self, docnum: int) -> int:
+        """The store's rowid of a document."""
+        return int(self._keys[docnum])
+
+    def published(self, docnum: int) -> int:
+        """Publication time of a document, epoch seconds (0: unknown)."""
+        return int(self._published[docnum])
+
+    def day(self, docnum: int) -> int:
+        """Local publication date of a document as YYYYMMDD (0: unknown)."""
+        return int(self._days[docnum])
+
+    # terms -------------------------------------------------------------------------
+
+    def _found(self, field: str, term: str) -> list[tuple[int, frozenset[int], CompactTermInfo, CompactTermsReader]]:
+        tbytes = term.encode("utf-8", "surrogatepass")
+        found = []
+        for _leaf, offset, deleted, terms in self._segments:
+            info = terms.lookup(field, tbytes)
+            if info is not None:
+                found.append((offset, deleted, info, terms))
+        return found
+
+    def postings(self, field: str, term: str) -> tuple[list[int], list[float] | None]:
+        """``(docnums, weights)`` of the live documents holding ``term`` in ``field``, ascending.
+
+        ``weights`` (within-document frequencies) is None when every weight is 1.
+        """
+        ids: list[int] = []
+        weights: list[float] | None = None
+        for offset, deleted, info, terms in self._found(field, term):
+            seg_ids, seg_weights = terms.postings_of(info)
+            if deleted:
+                keep = [i for i, d in enumerate(seg_ids) if d not in deleted]
+                seg_ids = [seg_ids[i] for i in keep]
+                if seg_weights is not None:
+                    seg_weights = [seg_weights[i] for i in keep]
+            if seg_weights is not None and weights is None:
+                weights = [1.0] * len(ids)
+            if weights is not None:
+                weights.extend(seg_weights if seg_weights is not None else [1.0] * len(seg_ids))
+            ids.extend(d + offset for d in seg_ids) if offset else ids.extend(seg_ids)
+        return ids, weights
+
+    def doc_ids(self, field: str, term: str) -> list[int]:
+        """The live documents holding ``term`` in ``field``, ascending."""
+        return self.postings(field, term)[0]
+
+    def term_stats(self, field: str, term: str) -> TermStats | None:
+        """Dictionary statistics of a term (None when no segment holds it)."""
+        found = self._found(field, term)
+        if not found:
+            return None
+        return TermStats(
+            doc_frequency=sum(info.doc_frequency() for _o, _d, info, _t in found),
+            max_weight=max(info.max_weight() for _o, _d, info, _t in found),
+            min_length=min((info.min_length() or 1) for _o, _d, info, _t in found),
+        )
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        """Documents holding the term, deleted ones included (0 when none)."""
+        stats = self.term_stats(field, term)
+        return stats.doc_frequency if stats else 0
+
+    def avg_field_length(self, field: str) -> float:
+        """Average length of a field over all documents (deleted included; 1 when empty)."""
+        avg = self._lengths.get(field)
+        if avg is None:
+            avg = self._reader.field_length(field) / (self._doc_count_all or 1) or 1
+            self._lengths[field] = avg
+        return avg
+
+    def doc_field_length(self, docnum: int, field: str) -> int:
+        """A document's length in a field (byte-quantised, as Whoosh stores it; at least 1)."""
+        return int(self._reader.doc_field_length(docnum, field, 1) or 1)
+
+
+class IndexWriter:
+    """Writes one batch of documents as a new segment of the embedded index.
+
+    ``add`` and ``delete`` (replaced articles) collect the batch; ``commit``
+    writes it (never merging: see :func:`merge_segments`); ``cancel`` drops it.
+    """
+
+    def __init__(self, ix: index.Index) -> None:
+        self._writer = BatchWriter(ix)
+
+    def add(self, doc: IndexDocument) -> None:
+        """Add an analysed article."""
+        self._writer.add_document(**doc.fields())
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete the documents of these article ids; returns how many were live."""
+        return self._writer.delete_ids(ids)
+
+    def commit(self) -> None:
+        """Write the batch as a segment (readers opened from now on see it)."""
+        self._writer.commit(merge=False)
+
+    def cancel(self) -> None:
+        """Drop the batch."""
+        self._writer.cancel()
+
+
+def open_reader(data_dir: str | Path) -> IndexReader:
+    """A reader of the archive's index (raises :class:`ArchiveError` when there is none)."""
+    return IndexReader(open_index(data_dir))

@@ -539,10 +539,10 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
         return
     writer = index_writer(ix)
     try:
-        writer.delete_ids(res.article.id for res, replace in writes if replace)
+        writer.delete(res.article.id for res, replace in writes if replace)
         for res, _replace in writes:
-            writer.add_document(**res.doc.fields())
-        writer.commit(merge=False)  # merged once at the end: see merge_segments
+            writer.add(res.doc)
+        writer.commit()  # merged by the caller: see merge_segments
     except BaseException:
         writer.cancel()
         raise
@@ -563,10 +563,10 @@ def _reindex(store: Store, ix, segmenter: Segmenter, rowids: list[int], batch_si
                 article = store.get_by_rowid(rowid)
                 _folded, doc = analyse_article(article, segmenter, key=rowid)
                 docs.append(doc)
-            writer.delete_ids(doc.id for doc in docs)
+            writer.delete(doc.id for doc in docs)
             for doc in docs:
-                writer.add_document(**doc.fields())
-            writer.commit(merge=False)
+                writer.add(doc)
+            writer.commit()
         except BaseException:
             writer.cancel()
             raise

@@ -25,18 +25,18 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from whoosh.scoring import BM25F, bm25
-
 from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import QueryPiece, fold, fold_aligned, is_cjk, search_tokens, segment_query
-from newsarc.codec import CompactTermInfo, CompactTermsReader
 from newsarc.errors import ArchiveError, NewsarcError, QueryError
-from newsarc.index import open_index
+from newsarc.index import IndexReader, open_reader
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
 from newsarc.store import Store, open_store
 
 TITLE_BOOST = 3.0
+#: BM25's free parameters (Whoosh's defaults, with which the ranking was tuned).
+BM25_B = 0.75
+BM25_K1 = 1.2
 #: How many top hits are re-ranked by title coverage, and how much coverage counts.
 RERANK_DEPTH = 100
 COVERAGE_WEIGHT = 1.0
@@ -98,46 +98,23 @@ def parse_date_bound(text: str, *, end: bool) -> int:
 
 
 class Searcher:
-    """Searches one archive.  Open with :func:`open_searcher`; use as a context manager."""
+    """Searches one archive.  Open with :func:`open_searcher`; use as a context manager.
 
-    def __init__(self, store: Store, ix, aliases: Aliases | None = None) -> None:  # type: ignore[no-untyped-def]
+    Reads the index only through :class:`~newsarc.index.IndexReader` (posting
+    lists, statistics, columns) and the store (records, dictionary).
+    """
+
+    def __init__(self, store: Store, reader: IndexReader, aliases: Aliases | None = None) -> None:
         self.store = store
-        self.ix = ix
+        self.reader = reader
         self.aliases = aliases
         self._alias_docs: dict[tuple[str, str | None], set[int]] = {}
-        self.reader = ix.reader()
-        self._whoosh = None
-        _pin_segment_files(self.reader)
-        # (segment reader, its first docnum, its deleted docnums): postings are read per segment
-        self._segments = [
-            (leaf, offset, frozenset(leaf.segment().deleted_docs()))
-            for leaf, offset in self.reader.leaf_readers()
-        ]
-        # Opened once, now: Whoosh opens column files per call, and a concurrent
-        # ingest may merge this searcher's segments (and delete their files) later.
-        self.published = self.reader.column_reader("published")
-        self.keys = self.reader.column_reader("key")
         self._total = store.dictionary_total()
         self._lookup_cache: dict[str, int | None] = {}
         self._by_key: dict[int, int] | None = None
 
-    @property
-    def searcher(self):  # type: ignore[no-untyped-def]
-        """A Whoosh searcher over the same reader, made on first use (``similar`` ranks with it).
-
-        Searching itself reads posting lists and scores them directly, so a cold
-        ``newsarc search`` does not import Whoosh's query and searching modules.
-        """
-        if self._whoosh is None:
-            from whoosh.searching import Searcher as WhooshSearcher
-
-            self._whoosh = WhooshSearcher(self.reader, weighting=BM25F(), closereader=False)
-        return self._whoosh
-
     def close(self) -> None:
         """Release the index and the store."""
-        if self._whoosh is not None:
-            self._whoosh.close()
         self.reader.close()
         self.store.close()
 
@@ -165,34 +142,15 @@ class Searcher:
 
     # ------------------------------------------------------------------ matching
 
-    def _term_lists(
-        self, field: str, term: str
-    ) -> list[tuple[int, frozenset[int], CompactTermInfo, CompactTermsReader]]:
-        """``(first docnum, deleted docnums, info, terms reader)`` of each segment holding the term."""
-        tbytes = term.encode("utf-8", "surrogatepass")
-        found = []
-        for leaf, offset, deleted in self._segments:
-            info = leaf._terms.lookup(field, tbytes)
-            if info is not None:
-                found.append((offset, deleted, info, leaf._terms))
-        return found
-
-    @staticmethod
-    def _live(found) -> Iterator[tuple[int, float]]:  # type: ignore[no-untyped-def]
-        for offset, deleted, info, terms in found:
-            ids, weights = terms.postings_of(info)
-            for i, docnum in enumerate(ids):
-                if docnum not in deleted:
-                    yield offset + docnum, (weights[i] if weights is not None else 1.0)
-
     def postings(self, field: str, term: str) -> Iterator[tuple[int, float]]:
         """``(docnum, weight)`` of the live documents holding ``term`` in ``field``."""
-        return self._live(self._term_lists(field, term))
+        ids, weights = self.reader.postings(field, term)
+        return zip(ids, weights if weights is not None else [1.0] * len(ids), strict=True)
 
     def _docs(self, field: str, terms: Iterable[str]) -> set[int]:
         out: set[int] = set()
         for term in terms:
-            out.update(d for d, _w in self.postings(field, term))
+            out.update(self.reader.doc_ids(field, term))
         return out
 
     def _any_field(
@@ -215,7 +173,7 @@ class Searcher:
         """
         if not docs or (not title_only and len(needle) == 1 and is_cjk(needle)):
             return docs
-        ids = {self.reader.stored_fields(d)["id"]: d for d in docs}
+        ids = {self.reader.article_id(d): d for d in docs}
         out = set()
         for aid, folded in self.store.folded_texts(ids, title_only=title_only):
             if needle in _SPACE.sub(" ", folded):
@@ -255,8 +213,8 @@ class Searcher:
             if not rowids:
                 return set()
         if self._by_key is None:
-            keys = self.keys
-            self._by_key = {keys[d]: d for d in self.reader.all_doc_ids()}
+            key = self.reader.key
+            self._by_key = {key(d): d for d in self.reader.live_docs()}
         return {self._by_key[r] for r in rowids or () if r in self._by_key}
 
     # -- alias hook: a plain word (or title: word) that is a variant of an alias group
@@ -338,7 +296,7 @@ class Searcher:
         if isinstance(node, Term):
             return self._term_docs(node)
         if isinstance(node, Not):
-            return set(self.reader.all_doc_ids()) - self.matching(node.child)
+            return self.reader.live_docs() - self.matching(node.child)
         if isinstance(node, Or):
             out: set[int] = set()
             for child in node.children:
@@ -353,7 +311,7 @@ class Searcher:
             if not result:
                 return set()
         if result is None:
-            result = set(self.reader.all_doc_ids())
+            result = self.reader.live_docs()
         for neg in negatives:
             result -= self.matching(neg.child)
         return result
@@ -367,9 +325,9 @@ class Searcher:
             end = parse_date_bound(options.until, end=True) if options.until else 99_999_999
             if start > end:
                 raise QueryError(f"--since {options.since} is after --until {options.until}")
-            day = self.reader.column_reader("day")
-            candidates = docs if docs is not None else self.reader.all_doc_ids()
-            docs = {d for d in candidates if start <= day[d] <= end}
+            day = self.reader.day
+            candidates = docs if docs is not None else self.reader.live_docs()
+            docs = {d for d in candidates if start <= day(d) <= end}
         return docs
 
     # ------------------------------------------------------------------ ranking
@@ -400,11 +358,14 @@ class Searcher:
 
     def search(self, text: str, options: SearchOptions | None = None) -> SearchResult:
         """Run a query string and return one page of hits."""
+        return self.run(parse_query(text), options)
+
+    def run(self, node: Node, options: SearchOptions | None = None) -> SearchResult:
+        """Run a parsed query (:func:`newsarc.query.parse_query`) and return one page of hits."""
         started = time.perf_counter()
         options = options or SearchOptions()
         if options.sort not in SORTS:
             raise QueryError(f"unknown sort {options.sort!r} (use {', '.join(SORTS)})")
-        node = parse_query(text)
         docs = self.matching(node)
         flt = self._filter(options)
         if flt is not None:
@@ -416,53 +377,24 @@ class Searcher:
         highlights = self.highlight_terms(node)
         hits = self.hits(page, highlights)
         if self.aliases:
-            docnums = {self.reader.stored_fields(d)["id"]: d for d, _ in page}
+            docnums = {self.reader.article_id(d): d for d, _ in page}
             for hit in hits:
                 hit.aliases = self.alias_matches(node, docnums[hit.id])
         return SearchResult(hits, len(docs), offset, time.perf_counter() - started, highlights)
 
     def _order(self, node: Node, docs: set[int], sort: str) -> list[tuple[int, float]]:
-        published = self.published
+        published = self.reader.published
         if sort != "relevance":
             reverse = sort == "newest"
             return sorted(
-                ((d, 0.0) for d in docs), key=lambda x: (published[x[0]], x[0]), reverse=reverse
+                ((d, 0.0) for d in docs), key=lambda x: (published(x[0]), x[0]), reverse=reverse
             )
-        scores = self.bm25f(self.ranking_terms(node), docs)
+        scores = bm25f(self.reader, [(t, 1.0) for t in self.ranking_terms(node)], docs)
         ranked = sorted(
             ((d, scores.get(d, 0.0)) for d in docs),
-            key=lambda x: (-x[1], -published[x[0]], x[0]),
+            key=lambda x: (-x[1], -published(x[0]), x[0]),
         )
         return self._title_coverage(node, ranked, published)
-
-    def bm25f(self, terms: list[str], docs: set[int]) -> dict[int, float]:
-        """BM25F scores of ``docs`` for ``terms`` (title weighted :data:`TITLE_BOOST`, body 1).
-
-        Whoosh's BM25F (its ``bm25`` function, B and K1, idf ``log(N / (df + 1)) + 1``,
-        average and byte-quantised document field lengths), summed over terms
-        and fields, read from the posting lists of the documents asked for only.
-        """
-        scores: dict[int, float] = {}
-        if not terms or not docs:
-            return scores
-        model = BM25F()
-        reader = self.reader
-        n_docs = reader.doc_count_all()
-        for term in terms:
-            for fieldname, boost in (("title", TITLE_BOOST), ("body", 1.0)):
-                found = self._term_lists(fieldname, term)
-                hits = [(d, w) for d, w in self._live(found) if d in docs]
-                if not hits:
-                    continue
-                df = sum(info.doc_frequency() for _offset, _deleted, info, _terms in found)
-                idf = math.log(n_docs / (df + 1)) + 1
-                avgfl = reader.field_length(fieldname) / (n_docs or 1) or 1
-                for docnum, tf in hits:
-                    length = reader.doc_field_length(docnum, fieldname, 1) or 1
-                    scores[docnum] = scores.get(docnum, 0.0) + boost * bm25(
-                        idf, tf, length, avgfl, model.B, model.K1
-                    )
-        return scores
 
     def _title_coverage(
         self, node: Node, ranked: list[tuple[int, float]], published
@@ -477,21 +409,21 @@ class Searcher:
         if len(words) < 2 or len(ranked) < 2:
             return ranked
         head = ranked[:RERANK_DEPTH]
-        ids = {self.reader.stored_fields(d)["id"]: d for d, _ in head}
+        ids = {self.reader.article_id(d): d for d, _ in head}
         titles = {ids[aid]: fold(s.title) for aid, s in self.store.summaries(list(ids)).items()}
         rescored = []
         for docnum, score in head:
             title = titles.get(docnum, "")
             covered = sum(1 for w in words if w in title) / len(words)
             rescored.append((docnum, score * (1.0 + COVERAGE_WEIGHT * covered)))
-        rescored.sort(key=lambda x: (-x[1], -published[x[0]], x[0]))
+        rescored.sort(key=lambda x: (-x[1], -published(x[0]), x[0]))
         return rescored + ranked[RERANK_DEPTH:]
 
     # ------------------------------------------------------------------ hits
 
     def hits(self, page: list[tuple[int, float]], terms: list[str]) -> list[Hit]:
         """:class:`Hit` objects for ``(docnum, score)`` pairs, snippets around ``terms``."""
-        ids = [self.reader.stored_fields(d)["id"] for d, _ in page]
+        ids = [self.reader.article_id(d) for d, _ in page]
         summaries = self.store.summaries(ids)
         texts = self.store.texts(ids)
         hits = []
@@ -516,6 +448,44 @@ class Searcher:
                 )
             )
         return hits
+
+
+def bm25f(
+    reader: IndexReader, terms: list[tuple[str, float]], docs: set[int] | None = None
+) -> dict[int, float]:
+    """BM25F scores for weighted ``terms`` (title weighted :data:`TITLE_BOOST`, body 1).
+
+    The one ranking function of search and ``similar``: per term and field
+    ``weight × boost × bm25(idf, tf, length, average length)`` with Whoosh's
+    idf ``log(N / (df + 1)) + 1`` and byte-quantised field lengths, summed.
+    With ``docs``, only those documents are scored (a search scores its
+    matches); without, every document holding a term.
+    """
+    scores: dict[int, float] = {}
+    if not terms or (docs is not None and not docs):
+        return scores
+    n_docs = reader.doc_count_all()
+    for term, weight in terms:
+        for fname, boost in (("title", TITLE_BOOST), ("body", 1.0)):
+            stats = reader.term_stats(fname, term)
+            if stats is None:
+                continue
+            ids, tfs = reader.postings(fname, term)
+            if tfs is None:
+                tfs = [1.0] * len(ids)
+            hits = [(d, tf) for d, tf in zip(ids, tfs, strict=True) if docs is None or d in docs]
+            if not hits:
+                continue
+            idf = math.log(n_docs / (stats.doc_frequency + 1)) + 1
+            avgfl = reader.avg_field_length(fname)
+            factor = weight * boost if weight != 1.0 else boost
+            length = reader.doc_field_length
+            for docnum, tf in hits:
+                fl = length(docnum, fname)
+                scores[docnum] = scores.get(docnum, 0.0) + factor * (
+                    idf * ((tf * (BM25_K1 + 1)) / (tf + BM25_K1 * ((1 - BM25_B) + BM25_B * fl / avgfl)))
+                )
+    return scores
 
 
 def _positive_terms(node: Node, negated: bool = False) -> list[Term]:
@@ -614,11 +584,10 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
     """
     store = open_store(data_dir)
     try:
-        ix = open_index(data_dir)
         alias_table = load_aliases(data_dir) if aliases else None
         for attempt in range(1, SEARCH_ATTEMPTS + 1):
             try:
-                return Searcher(store, ix, alias_table)
+                return Searcher(store, open_reader(data_dir), alias_table)
             except _INDEX_CHANGED as exc:
                 # an ingest merged away a segment between reading the TOC and opening it
                 if attempt == SEARCH_ATTEMPTS:
@@ -632,21 +601,17 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
     raise AssertionError("unreachable")
 
 
-def _pin_segment_files(reader) -> None:  # type: ignore[no-untyped-def]
-    """Open every segment's stored-fields file now (Whoosh caches it per segment).
-
-    Whoosh opens it lazily; an ingest that merges segments meanwhile deletes
-    their files.  A file opened here stays readable after deletion (POSIX).
-    """
-    for leaf, _offset in reader.leaf_readers():
-        if leaf.doc_count_all():
-            leaf.stored_fields(0)
-
-
 def search(
     data_dir: str | Path, text: str, options: SearchOptions | None = None, *, aliases: bool = True
 ) -> SearchResult:
-    """Search the archive at ``data_dir``: the library entry point of ``newsarc search``.
+    """Search the archive at ``data_dir`` with a query string (see :func:`run_query`)."""
+    return run_query(data_dir, parse_query(text), options, aliases=aliases)
+
+
+def run_query(
+    data_dir: str | Path, node: Node, options: SearchOptions | None = None, *, aliases: bool = True
+) -> SearchResult:
+    """Run a parsed query on the embedded archive at ``data_dir``: one page of hits.
 
     While an ingest commits, a segment this search opened may be merged away; the
     search then starts again on the newer commit (a few times at most).
@@ -654,7 +619,7 @@ def search(
     for attempt in range(1, SEARCH_ATTEMPTS + 1):
         with open_searcher(data_dir, aliases=aliases) as searcher:
             try:
-                return searcher.search(text, options)
+                return searcher.run(node, options)
             except NewsarcError:
                 raise
             except _INDEX_CHANGED as exc:
