@@ -17,14 +17,21 @@ Fields:
 ``source``    outlet key; ``author`` folded author names and their words
 ``title``, ``body``   ranked word terms with frequencies (BM25F; title weighted above body)
 ``grams``     recall-only terms, no frequencies (see ``analysis.py``)
+``chars``     every CJK character of the folded title + "\n" + body, with its
+              occurrences as positions (:class:`PositionField`): verbatim
+              matching (unknown names, phrases, ``title:``) is an intersection
+              of position sets, never a read of the text
+``tlen``      column: length of the folded title (its part of ``chars`` positions)
 """
 
 from __future__ import annotations
 
 import heapq
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import accumulate, chain, groupby
+from operator import sub
 from pathlib import Path
 
 from whoosh import columns, fields, formats, index
@@ -33,10 +40,12 @@ from whoosh.writing import SegmentWriter
 
 from newsarc.analysis import Terms
 from newsarc.codec import (
+    POSITION_STRIDE,
     CompactTermInfo,
     CompactTermsReader,
     NewsarcCodec,
     Row,
+    decode_key_gaps,
     decode_postings,
     row_lengths,
 )
@@ -99,6 +108,19 @@ class CountedField(fields.FieldType):
         return False
 
 
+class PositionField(CountedField):
+    """A field of terms with positions: the value is a mapping ``term → [offsets]``.
+
+    Its weights are the occurrence counts; it takes no part in ranking (no
+    field lengths).  :class:`BatchWriter` keeps the positions as keys (see
+    ``codec.py``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(frequencies=True)
+        self.scorable = False
+
+
 def make_schema() -> fields.Schema:
     """The index schema (see the module docstring)."""
     return fields.Schema(
@@ -111,6 +133,8 @@ def make_schema() -> fields.Schema:
         title=CountedField(),
         body=CountedField(),
         grams=CountedField(frequencies=False),
+        chars=PositionField(),
+        tlen=fields.COLUMN(columns.NumericColumn("I")),
     )
 
 
@@ -126,6 +150,10 @@ class IndexDocument:
     title: Terms
     body: Terms
     day: int = 0
+    #: CJK character → its offsets in the folded ``title + "\n" + body``
+    chars: dict[str, list[int]] | None = None
+    #: length of the folded title
+    title_length: int = 0
 
     def fields(self) -> dict:
         """The keyword arguments of ``writer.add_document``."""
@@ -141,6 +169,8 @@ class IndexDocument:
             "title": dict(self.title.words),
             "body": dict(self.body.words),
             "grams": grams,
+            "chars": self.chars or {},
+            "tlen": self.title_length,
         }
 
 
@@ -164,6 +194,8 @@ class BatchWriter(SegmentWriter):
     def __init__(self, ix: index.Index) -> None:
         super().__init__(ix, codec=NewsarcCodec(), compound=False, limitmb=1)
         self._postings: dict[str, dict[bytes, _Postings]] = {}
+        # position keys of the positional field's terms (docnum * POSITION_STRIDE + offset)
+        self._keys: dict[bytes, list[int]] = {}
         # per field: the shortest and longest length in the batch, the bounds every term's info
         # records (Whoosh uses them only to skip blocks in top-N searches)
         self._lengths: dict[str, list[int]] = {}
@@ -184,7 +216,9 @@ class BatchWriter(SegmentWriter):
             length = 0
             if field.indexed:
                 terms = self._postings.setdefault(fieldname, {})
-                if isinstance(field, CountedField):
+                if isinstance(field, PositionField):
+                    self._add_positions(terms, docnum, value)
+                elif isinstance(field, CountedField):
                     length = field.add_postings(terms, docnum, value)
                 else:
                     for tbytes, freq, weight, _vbytes in field.index(value):
@@ -206,6 +240,22 @@ class BatchWriter(SegmentWriter):
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
+
+    def _add_positions(
+        self, terms: dict[bytes, _Postings], docnum: int, value: Mapping[str, list[int]]
+    ) -> None:
+        base = docnum * POSITION_STRIDE
+        allkeys = self._keys
+        for term, offsets in value.items():
+            tbytes = term.encode("utf-8", "surrogatepass")
+            entry = terms.get(tbytes)
+            if entry is None:
+                terms[tbytes] = ([docnum], [float(len(offsets))])
+                allkeys[tbytes] = [base + o for o in offsets]
+            else:
+                entry[0].append(docnum)
+                entry[1].append(float(len(offsets)))
+                allkeys[tbytes].extend(base + o for o in offsets)
 
     def delete_ids(self, ids: Iterable[str]) -> int:
         """Mark the documents with these unique ``id`` values deleted (one reader for all)."""
@@ -252,6 +302,7 @@ class BatchWriter(SegmentWriter):
             writer.finish_field()
         writer.close()
         self._postings.clear()
+        self._keys.clear()
         for reader, _base, _docmap in self._merged:
             reader.close()
         self._merged.clear()
@@ -261,9 +312,11 @@ class BatchWriter(SegmentWriter):
         terms = self._postings[fieldname]
         shortest, longest = self._lengths.get(fieldname, (None, 0))
         add = self.fieldwriter.add_term
+        positional = isinstance(self.schema[fieldname], PositionField)
         for tbytes in sorted(terms):
             ids, weights = terms[tbytes]
-            add(tbytes, ids, weights, shortest, longest)
+            gaps = _key_gaps(ids[0], self._keys[tbytes]) if positional else None
+            add(tbytes, ids, weights, shortest, longest, gaps)
 
     def _write_merged_field(self, fieldname: str) -> None:
         """Merged segments' (and any added documents') lists of one field, term by term.
@@ -276,11 +329,22 @@ class BatchWriter(SegmentWriter):
         sources: list[Iterator[tuple[bytes, int, object]]] = []
         for n, (reader, base, docmap) in enumerate(self._merged):
             sources.append(_segment_parts(n, reader, fieldname, base, docmap))
+        positional = isinstance(self.schema[fieldname], PositionField)
         if fieldname in self._postings:
             shortest, longest = self._lengths.get(fieldname, (None, 0))
             terms = self._postings[fieldname]
             sources.append(
-                (t, len(self._merged), _List(*terms[t], shortest, longest)) for t in sorted(terms)
+                (
+                    t,
+                    len(self._merged),
+                    _List(
+                        *terms[t],
+                        shortest,
+                        longest,
+                        _key_gaps(terms[t][0][0], self._keys[t]) if positional else None,
+                    ),
+                )
+                for t in sorted(terms)
             )
         merged = heapq.merge(*sources, key=lambda item: (item[0], item[1]))
         for tbytes, group in groupby(merged, key=lambda item: item[0]):
@@ -301,7 +365,10 @@ class BatchWriter(SegmentWriter):
                 ]
             minimums = [p.minlength for p in lists if p.minlength is not None]
             maxlength = max(p.maxlength for p in lists)
-            writer.add_term(tbytes, ids, weights, min(minimums) if minimums else None, maxlength)
+            gaps = _join_key_gaps(lists) if positional else None
+            writer.add_term(
+                tbytes, ids, weights, min(minimums) if minimums else None, maxlength, gaps
+            )
 
 
 @dataclass(slots=True)
@@ -312,6 +379,32 @@ class _List:
     weights: Sequence[float] | None
     minlength: int | None
     maxlength: int
+    #: key gaps of a positional list, the first from ``ids[0] * POSITION_STRIDE``
+    key_gaps: array | None = None
+
+
+def _key_gaps(first: int, keys: list[int]) -> array:
+    """Gaps of ascending position keys, the first from document ``first``'s base."""
+    gaps = array("Q", map(sub, keys, chain((first * POSITION_STRIDE,), keys)))
+    return gaps
+
+
+def _join_key_gaps(lists: list[_List]) -> array:
+    """The key gaps of lists of consecutive document runs joined into one (C-level sums)."""
+    out = array("Q")
+    last = None
+    for part in lists:
+        gaps = part.key_gaps
+        if gaps is None or not len(gaps):
+            continue
+        first_key = part.ids[0] * POSITION_STRIDE + gaps[0]
+        if last is None:
+            out.extend(gaps.tolist())
+        else:
+            out.append(first_key - last)
+            out.extend(gaps[1:].tolist())
+        last = part.ids[0] * POSITION_STRIDE + sum(gaps)
+    return out
 
 
 @dataclass(slots=True)
@@ -325,7 +418,8 @@ class _Encoded:
     def decode(self) -> _List:
         row = self.row
         ids, weights = decode_postings(self.data, row[5] + self.shift, row[1])
-        return _List(ids, weights, *row_lengths(row))
+        gaps = decode_key_gaps(self.data, row[1])
+        return _List(ids, weights, *row_lengths(row), gaps if len(gaps) else None)
 
 
 def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, int] | None):  # type: ignore[no-untyped-def]
@@ -344,16 +438,33 @@ def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, 
         keep = [i for i, d in enumerate(whole.ids) if d in docmap]
         if keep:
             weights = whole.weights
+            ids = [docmap[whole.ids[i]] for i in keep]
+            gaps = None
+            if whole.key_gaps is not None:
+                keys = [
+                    docmap[k // POSITION_STRIDE] * POSITION_STRIDE + k % POSITION_STRIDE
+                    for k in _keys_after(whole)
+                    if k // POSITION_STRIDE in docmap
+                ]
+                gaps = _key_gaps(ids[0], keys)
             yield (
                 tbytes,
                 n,
                 _List(
-                    [docmap[whole.ids[i]] for i in keep],
+                    ids,
                     [weights[i] for i in keep] if weights is not None else None,
                     whole.minlength,
                     whole.maxlength,
+                    gaps,
                 ),
             )
+
+
+def _keys_after(part: _List) -> Iterator[int]:
+    """The absolute position keys of a decoded positional list."""
+    gaps = part.key_gaps
+    assert gaps is not None
+    return accumulate(chain((part.ids[0] * POSITION_STRIDE + gaps[0],), gaps[1:]))
 
 
 def index_writer(ix: index.Index) -> IndexWriter:
@@ -517,6 +628,7 @@ class IndexReader:
             self._published = self._reader.column_reader("published")
             self._keys = self._reader.column_reader("key")
             self._days = self._reader.column_reader("day")
+            self._title_lengths = self._reader.column_reader("tlen")
         except BaseException:
             self._reader.close()
             raise
@@ -631,6 +743,59 @@ class IndexReader:
     def doc_field_length(self, docnum: int, field: str) -> int:
         """A document's length in a field (byte-quantised, as Whoosh stores it; at least 1)."""
         return int(self._reader.doc_field_length(docnum, field, 1) or 1)
+
+    # verbatim ----------------------------------------------------------------------
+
+    def substring_docs(self, needle: str, *, title_only: bool = False) -> set[int]:
+        """The live documents whose folded title or body (or title alone) contain ``needle``.
+
+        ``needle`` is a run of CJK characters (``analysis.is_cjk``), folded.
+        Answered from the ``chars`` positions: per segment, the start keys of
+        the rarest character, shifted to each other character's place in the
+        needle and intersected with its keys (C-level set operations), so the
+        cost is that of reading the characters' lists.  A match never spans
+        title and body (a newline lies between them).
+        """
+        if not needle:
+            return set()
+        if len(needle) == 1 and not title_only:
+            return set(self.doc_ids("chars", needle))
+        places: dict[str, list[int]] = {}
+        for k, ch in enumerate(needle):
+            places.setdefault(ch, []).append(k)
+        out: set[int] = set()
+        stride = POSITION_STRIDE
+        for _leaf, offset, deleted, terms in self._segments:
+            infos = []
+            for ch in places:
+                info = terms.lookup("chars", ch.encode("utf-8", "surrogatepass"))
+                if info is None:
+                    break
+                infos.append((info.weight(), ch, info))
+            else:
+                infos.sort(key=lambda x: x[0])
+                starts: set[int] | None = None
+                for _w, ch, info in infos:
+                    for k in places[ch]:
+                        if starts is None:
+                            starts = {key - k for key in terms.keys_of(info)}
+                        else:
+                            starts = {x - k for x in {s + k for s in starts}.intersection(terms.keys_of(info))}
+                        if not starts:
+                            break
+                    if not starts:
+                        break
+                if not starts:
+                    continue
+                length = len(needle)
+                for start in starts:
+                    docnum, at = divmod(start, stride)
+                    if docnum in deleted:
+                        continue
+                    if title_only and at + length > self._title_lengths[docnum + offset]:
+                        continue
+                    out.add(docnum + offset)
+        return out
 
 
 class IndexWriter:

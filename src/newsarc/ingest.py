@@ -26,6 +26,7 @@ from whoosh.index import LockError
 from newsarc.analysis import (
     Segmenter,
     analyze,
+    char_positions,
     fold,
     fold_article,
     jieba_dictionary_path,
@@ -187,6 +188,8 @@ def analyse_article(
         authors=sorted(authors),
         title=analyze(title, segmenter),
         body=analyze(body, segmenter),
+        chars=char_positions(title + "\n" + body),
+        title_length=len(title),
     )
     return title + "\n" + body, doc
 
@@ -523,15 +526,10 @@ def _commit_batch(store: Store, ix, results: list, summary: IngestSummary, on_re
     conn = store.conn
     conn.execute("BEGIN IMMEDIATE")
     rowids = []
-    char_postings: dict[str, list[int]] = {}
     for res, _replace in writes:
         rowid = store.put(res.article, file=_ledger_key(Path(res.article.path)), digest=res.digest)
         res.doc.key = rowid
         rowids.append(rowid)
-        for ch in res.doc.title.chars | res.doc.body.chars:
-            char_postings.setdefault(ch, []).append(rowid)
-    if char_postings:
-        store.add_char_postings(char_postings)
     for entry in ledger:
         store.record_file(*entry)
     conn.execute("COMMIT")

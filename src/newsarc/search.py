@@ -6,10 +6,11 @@ Two questions are answered separately:
 (:func:`newsarc.analysis.segment_query`).  A dictionary word is matched
 exactly by the index (``title``/``body`` words or ``grams``, which hold every
 dictionary word of the text wherever jieba's cut put the boundaries); a
-stretch jieba does not know (崔善姬) is looked up by its characters and words
-and then verified against the stored folded text, as are phrases and
-``title:`` terms.  So a hit set is exactly the set of articles that contain
-the words, whatever the segmentation.
+stretch jieba does not know (崔善姬), a CJK phrase, a single character and a
+``title:`` word are matched exactly by the positions of their characters
+(``IndexReader.substring_docs``).  Only a phrase holding spaces or Latin is
+verified against the stored text.  So a hit set is exactly the set of
+articles that contain the words, whatever the segmentation.
 
 *In what order?*  BM25F over the jieba search-mode words of the pieces, with
 the title weighted above the body; or by publication date.
@@ -26,7 +27,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from newsarc.aliases import Aliases, load_aliases
-from newsarc.analysis import QueryPiece, fold, fold_aligned, is_cjk, search_tokens, segment_query
+from newsarc.analysis import CJK_RUN, QueryPiece, fold, fold_aligned, search_tokens, segment_query
 from newsarc.errors import ArchiveError, NewsarcError, QueryError
 from newsarc.index import IndexReader, open_reader
 from newsarc.query import Node, Not, Or, Term, parse_query
@@ -111,7 +112,6 @@ class Searcher:
         self._alias_docs: dict[tuple[str, str | None], set[int]] = {}
         self._total = store.dictionary_total()
         self._lookup_cache: dict[str, int | None] = {}
-        self._by_key: dict[int, int] | None = None
 
     def close(self) -> None:
         """Release the index and the store."""
@@ -164,14 +164,13 @@ class Searcher:
     def _verify(self, docs: set[int], needle: str, *, title_only: bool = False) -> set[int]:
         """The ``docs`` whose folded title and body (or title, ``title_only``) contain ``needle``.
 
-        The text is folded again from the stored record, as the ingest folded it
-        (the store keeps no folded copy; a title alone comes from its column).
-        One CJK character needs no verifying outside ``title:``: its candidates are
-        the store's character postings, which hold every character of a live
-        article's folded title and body and nothing else (a replaced article's
-        old postings name a rowid that is gone), so verifying cannot remove any.
+        Only for needles with something besides CJK characters (a phrase with a
+        space or Latin, ``title:Tu-160``): the text is folded again from the
+        stored record, as the ingest folded it (a title alone comes from its
+        column), whitespace collapsed.  CJK needles never come here: the
+        index's character positions answer them exactly (:meth:`_cjk_docs`).
         """
-        if not docs or (not title_only and len(needle) == 1 and is_cjk(needle)):
+        if not docs:
             return docs
         ids = {self.reader.article_id(d): d for d in docs}
         out = set()
@@ -180,42 +179,27 @@ class Searcher:
                 out.add(ids[aid])
         return out
 
-    def _piece_docs(self, piece: QueryPiece, fields: tuple[str, ...]) -> tuple[set[int], bool]:
+    def _cjk_docs(self, needle: str, *, title_only: bool) -> set[int]:
+        """Docs whose folded title and body (or title) contain a run of CJK characters, exactly.
+
+        A dictionary word (outside ``title:``) through words ∪ grams, which hold
+        every dictionary word of the text wherever jieba's cut put the
+        boundaries; anything else (an unknown name, a phrase of several words,
+        one character, a ``title:`` word) from the index's character positions.
+        """
+        if not title_only and len(needle) > 1 and self.lookup([needle]):
+            return self._any_field(needle)
+        return self.reader.substring_docs(needle, title_only=title_only)
+
+    def _piece_docs(self, piece: QueryPiece, *, title_only: bool) -> tuple[set[int], bool]:
         """Docs containing ``piece``; the flag says whether they still need verifying.
 
-        A dictionary word is exact through words ∪ grams.  A single character or a
-        stretch jieba does not know is narrowed by the dictionary words inside it
-        and by the store's character postings of its two rarest characters, then
-        verified against the text.
+        Only a Latin piece in a ``title:`` term does (its word postings do not
+        say in which field it was).
         """
         if piece.kind == "latin":
-            return self._any_field(piece.text, tuple(f for f in fields if f != "grams")), False
-        if piece.kind == "word" and len(piece.text) > 1:
-            return self._any_field(piece.text, fields), False
-        docs: set[int] | None = None
-        for part in sorted({p for p in piece.parts if len(p) > 1}, key=len, reverse=True):
-            found = self._any_field(part, fields)
-            docs = found if docs is None else docs & found
-            if not docs:
-                return set(), False
-        singles = [p for p in piece.parts if len(p) == 1]
-        if singles:
-            found = self._char_docs(singles)
-            docs = found if docs is None else docs & found
-        return docs or set(), True
-
-    def _char_docs(self, chars: list[str]) -> set[int]:
-        """Docs that may contain all of ``chars`` (by the two rarest; candidates to verify)."""
-        rowids: set[int] | None = None
-        for ch in sorted(set(chars), key=self.store.char_posting_size)[:2]:
-            found = self.store.char_rowids(ch)
-            rowids = found if rowids is None else rowids & found
-            if not rowids:
-                return set()
-        if self._by_key is None:
-            key = self.reader.key
-            self._by_key = {key(d): d for d in self.reader.live_docs()}
-        return {self._by_key[r] for r in rowids or () if r in self._by_key}
+            return self._any_field(piece.text, ("title", "body")), title_only
+        return self._cjk_docs(piece.text, title_only=title_only), False
 
     # -- alias hook: a plain word (or title: word) that is a variant of an alias group
     # matches any variant of the group; everything else goes to _exact_term_docs.
@@ -264,32 +248,29 @@ class Searcher:
             return self._docs("author", (fold(term.text).strip(),))
         folded = fold(term.text)
         title_only = term.field == "title"
-        fields = ("title", "body", "grams")
         if term.phrase:
             needle = _SPACE.sub(" ", folded).strip()
-            pieces = [p for w in needle.split(" ") for p in self.pieces(w)]
-            docs = self._all_pieces(pieces, fields)
-            return self._verify(docs, needle, title_only=title_only)
+            if CJK_RUN.fullmatch(needle):
+                return self._cjk_docs(needle, title_only=title_only)
+            # spaces, Latin or punctuation: candidates hold every piece, then the text is read
+            docs: set[int] | None = None
+            for piece in (p for w in needle.split(" ") for p in self.pieces(w)):
+                found, _verify = self._piece_docs(piece, title_only=False)
+                docs = found if docs is None else docs & found
+                if not docs:
+                    return set()
+            return self._verify(docs or set(), needle, title_only=title_only)
         result: set[int] | None = None
         for piece in self.pieces(folded):
-            docs, verify = self._piece_docs(piece, fields)
+            docs, verify = self._piece_docs(piece, title_only=title_only)
             if result is not None:
                 docs &= result
-            if verify or title_only:
-                docs = self._verify(docs, piece.text, title_only=title_only)
+            if verify:
+                docs = self._verify(docs, piece.text, title_only=True)
             result = docs
             if not result:
                 break
         return result or set()
-
-    def _all_pieces(self, pieces: list[QueryPiece], fields: tuple[str, ...]) -> set[int]:
-        result: set[int] | None = None
-        for piece in pieces:
-            docs, _verify = self._piece_docs(piece, fields)
-            result = docs if result is None else result & docs
-            if not result:
-                return set()
-        return result if result is not None else set()
 
     def matching(self, node: Node) -> set[int]:
         """The docnums of articles matching a query tree exactly."""
