@@ -24,7 +24,6 @@ article of 1 January is counted in January, as ``stats`` counts years);
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import Counter
@@ -37,7 +36,7 @@ from newsarc.errors import QueryError, UnknownArticle
 from newsarc.ingest import archive_segmenter
 from newsarc.query import Node, parse_query
 from newsarc.records import Hit
-from newsarc.search import Searcher, SearchOptions, bm25f, open_searcher
+from newsarc.search import Searcher, SearchOptions, open_searcher, top_bm25f
 
 PERIODS = ("year", "month", "day")
 #: How many of an article's keywords make the similarity query.
@@ -58,7 +57,6 @@ _STOPWORD_TEXT = """
 """
 #: Function words and reporting verbs that say nothing about an article's subject.
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_LOCAL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMERIC = re.compile(r"[\d.,:/%+\-']+")
 _HAS_WORD_CHAR = re.compile(r"\w")
 
@@ -174,9 +172,7 @@ def similar_in(searcher: Searcher, article_id: str, limit: int = 10) -> list[Hit
         return []
     me = searcher.store.summaries([article_id]).get(article_id)
     own = searcher.reader.docnum(article_id)
-    scores = bm25f(searcher.reader, terms)
-    scores.pop(own, None)
-    page = heapq.nsmallest(limit * 2 + 10, scores.items(), key=lambda x: (-x[1], x[0]))
+    page = top_bm25f(searcher.reader, terms, limit * 2 + 10, () if own is None else (own,))
     highlights = sorted((w for w, _ in terms[:10]), key=len, reverse=True)
     hits = []
     for hit in searcher.hits(page, highlights):
@@ -242,21 +238,27 @@ def timeline_in(
     if flt is not None:
         docs &= flt
     published = searcher.reader.published
+    local_day = searcher.reader.day
     dated = [d for d in docs if published(d)]
-    ids = [searcher.reader.article_id(d) for d in dated]
-    local = {aid: s.published for aid, s in searcher.store.summaries(ids).items()}
-    width = {"year": 4, "month": 7, "day": 10}[by]
     counts: Counter[str] = Counter()
-    for docnum, aid in zip(dated, ids, strict=True):
-        text = local.get(aid, "")
-        counts[
-            text[:width] if _LOCAL_DATE.match(text) else period_label(published(docnum), by)
-        ] += 1
+    for docnum in dated:
+        day = local_day(docnum)
+        counts[_day_label(day, by) if day else period_label(published(docnum), by)] += 1
     rows: list[tuple[str, int]] = []
     if counts:
         first, last = _label_start(min(counts)), _label_start(max(counts))
         rows = [(label, counts.get(label, 0)) for label in _periods(first, last, by)]
     return Timeline(rows=rows, total=len(docs), undated=len(docs) - len(dated))
+
+
+def _day_label(day: int, by: str) -> str:
+    """The period label of a local date given as YYYYMMDD (the index's ``day`` column)."""
+    year, month, date = day // 10000, day // 100 % 100, day % 100
+    if by == "year":
+        return f"{year:04d}"
+    if by == "month":
+        return f"{year:04d}-{month:02d}"
+    return f"{year:04d}-{month:02d}-{date:02d}"
 
 
 def _label_start(label: str) -> int:

@@ -27,6 +27,7 @@ Fields:
 from __future__ import annotations
 
 import heapq
+import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ from operator import sub
 from pathlib import Path
 
 from whoosh import columns, fields, formats, index
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.system import pack_uint
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from newsarc.analysis import Terms
@@ -173,6 +176,8 @@ class IndexDocument:
             "tlen": self.title_length,
         }
 
+
+_LITTLE = sys.byteorder == "little"
 
 #: A posting list being built: ascending document numbers and their weights.
 _Postings = tuple[list[int], list[float]]
@@ -624,16 +629,13 @@ class IndexReader:
                 self._segments.append(
                     (leaf, offset, frozenset(leaf.segment().deleted_docs()), terms)
                 )
-            # opened once, now: Whoosh opens column files per call
-            self._published = self._reader.column_reader("published")
-            self._keys = self._reader.column_reader("key")
-            self._days = self._reader.column_reader("day")
-            self._title_lengths = self._reader.column_reader("tlen")
         except BaseException:
             self._reader.close()
             raise
         self._doc_count_all = self._reader.doc_count_all()
         self._lengths: dict[str, float] = {}
+        self._columns: dict[str, array] = {}
+        self._norms: dict[tuple[str, float, float], list[float]] = {}
 
     def close(self) -> None:
         """Release the index files."""
@@ -668,17 +670,48 @@ class IndexReader:
         ids = self.postings("id", article_id)[0]
         return ids[0] if ids else None
 
+    def column(self, name: str) -> array:
+        """A whole per-document column as an array indexed by docnum: ``key`` (the store's
+        rowid), ``published`` (epoch seconds, 0: unknown), ``day`` (local date as YYYYMMDD,
+        0: unknown), ``tlen`` (folded title length), or a field's length bytes
+        (``title_len``, ``body_len``: Whoosh's byte-quantised lengths)."""
+        found = self._columns.get(name)
+        if found is None:
+            found = self._columns[name] = self._load_column(name)
+        return found
+
+    def _load_column(self, name: str) -> array:
+        """Every segment's column file read whole (big-endian fixed-width values, C-level)."""
+        if name.endswith("_len"):
+            colname, coltype = f"_{name}", LENGTHS_COLUMN
+        else:
+            colname, coltype = name, self._reader.schema[name].column_type
+        out = array(coltype._typecode)
+        for leaf, _offset, _deleted, _terms in self._segments:
+            count = leaf.doc_count_all()
+            values = array(coltype._typecode)
+            perdoc = leaf._perdoc
+            if perdoc.has_column(colname):
+                column = perdoc.column_reader(colname, coltype)
+                stored = min(column._count, count)
+                values.frombytes(column._dbfile.get(column._basepos, stored * values.itemsize))
+                if _LITTLE and values.itemsize > 1:
+                    values.byteswap()
+            values.extend([coltype._default] * (count - len(values)))
+            out.extend(values)
+        return out
+
     def key(self, docnum: int) -> int:
         """The store's rowid of a document."""
-        return int(self._keys[docnum])
+        return int(self.column("key")[docnum])
 
     def published(self, docnum: int) -> int:
         """Publication time of a document, epoch seconds (0: unknown)."""
-        return int(self._published[docnum])
+        return int(self.column("published")[docnum])
 
     def day(self, docnum: int) -> int:
         """Local publication date of a document as YYYYMMDD (0: unknown)."""
-        return int(self._days[docnum])
+        return int(self.column("day")[docnum])
 
     # terms -------------------------------------------------------------------------
 
@@ -742,7 +775,21 @@ class IndexReader:
 
     def doc_field_length(self, docnum: int, field: str) -> int:
         """A document's length in a field (byte-quantised, as Whoosh stores it; at least 1)."""
-        return int(self._reader.doc_field_length(docnum, field, 1) or 1)
+        lbyte = self.column(f"{field}_len")[docnum]
+        return byte_to_length(lbyte) if lbyte else 1
+
+    def length_norms(self, field: str, k1: float, b: float) -> list[float]:
+        """BM25's ``k1 × ((1 − b) + b × length / average length)`` for each length byte (256).
+
+        Index it with ``column(field + "_len")[docnum]``: one lookup per posting.
+        """
+        key = (field, k1, b)
+        norms = self._norms.get(key)
+        if norms is None:
+            avgfl = self.avg_field_length(field)
+            lengths = [byte_to_length(i) if i else 1 for i in range(256)]
+            norms = self._norms[key] = [k1 * ((1 - b) + b * fl / avgfl) for fl in lengths]
+        return norms
 
     # verbatim ----------------------------------------------------------------------
 
@@ -792,7 +839,7 @@ class IndexReader:
                     docnum, at = divmod(start, stride)
                     if docnum in deleted:
                         continue
-                    if title_only and at + length > self._title_lengths[docnum + offset]:
+                    if title_only and at + length > self.column("tlen")[docnum + offset]:
                         continue
                     out.add(docnum + offset)
         return out

@@ -18,9 +18,11 @@ the title weighted above the body; or by publication date.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -29,7 +31,7 @@ from pathlib import Path
 from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import CJK_RUN, QueryPiece, fold, fold_aligned, search_tokens, segment_query
 from newsarc.errors import ArchiveError, NewsarcError, QueryError
-from newsarc.index import IndexReader, open_reader
+from newsarc.index import IndexReader, TermStats, open_reader
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
 from newsarc.store import Store, open_store
@@ -351,9 +353,9 @@ class Searcher:
         flt = self._filter(options)
         if flt is not None:
             docs &= flt
-        ordered = self._order(node, docs, options.sort)
         limit = options.limit
         offset = (max(options.page, 1) - 1) * (limit or 0)
+        ordered = self._order(node, docs, options.sort, None if limit is None else offset + limit)
         page = ordered if limit is None else ordered[offset : offset + limit]
         highlights = self.highlight_terms(node)
         hits = self.hits(page, highlights)
@@ -363,18 +365,33 @@ class Searcher:
                 hit.aliases = self.alias_matches(node, docnums[hit.id])
         return SearchResult(hits, len(docs), offset, time.perf_counter() - started, highlights)
 
-    def _order(self, node: Node, docs: set[int], sort: str) -> list[tuple[int, float]]:
-        published = self.reader.published
+    def _order(
+        self, node: Node, docs: set[int], sort: str, upto: int | None
+    ) -> list[tuple[int, float]]:
+        """``docs`` in result order with their scores: all of them, or (``upto``) at least
+        the first ``upto`` — the head of the order is found without sorting the rest."""
+        published = self.reader.column("published")
         if sort != "relevance":
-            reverse = sort == "newest"
-            return sorted(
-                ((d, 0.0) for d in docs), key=lambda x: (published(x[0]), x[0]), reverse=reverse
-            )
+            sign = -1 if sort == "newest" else 1
+            pairs = ((sign * published[d], sign * d) for d in docs)
+            head = sorted(pairs) if upto is None else heapq.nsmallest(upto, pairs)
+            return [(sign * d, 0.0) for _p, d in head]
         scores = bm25f(self.reader, [(t, 1.0) for t in self.ranking_terms(node)], docs)
+        depth = None if upto is None else max(upto, RERANK_DEPTH)
+        candidates: Iterable[int] = docs
+        if depth is not None and depth < len(docs):
+            # only the documents scoring at least the depth-th best score can be in the head
+            best = heapq.nlargest(depth, scores.values())
+            cutoff = best[-1] if len(best) == depth else 0.0
+            candidates = (
+                docs if cutoff <= 0.0 else [d for d, score in scores.items() if score >= cutoff]
+            )
         ranked = sorted(
-            ((d, scores.get(d, 0.0)) for d in docs),
-            key=lambda x: (-x[1], -published(x[0]), x[0]),
+            ((d, scores.get(d, 0.0)) for d in candidates),
+            key=lambda x: (-x[1], -published[x[0]], x[0]),
         )
+        if depth is not None:
+            ranked = ranked[:depth]
         return self._title_coverage(node, ranked, published)
 
     def _title_coverage(
@@ -397,7 +414,7 @@ class Searcher:
             title = titles.get(docnum, "")
             covered = sum(1 for w in words if w in title) / len(words)
             rescored.append((docnum, score * (1.0 + COVERAGE_WEIGHT * covered)))
-        rescored.sort(key=lambda x: (-x[1], -published(x[0]), x[0]))
+        rescored.sort(key=lambda x: (-x[1], -published[x[0]], x[0]))
         return rescored + ranked[RERANK_DEPTH:]
 
     # ------------------------------------------------------------------ hits
@@ -431,42 +448,104 @@ class Searcher:
         return hits
 
 
-def bm25f(
-    reader: IndexReader, terms: list[tuple[str, float]], docs: set[int] | None = None
-) -> dict[int, float]:
-    """BM25F scores for weighted ``terms`` (title weighted :data:`TITLE_BOOST`, body 1).
+class _FieldScorer:
+    """BM25 contributions of one weighted term in one field (see :func:`bm25f`)."""
 
-    The one ranking function of search and ``similar``: per term and field
-    ``weight × boost × bm25(idf, tf, length, average length)`` with Whoosh's
-    idf ``log(N / (df + 1)) + 1`` and byte-quantised field lengths, summed.
-    With ``docs``, only those documents are scored (a search scores its
-    matches); without, every document holding a term.
-    """
-    scores: dict[int, float] = {}
-    if not terms or (docs is not None and not docs):
-        return scores
-    n_docs = reader.doc_count_all()
+    __slots__ = ("reader", "term", "field", "factor", "idf", "upper")
+
+    def __init__(self, reader: IndexReader, term: str, field: str, factor: float, stats: TermStats) -> None:
+        self.reader = reader
+        self.term = term
+        self.field = field
+        self.factor = factor
+        self.idf = math.log(reader.doc_count_all() / (stats.doc_frequency + 1)) + 1
+        # the best this term can give a document: its largest frequency at the shortest length
+        norm = BM25_K1 * ((1 - BM25_B) + BM25_B * stats.min_length / reader.avg_field_length(field))
+        tf = stats.max_weight
+        self.upper = factor * (self.idf * ((tf * (BM25_K1 + 1)) / (tf + norm)))
+
+    def postings(self) -> tuple[list[int], list[float]]:
+        ids, tfs = self.reader.postings(self.field, self.term)
+        return ids, tfs if tfs is not None else [1.0] * len(ids)
+
+    def add(self, scores: dict[int, float], pairs: Iterable[tuple[int, float]]) -> None:
+        """Add the contributions of ``(docnum, tf)`` pairs to ``scores``."""
+        norms = self.reader.length_norms(self.field, BM25_K1, BM25_B)
+        lengths = self.reader.column(f"{self.field}_len")
+        factor, idf, k1 = self.factor, self.idf, BM25_K1 + 1
+        get = scores.get
+        for docnum, tf in pairs:
+            scores[docnum] = get(docnum, 0.0) + factor * (
+                idf * ((tf * k1) / (tf + norms[lengths[docnum]]))
+            )
+
+
+def _scorers(reader: IndexReader, terms: list[tuple[str, float]]) -> list[_FieldScorer]:
+    out = []
     for term, weight in terms:
         for fname, boost in (("title", TITLE_BOOST), ("body", 1.0)):
             stats = reader.term_stats(fname, term)
-            if stats is None:
-                continue
-            ids, tfs = reader.postings(fname, term)
-            if tfs is None:
-                tfs = [1.0] * len(ids)
-            hits = [(d, tf) for d, tf in zip(ids, tfs, strict=True) if docs is None or d in docs]
-            if not hits:
-                continue
-            idf = math.log(n_docs / (stats.doc_frequency + 1)) + 1
-            avgfl = reader.avg_field_length(fname)
-            factor = weight * boost if weight != 1.0 else boost
-            length = reader.doc_field_length
-            for docnum, tf in hits:
-                fl = length(docnum, fname)
-                scores[docnum] = scores.get(docnum, 0.0) + factor * (
-                    idf * ((tf * (BM25_K1 + 1)) / (tf + BM25_K1 * ((1 - BM25_B) + BM25_B * fl / avgfl)))
-                )
+            if stats is not None:
+                out.append(_FieldScorer(reader, term, fname, weight * boost if weight != 1.0 else boost, stats))
+    return out
+
+
+def bm25f(
+    reader: IndexReader, terms: list[tuple[str, float]], docs: set[int]
+) -> dict[int, float]:
+    """BM25F scores of ``docs`` for weighted ``terms`` (title weighted :data:`TITLE_BOOST`, body 1).
+
+    The ranking function of search and ``similar`` (:func:`top_bm25f`): per
+    term and field ``weight × boost × idf × tf(k1 + 1) / (tf + k1((1 − b) + b ×
+    length / average length))`` with Whoosh's idf ``log(N / (df + 1)) + 1``
+    and byte-quantised field lengths, summed.
+    """
+    scores: dict[int, float] = {}
+    if not docs:
+        return scores
+    for scorer in _scorers(reader, terms):
+        ids, tfs = scorer.postings()
+        scorer.add(scores, ((d, tf) for d, tf in zip(ids, tfs, strict=True) if d in docs))
     return scores
+
+
+def top_bm25f(
+    reader: IndexReader, terms: list[tuple[str, float]], k: int, exclude: Iterable[int] = ()
+) -> list[tuple[int, float]]:
+    """The ``k`` best documents for weighted ``terms`` by :func:`bm25f`, best first (ties: docnum).
+
+    Term at a time with MaxScore pruning: terms go from the highest possible
+    contribution down; once what the remaining terms could add together is
+    below the k-th best score so far, no new document can enter the top, and
+    the remaining (common, low-idf) terms only complete the scores of the
+    candidates, found by bisection in their lists instead of walking them.
+    """
+    scorers = sorted(_scorers(reader, terms), key=lambda sc: -sc.upper)
+    excluded = set(exclude)
+    remaining = sum(sc.upper for sc in scorers)
+    scores: dict[int, float] = {}
+    theta = 0.0
+    closed = False
+    for scorer in scorers:
+        remaining -= scorer.upper
+        ids, tfs = scorer.postings()
+        if not closed:
+            scorer.add(scores, zip(ids, tfs, strict=True))
+        else:
+            pairs = []
+            for docnum in scores:
+                at = bisect_left(ids, docnum)
+                if at < len(ids) and ids[at] == docnum:
+                    pairs.append((docnum, tfs[at]))
+            scorer.add(scores, pairs)
+        for docnum in excluded:
+            scores.pop(docnum, None)
+        if len(scores) >= k:
+            theta = heapq.nlargest(k, scores.values())[-1]
+            if remaining < theta:
+                closed = True
+                scores = {d: v for d, v in scores.items() if v + remaining >= theta}
+    return heapq.nsmallest(k, scores.items(), key=lambda x: (-x[1], x[0]))
 
 
 def _positive_terms(node: Node, negated: bool = False) -> list[Term]:
