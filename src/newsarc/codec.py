@@ -26,12 +26,15 @@ lengths, columns) and replaces the two term files:
     is smaller.  One read and a C-level decode give the whole list, which
     Whoosh's :class:`~whoosh.matching.ListMatcher` serves.
 
-*Positions* (newsarc's ``chars`` field) are kept as *keys*: ``docnum ×
-POSITION_STRIDE + offset``, ascending, stored as gaps after the list's first
-document's base.  So the gaps do not change when a merge moves a segment's
-documents (only where two lists meet), a whole list decodes with
-``itertools.accumulate`` (C speed), and a phrase is an intersection of sets
-of keys shifted by each character's place in it.
+*Positions* (newsarc's ``chars`` field) are kept as *keys*: offsets in the
+segment's texts laid end to end (a document's *base* is where its text
+starts), ascending, stored as gaps — the first one after the base of the
+list's first document — in the narrowest array type, its bytes split into
+planes (all low bytes, then the next …) so that zlib squeezes the mostly-zero
+high bytes: about 1.6 bytes an occurrence.  The gaps do not change when a
+merge moves a segment's documents (only where two lists meet), a whole list
+decodes with ``itertools.accumulate`` (C speed), and a phrase is an
+intersection of sets of keys shifted by each character's place in it.
 
 Postings can be added one by one (Whoosh's ``FieldWriter`` protocol, so any
 Whoosh writer can use the codec) or a whole list at a time
@@ -67,11 +70,8 @@ _TRAILER = struct.Struct("<QQ4s")  # block index offset, its length, magic
 _LITTLE = sys.byteorder == "little"
 _ID_TYPES = "BHI"
 _WEIGHT_KINDS = (None, "B", "H", "f")  # None: every weight is 1.0
-_KEY_TYPES = "HIQ"
+_KEY_TYPES = "BHIQ"
 _HAS_KEYS = 0x40
-#: Keys of positions are ``docnum * POSITION_STRIDE + offset``: more than any field's length
-#: (a file holds at most 20 MB, so at most 20 M characters).
-POSITION_STRIDE = 1 << 25
 
 
 # --------------------------------------------------------------------------- postings
@@ -107,7 +107,7 @@ def encode_postings(
     Document numbers are stored as gaps after the first, which the term's
     info holds: the bytes do not change when a merge renumbers the segment.
     ``key_gaps`` (positional fields) are the gaps between consecutive position
-    keys, the first one taken from ``ids[0] * POSITION_STRIDE``.
+    keys, the first one taken from the base of document ``ids[0]``.
     """
     if len(ids) == 1 and key_gaps is None:  # most terms: one document, weight 1 or a small count
         w = 1.0 if weights is None else weights[0]
@@ -135,7 +135,9 @@ def encode_postings(
         flags |= _HAS_KEYS | (_KEY_TYPES.index(key_code) << 4)
         gaps_array = key_gaps if isinstance(key_gaps, array) and key_gaps.typecode == key_code \
             else array(key_code, key_gaps)
-        body += _le_bytes(gaps_array)
+        raw = _le_bytes(gaps_array)
+        width = gaps_array.itemsize
+        body += b"".join(raw[i::width] for i in range(width)) if width > 1 else raw
     if len(body) >= COMPRESS_MIN_BYTES:
         packed = zlib.compress(body, 6)
         if len(packed) < len(body):
@@ -167,15 +169,24 @@ def decode_key_gaps(data: bytes, count: int) -> array:
     weight_code = _WEIGHT_KINDS[(flags >> 2) & 0x3]
     if weight_code is not None:
         start += array(weight_code).itemsize * count
-    return _from_le(_KEY_TYPES[(flags >> 4) & 0x3], body[start:])
+    code = _KEY_TYPES[(flags >> 4) & 0x3]
+    planes = body[start:]
+    width = array(code).itemsize
+    if width > 1:
+        joined = bytearray(len(planes))
+        size = len(planes) // width
+        for i in range(width):
+            joined[i::width] = planes[i * size : (i + 1) * size]
+        planes = bytes(joined)
+    return _from_le(code, planes)
 
 
-def decode_keys(data: bytes, first: int, count: int) -> Iterator[int]:
-    """The position keys of a positional list whose first document is ``first``, ascending."""
+def decode_keys(data: bytes, base: int, count: int) -> Iterator[int]:
+    """The position keys of a positional list whose first document's base is ``base``, ascending."""
     gaps = decode_key_gaps(data, count)
     if not gaps:
         return iter(())
-    return accumulate(chain((first * POSITION_STRIDE + gaps[0],), islice(gaps, 1, None)))
+    return accumulate(chain((base + gaps[0],), islice(gaps, 1, None)))
 
 
 # --------------------------------------------------------------------------- term info
@@ -492,9 +503,10 @@ class CompactTermsReader(base.TermsReader):
         """The decoded posting list of a term: ``(document numbers, weights or None)``."""
         return decode_postings(self.raw_postings(info.offset, info.length), info._minid, info._df)
 
-    def keys_of(self, info: CompactTermInfo) -> Iterator[int]:
-        """The position keys of a term of a positional field (see :func:`decode_keys`)."""
-        return decode_keys(self.raw_postings(info.offset, info.length), info._minid, info._df)
+    def keys_of(self, info: CompactTermInfo, base: int) -> Iterator[int]:
+        """The position keys of a term of a positional field whose first document's base is
+        ``base`` (see :func:`decode_keys`)."""
+        return decode_keys(self.raw_postings(info.offset, info.length), base, info._df)
 
     def raw_postings(self, offset: int, length: int) -> bytes:
         """An encoded posting list, as :func:`encode_postings` made it (a :data:`Row` ends with both)."""

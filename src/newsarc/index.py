@@ -21,6 +21,8 @@ Fields:
               occurrences as positions (:class:`PositionField`): verbatim
               matching (unknown names, phrases, ``title:``) is an intersection
               of position sets, never a read of the text
+``clen``      column: the document's slot in the segment's position space (the
+              length of its folded title + "\n" + body, plus one)
 ``tlen``      column: length of the folded title (its part of ``chars`` positions)
 """
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 import heapq
 import sys
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, groupby
@@ -43,7 +46,6 @@ from whoosh.writing import SegmentWriter
 
 from newsarc.analysis import Terms
 from newsarc.codec import (
-    POSITION_STRIDE,
     CompactTermInfo,
     CompactTermsReader,
     NewsarcCodec,
@@ -114,14 +116,13 @@ class CountedField(fields.FieldType):
 class PositionField(CountedField):
     """A field of terms with positions: the value is a mapping ``term → [offsets]``.
 
-    Its weights are the occurrence counts; it takes no part in ranking (no
-    field lengths).  :class:`BatchWriter` keeps the positions as keys (see
-    ``codec.py``).
+    Posting lists hold documents without weights, and the positions as keys:
+    offsets in the segment's documents laid end to end, each document taking
+    its ``clen`` slot (see ``codec.py``).  No part in ranking.
     """
 
     def __init__(self) -> None:
-        super().__init__(frequencies=True)
-        self.scorable = False
+        super().__init__(frequencies=False)
 
 
 def make_schema() -> fields.Schema:
@@ -137,6 +138,7 @@ def make_schema() -> fields.Schema:
         body=CountedField(),
         grams=CountedField(frequencies=False),
         chars=PositionField(),
+        clen=fields.COLUMN(columns.NumericColumn("I")),
         tlen=fields.COLUMN(columns.NumericColumn("I")),
     )
 
@@ -157,6 +159,8 @@ class IndexDocument:
     chars: dict[str, list[int]] | None = None
     #: length of the folded title
     title_length: int = 0
+    #: length of the folded ``title + "\n" + body``
+    text_length: int = 0
 
     def fields(self) -> dict:
         """The keyword arguments of ``writer.add_document``."""
@@ -173,6 +177,7 @@ class IndexDocument:
             "body": dict(self.body.words),
             "grams": grams,
             "chars": self.chars or {},
+            "clen": self.text_length + 1,
             "tlen": self.title_length,
         }
 
@@ -199,8 +204,10 @@ class BatchWriter(SegmentWriter):
     def __init__(self, ix: index.Index) -> None:
         super().__init__(ix, codec=NewsarcCodec(), compound=False, limitmb=1)
         self._postings: dict[str, dict[bytes, _Postings]] = {}
-        # position keys of the positional field's terms (docnum * POSITION_STRIDE + offset)
+        # position keys of the positional field's terms, and where each document's slot starts
         self._keys: dict[bytes, list[int]] = {}
+        self._bases: list[int] = []
+        self._end = 0
         # per field: the shortest and longest length in the batch, the bounds every term's info
         # records (Whoosh uses them only to skip blocks in top-N searches)
         self._lengths: dict[str, list[int]] = {}
@@ -213,6 +220,8 @@ class BatchWriter(SegmentWriter):
         docnum = self.docnum
         perdoc = self.perdocwriter
         perdoc.start_doc(docnum)
+        self._bases.append(self._end)
+        self._end += values.get("clen") or 0
         for fieldname in sorted(values):
             value = values[fieldname]
             if value is None:
@@ -249,17 +258,17 @@ class BatchWriter(SegmentWriter):
     def _add_positions(
         self, terms: dict[bytes, _Postings], docnum: int, value: Mapping[str, list[int]]
     ) -> None:
-        base = docnum * POSITION_STRIDE
+        base = self._bases[docnum]
         allkeys = self._keys
         for term, offsets in value.items():
             tbytes = term.encode("utf-8", "surrogatepass")
             entry = terms.get(tbytes)
             if entry is None:
-                terms[tbytes] = ([docnum], [float(len(offsets))])
+                terms[tbytes] = ([docnum], [1.0])
                 allkeys[tbytes] = [base + o for o in offsets]
             else:
                 entry[0].append(docnum)
-                entry[1].append(float(len(offsets)))
+                entry[1].append(1.0)
                 allkeys[tbytes].extend(base + o for o in offsets)
 
     def delete_ids(self, ids: Iterable[str]) -> int:
@@ -283,6 +292,10 @@ class BatchWriter(SegmentWriter):
             n for n in reader.indexed_field_names() if n in self.schema
         }
         docmap = self.write_per_doc(names, reader)
+        slots = column_values(reader, "clen")
+        for old in range(reader.doc_count_all()) if docmap is None else sorted(docmap):
+            self._bases.append(self._end)
+            self._end += slots[old]
         if docmap is None:
             # Whoosh re-adds byte-quantised lengths; without deletions the exact totals are known
             totals = self.perdocwriter._fieldlengths
@@ -320,7 +333,7 @@ class BatchWriter(SegmentWriter):
         positional = isinstance(self.schema[fieldname], PositionField)
         for tbytes in sorted(terms):
             ids, weights = terms[tbytes]
-            gaps = _key_gaps(ids[0], self._keys[tbytes]) if positional else None
+            gaps = _key_gaps(self._bases[ids[0]], self._keys[tbytes]) if positional else None
             add(tbytes, ids, weights, shortest, longest, gaps)
 
     def _write_merged_field(self, fieldname: str) -> None:
@@ -333,7 +346,7 @@ class BatchWriter(SegmentWriter):
         writer = self.fieldwriter
         sources: list[Iterator[tuple[bytes, int, object]]] = []
         for n, (reader, base, docmap) in enumerate(self._merged):
-            sources.append(_segment_parts(n, reader, fieldname, base, docmap))
+            sources.append(_segment_parts(n, reader, fieldname, base, docmap, self._bases))
         positional = isinstance(self.schema[fieldname], PositionField)
         if fieldname in self._postings:
             shortest, longest = self._lengths.get(fieldname, (None, 0))
@@ -346,7 +359,7 @@ class BatchWriter(SegmentWriter):
                         *terms[t],
                         shortest,
                         longest,
-                        _key_gaps(terms[t][0][0], self._keys[t]) if positional else None,
+                        _key_gaps(self._bases[terms[t][0][0]], self._keys[t]) if positional else None,
                     ),
                 )
                 for t in sorted(terms)
@@ -370,7 +383,7 @@ class BatchWriter(SegmentWriter):
                 ]
             minimums = [p.minlength for p in lists if p.minlength is not None]
             maxlength = max(p.maxlength for p in lists)
-            gaps = _join_key_gaps(lists) if positional else None
+            gaps = _join_key_gaps(lists, self._bases) if positional else None
             writer.add_term(
                 tbytes, ids, weights, min(minimums) if minimums else None, maxlength, gaps
             )
@@ -384,31 +397,34 @@ class _List:
     weights: Sequence[float] | None
     minlength: int | None
     maxlength: int
-    #: key gaps of a positional list, the first from ``ids[0] * POSITION_STRIDE``
+    #: key gaps of a positional list, the first from the base of document ``ids[0]``
     key_gaps: array | None = None
 
 
-def _key_gaps(first: int, keys: list[int]) -> array:
-    """Gaps of ascending position keys, the first from document ``first``'s base."""
-    gaps = array("Q", map(sub, keys, chain((first * POSITION_STRIDE,), keys)))
-    return gaps
+def _key_gaps(base: int, keys: list[int]) -> array:
+    """Gaps of ascending position keys, the first from ``base`` (its first document's)."""
+    return array("Q", map(sub, keys, chain((base,), keys)))
 
 
-def _join_key_gaps(lists: list[_List]) -> array:
-    """The key gaps of lists of consecutive document runs joined into one (C-level sums)."""
+def _join_key_gaps(lists: list[_List], bases: list[int]) -> array:
+    """The key gaps of lists of consecutive document runs joined into one (C-level sums).
+
+    ``bases`` are the new segment's document bases; only where two lists meet
+    is a gap computed anew.
+    """
     out = array("Q")
     last = None
     for part in lists:
         gaps = part.key_gaps
         if gaps is None or not len(gaps):
             continue
-        first_key = part.ids[0] * POSITION_STRIDE + gaps[0]
+        base = bases[part.ids[0]]
         if last is None:
             out.extend(gaps.tolist())
         else:
-            out.append(first_key - last)
+            out.append(base + gaps[0] - last)
             out.extend(gaps[1:].tolist())
-        last = part.ids[0] * POSITION_STRIDE + sum(gaps)
+        last = base + sum(gaps)
     return out
 
 
@@ -427,9 +443,15 @@ class _Encoded:
         return _List(ids, weights, *row_lengths(row), gaps if len(gaps) else None)
 
 
-def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, int] | None):  # type: ignore[no-untyped-def]
-    """``(term, n, list)`` of a segment's field, renumbered for the merged segment, deleted documents dropped."""
+def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, int] | None,  # type: ignore[no-untyped-def]
+                   bases: list[int]):
+    """``(term, n, list)`` of a segment's field, renumbered for the merged segment, deleted documents dropped.
+
+    ``bases`` are the new segment's document bases (positions of documents that
+    move are recomputed only when the segment has deletions).
+    """
     terms = reader._terms
+    old_bases: list[int] | None = None
     if not isinstance(terms, CompactTermsReader):
         raise ArchiveError(
             "cannot merge a segment not written by newsarc's codec (run `newsarc reindex`)"
@@ -446,12 +468,15 @@ def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, 
             ids = [docmap[whole.ids[i]] for i in keep]
             gaps = None
             if whole.key_gaps is not None:
-                keys = [
-                    docmap[k // POSITION_STRIDE] * POSITION_STRIDE + k % POSITION_STRIDE
-                    for k in _keys_after(whole)
-                    if k // POSITION_STRIDE in docmap
-                ]
-                gaps = _key_gaps(ids[0], keys)
+                if old_bases is None:
+                    old_bases = list(accumulate(column_values(reader, "clen"), initial=0))
+                keys = []
+                for key in _keys_after(whole, old_bases[whole.ids[0]]):
+                    old = bisect_right(old_bases, key) - 1
+                    new = docmap.get(old)
+                    if new is not None:
+                        keys.append(bases[new] + key - old_bases[old])
+                gaps = _key_gaps(bases[ids[0]], keys)
             yield (
                 tbytes,
                 n,
@@ -465,11 +490,31 @@ def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, 
             )
 
 
-def _keys_after(part: _List) -> Iterator[int]:
-    """The absolute position keys of a decoded positional list."""
+def _keys_after(part: _List, base: int) -> Iterator[int]:
+    """The position keys of a decoded positional list whose first document's base is ``base``."""
     gaps = part.key_gaps
     assert gaps is not None
-    return accumulate(chain((part.ids[0] * POSITION_STRIDE + gaps[0],), gaps[1:]))
+    return accumulate(chain((base + gaps[0],), gaps[1:]))
+
+
+def column_values(reader, name: str) -> array:  # type: ignore[no-untyped-def]
+    """A numeric column of one segment (a Whoosh ``SegmentReader``) read whole: one value per
+    document, indexed by its number in the segment (C-level: the file's big-endian values)."""
+    if name.endswith("_len"):
+        colname, coltype = f"_{name}", LENGTHS_COLUMN
+    else:
+        colname, coltype = name, reader.schema[name].column_type
+    count = reader.doc_count_all()
+    values = array(coltype._typecode)
+    perdoc = reader._perdoc
+    if perdoc.has_column(colname):
+        column = perdoc.column_reader(colname, coltype)
+        stored = min(column._count, count)
+        values.frombytes(column._dbfile.get(column._basepos, stored * values.itemsize))
+        if _LITTLE and values.itemsize > 1:
+            values.byteswap()
+    values.extend([coltype._default] * (count - len(values)))
+    return values
 
 
 def index_writer(ix: index.Index) -> IndexWriter:
@@ -636,6 +681,7 @@ class IndexReader:
         self._lengths: dict[str, float] = {}
         self._columns: dict[str, array] = {}
         self._norms: dict[tuple[str, float, float], list[float]] = {}
+        self._segment_bases: dict[int, list[int]] = {}
 
     def close(self) -> None:
         """Release the index files."""
@@ -681,24 +727,12 @@ class IndexReader:
         return found
 
     def _load_column(self, name: str) -> array:
-        """Every segment's column file read whole (big-endian fixed-width values, C-level)."""
-        if name.endswith("_len"):
-            colname, coltype = f"_{name}", LENGTHS_COLUMN
-        else:
-            colname, coltype = name, self._reader.schema[name].column_type
-        out = array(coltype._typecode)
-        for leaf, _offset, _deleted, _terms in self._segments:
-            count = leaf.doc_count_all()
-            values = array(coltype._typecode)
-            perdoc = leaf._perdoc
-            if perdoc.has_column(colname):
-                column = perdoc.column_reader(colname, coltype)
-                stored = min(column._count, count)
-                values.frombytes(column._dbfile.get(column._basepos, stored * values.itemsize))
-                if _LITTLE and values.itemsize > 1:
-                    values.byteswap()
-            values.extend([coltype._default] * (count - len(values)))
-            out.extend(values)
+        """Every segment's column read whole, joined (C-level)."""
+        parts = [column_values(leaf, name) for leaf, _offset, _deleted, _terms in self._segments]
+        out = parts[0] if len(parts) == 1 else array(parts[0].typecode if parts else "q")
+        if len(parts) > 1:
+            for part in parts:
+                out.extend(part)
         return out
 
     def key(self, docnum: int) -> int:
@@ -811,38 +845,52 @@ class IndexReader:
         for k, ch in enumerate(needle):
             places.setdefault(ch, []).append(k)
         out: set[int] = set()
-        stride = POSITION_STRIDE
-        for _leaf, offset, deleted, terms in self._segments:
+        length = len(needle)
+        for n, (_leaf, offset, deleted, terms) in enumerate(self._segments):
             infos = []
             for ch in places:
                 info = terms.lookup("chars", ch.encode("utf-8", "surrogatepass"))
                 if info is None:
                     break
-                infos.append((info.weight(), ch, info))
+                infos.append((info.doc_frequency(), ch, info))
             else:
+                bases = self._bases(n)
                 infos.sort(key=lambda x: x[0])
                 starts: set[int] | None = None
-                for _w, ch, info in infos:
+                for _df, ch, info in infos:
+                    keys: Iterable[int] = terms.keys_of(info, bases[info._minid])
+                    if len(places[ch]) > 1:  # a character the needle repeats: read its keys once
+                        keys = set(keys)
                     for k in places[ch]:
                         if starts is None:
-                            starts = {key - k for key in terms.keys_of(info)}
+                            starts = {key - k for key in keys}
                         else:
-                            starts = {x - k for x in {s + k for s in starts}.intersection(terms.keys_of(info))}
+                            starts = {x - k for x in {s + k for s in starts}.intersection(keys)}
                         if not starts:
                             break
                     if not starts:
                         break
                 if not starts:
                     continue
-                length = len(needle)
+                tlen = self.column("tlen") if title_only else None
                 for start in starts:
-                    docnum, at = divmod(start, stride)
+                    docnum = bisect_right(bases, start) - 1
                     if docnum in deleted:
                         continue
-                    if title_only and at + length > self.column("tlen")[docnum + offset]:
+                    if tlen is not None and start - bases[docnum] + length > tlen[docnum + offset]:
                         continue
                     out.add(docnum + offset)
         return out
+
+    def _bases(self, n: int) -> list[int]:
+        """Where each document of segment ``n`` starts in its position space."""
+        found = self._segment_bases.get(n)
+        if found is None:
+            leaf = self._segments[n][0]
+            found = self._segment_bases[n] = list(
+                accumulate(column_values(leaf, "clen"), initial=0)
+            )
+        return found
 
 
 class IndexWriter:

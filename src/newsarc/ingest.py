@@ -190,6 +190,7 @@ def analyse_article(
         body=analyze(body, segmenter),
         chars=char_positions(title + "\n" + body),
         title_length=len(title),
+        text_length=len(title) + 1 + len(body),
     )
     return title + "\n" + body, doc
 
