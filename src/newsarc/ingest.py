@@ -27,6 +27,7 @@ from whoosh.index import Index, LockError
 from newsarc.analysis import (
     Segmenter,
     analyze,
+    char_positions,
     fold,
     fold_article,
     jieba_dictionary_path,
@@ -266,6 +267,9 @@ def analyse_article(
         authors=sorted(authors),
         title=analyze(title, segmenter),
         body=analyze(body, segmenter),
+        chars=char_positions(title + "\n" + body),
+        title_length=len(title),
+        text_length=len(title) + 1 + len(body),
     )
     return title + "\n" + body, doc
 
@@ -823,18 +827,12 @@ def _store_versions(
 def _store_batch(
     store: Store, sightings: dict[str, list[Analysed]], ledger: list[LedgerEntry], counts: _Counts
 ) -> tuple[list[tuple[Analysed, bool]], list[int]]:
-    """Store the batch's versions (articles not yet indexed), their character postings and the
-    ledger rows in one transaction; returns the articles written and their rowids (set as their
-    index documents' keys)."""
-    char_postings: dict[str, list[int]] = {}
+    """Store the batch's versions (articles not yet indexed) and the ledger rows in one
+    transaction; returns the articles written and their rowids (set as their index documents'
+    keys)."""
     with store.transaction():
         writes = _store_versions(store, sightings, counts)
         rowids = [res.doc.key for res, _replace in writes]
-        for res, _replace in writes:
-            for ch in res.doc.title.chars | res.doc.body.chars:
-                char_postings.setdefault(ch, []).append(res.doc.key)
-        if char_postings:
-            store.add_char_postings(char_postings)
         for entry in ledger:
             store.record_file(*entry)
     return writes, rowids
@@ -844,10 +842,10 @@ def _index_batch(ix, writes: list[tuple[Analysed, bool]]) -> None:  # type: igno
     """Add the articles to the index as one segment, deleting the versions they replace."""
     writer = index_writer(ix)
     try:
-        writer.delete_ids(res.article.id for res, replace in writes if replace)
+        writer.delete(res.article.id for res, replace in writes if replace)
         for res, _replace in writes:
-            writer.add_document(**res.doc.fields())
-        writer.commit(merge=False)  # merged once at the end: see merge_segments
+            writer.add(res.doc)
+        writer.commit()  # merged by the caller: see merge_segments
     except BaseException:
         writer.cancel()
         raise
@@ -875,10 +873,10 @@ def _reindex(
                 _folded, doc = analyse_article(article, segmenter, key=rowid)
                 docs.append(doc)
                 progress("index", i + len(docs), total)
-            writer.delete_ids(doc.id for doc in docs)
+            writer.delete(doc.id for doc in docs)
             for doc in docs:
-                writer.add_document(**doc.fields())
-            writer.commit(merge=False)
+                writer.add(doc)
+            writer.commit()
         except BaseException:
             writer.cancel()
             raise
