@@ -43,7 +43,6 @@ from newsarc.index import (
     open_index,
 )
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock
-from newsarc.parse import parse_bytes
 from newsarc.records import Article
 from newsarc.store import (
     DB_NAME,
@@ -221,6 +220,8 @@ def _work(task: tuple[str, tuple[int, int, str] | None]) -> Analysed | tuple[str
         digest = hashlib.sha1(data).hexdigest()
         if known is not None and known[2] == digest:
             return path
+        from newsarc.parse import parse_bytes  # here: commands that only re-analyse need no parser
+
         article = parse_bytes(data, path)
         _folded, doc = analyse_article(article, _SEGMENTER)
         article.html = ""
