@@ -111,3 +111,38 @@ def test_search_phrases_names_and_title_terms_are_exact(
         got = {hit["id"] for hit in jsonl(result.stdout)}
         assert got == want, (query, sorted(got ^ want)[:5])
         assert result.exit_code == (0 if want else 1)
+
+
+def test_edges_of_verbatim_matching(tmp_path: Path) -> None:
+    """A match never joins title and body; repeated characters; a title: match must end in the title."""
+    src = tmp_path / "src"
+    src.mkdir()
+    bodies = {
+        "a": ("特首訪問香", "<p>港島居民說哈哈，不是哈哈哈。</p>"),
+        "b": ("哈哈哈大笑", "<p>本文與標題無關：訪問</p>"),
+        "c": ("訪問香港", "<p>崔善姬與崔善見面</p><p>姬</p>"),
+    }
+    for name, (title, body) in bodies.items():
+        (src / f"{name}.txt").write_text(
+            f"<!--1694965143000-->\n[{title}](https://www.voachinese.com/a/edge-{name}.html)\n------\n\n"
+            f"<div><i>Sun, 17 Sep 2023 15:33:48 GMT</i></div>{body}\n",
+            encoding="utf-8",
+        )
+    data = tmp_path / "data"
+    assert run("ingest", str(src), data=data).exit_code == 0
+
+    def titles(*query: str) -> list[str]:
+        return sorted(h["title"] for h in jsonl(run("search", *query, "--json", "--no-aliases", data=data).stdout))
+
+    assert titles("香港") == ["訪問香港"]  # 香 ends a title, 港 starts its body: no match
+    assert titles('"香港島"') == []
+    assert titles("title:香") == ["特首訪問香", "訪問香港"]
+    assert titles("title:香港") == ["訪問香港"]
+    assert titles("哈哈哈") == ["哈哈哈大笑", "特首訪問香"]
+    assert titles("title:哈哈哈") == ["哈哈哈大笑"]
+    assert titles("title:哈哈哈大笑") == ["哈哈哈大笑"]
+    assert titles("title:哈哈哈大笑了") == []
+    assert titles("崔善姬") == ["訪問香港"]
+    assert titles('"崔善见"') == ["訪問香港"]
+    assert titles('"崔善姬 姬"') == []  # paragraphs are joined by a newline, seen as a space
+    assert titles('"崔善见面 姬"') == ["訪問香港"]

@@ -45,7 +45,6 @@ from newsarc.index import (
     open_index,
 )
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock
-from newsarc.parse import MAX_FILE_BYTES, parse_bytes, too_large
 from newsarc.records import Article
 from newsarc.store import (
     DB_NAME,
@@ -283,6 +282,9 @@ def local_day(published: str) -> int:
 def _work(task: FileTask) -> FileResult:
     """Worker: read, parse and analyse one file."""
     assert _SEGMENTER is not None
+    # the parser is imported here: commands that only re-analyse stored articles need none
+    from newsarc.parse import MAX_FILE_BYTES, parse_bytes, too_large
+
     try:
         st = os.stat(task.path)
         if st.st_size > MAX_FILE_BYTES:
@@ -313,6 +315,8 @@ def _work(task: FileTask) -> FileResult:
 def _work_blob(task: BlobTask) -> FileResult:
     """Worker: parse and analyse one version of a file from a git mirror."""
     assert _SEGMENTER is not None
+    from newsarc.parse import parse_bytes
+
     try:
         article = parse_bytes(task.data, task.name, archived_ms=task.archived_ms)
         _folded, doc = analyse_article(article, _SEGMENTER)
