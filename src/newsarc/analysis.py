@@ -291,8 +291,8 @@ class QueryPiece:
     """One unit of a query word after segmentation.
 
     ``kind`` is ``"word"`` (a dictionary word: exact through the index),
-    ``"chars"`` (CJK jieba does not know: found by its characters, then verified
-    against the text), or ``"latin"`` (a Latin/number token: exact word match).
+    ``"chars"`` (CJK jieba does not know: matched verbatim from the positions of
+    its characters), or ``"latin"`` (a Latin/number token: exact word match).
     """
 
     text: str

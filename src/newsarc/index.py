@@ -2,9 +2,10 @@
 
 Analysis happens before the index (in worker processes during ingest), so the
 text fields take *pre-counted terms* (:class:`CountedField`) instead of running
-an analyzer inside Whoosh.  No positions or term vectors are stored: phrases
-and unknown names are verified against the stored text (see ``search.py``),
-so nothing on disk is kept that no query reads.  Segments are written with
+an analyzer inside Whoosh.  No term vectors are stored, and positions only
+in the ``chars`` field (every CJK character's offsets), from which unknown
+names, CJK phrases and ``title:`` words are matched verbatim
+(:meth:`IndexReader.substring_docs`).  Segments are written with
 :class:`~newsarc.codec.NewsarcCodec` (compact term dictionary and postings) by
 :class:`BatchWriter`, which collects a batch's posting lists in memory and
 writes each list whole; :func:`merge_segments` merges segments list by list.
