@@ -65,7 +65,7 @@ def recall_precision(data: Path, terms: list[str]) -> None:
     segmenter = Segmenter()
     with open_searcher(data, aliases=False) as s:
         reader = s.reader
-        id_of = {d: reader.stored_fields(d)["id"] for d in reader.all_doc_ids()}
+        id_of = {d: reader.article_id(d) for d in reader.live_docs()}
         folded = {}
         rows = s.store.conn.execute("SELECT id FROM articles")
         all_ids = [r[0] for r in rows]

@@ -11,6 +11,7 @@ from newsarc.analysis import (
     CJK_RUN,
     Segmenter,
     analyze,
+    char_positions,
     fold,
     jieba_dictionary_path,
     latin_tokens,
@@ -50,10 +51,17 @@ def test_analyze_words_and_grams(segmenter: Segmenter) -> None:
     assert list(terms.words) == [
         "北京", "普京", "和普京", "在", "北朝", "朝鲜", "北朝鲜", "会晤", "崔善", "姬", "tu-160", "tu", "160",
     ]
-    # every dictionary word that search mode did not emit (here: none), and every character
+    # every dictionary word that search mode did not emit (here: none)
     assert terms.grams == set()
-    assert terms.chars == set("北京和普京在北朝鲜会晤崔善姬")
     assert analyze(fold("中朝鲜明对比"), segmenter).grams >= {"朝鲜"}
+
+
+def test_char_positions_are_offsets_of_every_cjk_character() -> None:
+    text = fold("崔善姬說：嘅 Tu-160\n善")
+    positions = char_positions(text)
+    assert positions == {"崔": [0], "善": [1, 14], "姬": [2], "说": [3], "嘅": [5]}
+    for ch, offsets in positions.items():
+        assert all(text[at] == ch for at in offsets)
 
 
 def test_segment_query_splits_dictionary_words_and_keeps_unknown_names(lookup) -> None:  # type: ignore[no-untyped-def]
@@ -111,7 +119,7 @@ def test_full_mode_covers_every_dictionary_word(segmenter: Segmenter) -> None:
     words = {w for w, f in read_dictionary(jieba_dictionary_path()) if f and len(w) <= 6}
     text = fold(parse_file(SEEDS / "004_b5702a1fdfafb872.txt").text)
     terms = analyze(text, segmenter)
-    indexed = set(terms.words) | terms.grams | terms.chars
+    indexed = set(terms.words) | terms.grams | set(char_positions(text))
     for run in CJK_RUN.findall(text):
         for i in range(len(run)):
             for j in range(i + 1, min(len(run), i + 6) + 1):

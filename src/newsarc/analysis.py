@@ -17,10 +17,10 @@ Folded text is then cut into three kinds of terms (see :func:`analyze`):
     ``words`` ∪ ``grams``, wherever jieba's cut put the boundaries in this
     document.
 ``chars``
-    the distinct CJK characters (all of them, also those jieba's dictionary
-    lacks): a string jieba does not know (崔善姬) is found through them and then
-    verified against the article's folded text.  The store keeps
-    these postings, not Whoosh (see ``store.Store.add_char_postings``).
+    every CJK character with its offsets (:func:`char_positions`; all of
+    them, also those jieba's dictionary lacks): a string jieba does not know
+    (崔善姬), a phrase or a ``title:`` word is found exactly by intersecting
+    its characters' positions (``index.IndexReader.substring_docs``).
 
 Segmentation uses ``rjieba`` (the jieba-rs binding: same dictionary, same
 tokens, ~28× faster); ``tests/test_analysis.py`` proves token identity with
@@ -237,11 +237,23 @@ class Segmenter:
 
 @dataclass(slots=True)
 class Terms:
-    """The terms of one text: ranked ``words`` with counts, recall-only ``grams``, and its CJK ``chars``."""
+    """The terms of one text: ranked ``words`` with counts and recall-only ``grams``."""
 
     words: Counter[str]
     grams: set[str]
-    chars: set[str]
+
+
+def char_positions(folded: str) -> dict[str, list[int]]:
+    """Every CJK character of ``folded`` → its offsets in it, ascending."""
+    out: dict[str, list[int]] = {}
+    for m in CJK_RUN.finditer(folded):
+        for at, ch in enumerate(m.group(), m.start()):
+            found = out.get(ch)
+            if found is None:
+                out[ch] = [at]
+            else:
+                found.append(at)
+    return out
 
 
 def fold_article(title: str, text: str = "", captions: Iterable[str] = ()) -> tuple[str, str]:
@@ -259,17 +271,13 @@ def analyze(folded: str, segmenter: Segmenter) -> Terms:
     """Cut already-folded text into :class:`Terms` (see the module docstring)."""
     words: Counter[str] = Counter()
     full: set[str] = set()
-    chars: set[str] = set()
     for cjk, chunk in split_runs(folded):
         if cjk:
             words.update(segmenter.cut_for_search(chunk))
             full.update(segmenter.cut_all(chunk))
-            # every character of the run: jieba's full mode leaves out characters that are
-            # not in its dictionary (the Cantonese 嘅 佢 哋 咗 …), which must be found too
-            chars.update(chunk)
         else:
             words.update(latin_tokens(chunk))
-    return Terms(words=words, grams={t for t in full if len(t) > 1}.difference(words), chars=chars)
+    return Terms(words=words, grams={t for t in full if len(t) > 1}.difference(words))
 
 
 # --------------------------------------------------------------------------- query side
@@ -283,8 +291,8 @@ class QueryPiece:
     """One unit of a query word after segmentation.
 
     ``kind`` is ``"word"`` (a dictionary word: exact through the index),
-    ``"chars"`` (CJK jieba does not know: found by its characters, then verified
-    against the text), or ``"latin"`` (a Latin/number token: exact word match).
+    ``"chars"`` (CJK jieba does not know: matched verbatim from the positions of
+    its characters), or ``"latin"`` (a Latin/number token: exact word match).
     """
 
     text: str

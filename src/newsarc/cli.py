@@ -457,21 +457,25 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 
     Exit code 0 with hits, 1 with none, 2 for a malformed query or a usage error.
     """
+    from newsarc.engine import embedded_dir, open_engine
+    from newsarc.query import parse_query
     from newsarc.render import render_hits, render_hits_json, render_search_summary
     from newsarc.search import SearchOptions
-    from newsarc.search import search as run_search
 
     options = SearchOptions(sources=sources, since=since, until=until, sort=sort,
                             limit=None if show_all else limit, page=1 if show_all else page,
                             all_versions=all_versions)
+    text = " ".join(query)
+    node = parse_query(text)
+    engine = open_engine(_data_dir(ctx, data))
     counts = None
     if facets:
         from newsarc.research import search_with_facets
 
-        result, counts = search_with_facets(_data_dir(ctx, data), " ".join(query), options,
+        result, counts = search_with_facets(embedded_dir(engine, "search --facets"), text, options,
                                             aliases=not no_aliases)
     else:
-        result = run_search(_data_dir(ctx, data), " ".join(query), options, aliases=not no_aliases)
+        result = engine.search(node, options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
         render_hits_json(result.hits, out)
@@ -583,11 +587,11 @@ def show(ctx: click.Context, article_ids: tuple[str, ...], as_json: bool, as_htm
 
 
 def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int, color: str) -> Any:
-    """Run ``func(data_dir, article_id, limit)``; an ambiguous id lists the candidates and exits 1."""
+    """Run ``func(article_id, limit)``; an ambiguous id lists the candidates and exits 1."""
     from newsarc.store import open_store
 
     try:
-        return func(data_dir, article_id, limit)
+        return func(article_id, limit)
     except AmbiguousArticle as exc:
         with open_store(data_dir) as store:
             _exit_ambiguous(store, exc, color)
@@ -634,10 +638,11 @@ def similar(ctx: click.Context, article_id: str, limit: int, as_json: bool, colo
 
     Exit code 0 with hits, 1 with none or for an unknown id.
     """
-    from newsarc.explore import similar as run_similar
+    from newsarc.engine import open_engine
     from newsarc.render import render_hits, render_hits_json, render_no_hits
 
-    _full, hits = _explore_id(run_similar, _data_dir(ctx, data), article_id, limit, color)
+    data_dir = _data_dir(ctx, data)
+    _full, hits = _explore_id(open_engine(data_dir).similar, data_dir, article_id, limit, color)
     out = _stdout()
     if as_json:
         render_hits_json(hits, out)
@@ -682,15 +687,20 @@ def timeline(ctx: click.Context, query: tuple[str, ...], by: str, sources: tuple
     Exit code 0 with hits, 1 with none ("no hits" on stderr), 2 for a malformed
     query or a usage error.
     """
-    from newsarc.explore import timeline as run_timeline
+    from newsarc.engine import embedded_dir, open_engine
+    from newsarc.query import parse_query
     from newsarc.render import render_no_hits, render_timeline, render_timeline_json
     from newsarc.search import SearchOptions
 
     options = SearchOptions(sources=sources, since=since, until=until)
+    text = " ".join(query)
+    node = parse_query(text)
+    engine = open_engine(_data_dir(ctx, data))
     if split == "source":
-        _timeline_by_source(_data_dir(ctx, data), " ".join(query), by, options, as_json, no_aliases, color)
+        _timeline_by_source(embedded_dir(engine, "timeline --split source"), text, by, options,
+                            as_json, no_aliases, color)
         return
-    result = run_timeline(_data_dir(ctx, data), " ".join(query), by, options, aliases=not no_aliases)
+    result = engine.timeline(node, by, options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
         render_timeline_json(result.rows, out)
@@ -791,10 +801,11 @@ def keywords(ctx: click.Context, article_id: str, limit: int, as_json: bool, col
       newsarc keywords 4826
       newsarc keywords 4826 -n 5 --json
     """
-    from newsarc.explore import keywords as run_keywords
+    from newsarc.engine import open_engine
     from newsarc.render import render_keywords, render_keywords_json
 
-    _full, rows = _explore_id(run_keywords, _data_dir(ctx, data), article_id, limit, color)
+    data_dir = _data_dir(ctx, data)
+    _full, rows = _explore_id(open_engine(data_dir).keywords, data_dir, article_id, limit, color)
     out = _stdout()
     if as_json:
         render_keywords_json(rows, out)
@@ -820,12 +831,12 @@ def stats(ctx: click.Context, as_json: bool, color: str, data: Path | None) -> N
       newsarc stats
       newsarc stats --json
     """
+    from newsarc.engine import open_engine
     from newsarc.render import render_stats, render_stats_json
-    from newsarc.store import archive_size, open_store
+    from newsarc.store import archive_size
 
     data_dir = _data_dir(ctx, data)
-    with open_store(data_dir) as store:
-        figures = store.stats()
+    figures = open_engine(data_dir).stats()
     figures["size_bytes"] = archive_size(data_dir)
     out = _stdout()
     if as_json:

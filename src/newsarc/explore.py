@@ -31,15 +31,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from whoosh import query as wq
-
 from newsarc.analysis import Segmenter, analyze
 from newsarc.errors import QueryError, UnknownArticle
-from newsarc.index import TITLE_BOOST
 from newsarc.ingest import archive_segmenter
-from newsarc.query import parse_query
+from newsarc.query import Node, parse_query
 from newsarc.records import Hit
-from newsarc.search import Searcher, SearchOptions, open_searcher, parse_date_bound
+from newsarc.search import Searcher, SearchOptions, open_searcher, parse_date_bound, top_bm25f
 
 PERIODS = ("year", "month", "day")
 #: The longest timeline axis, in periods (27 years of days); a longer one is refused.
@@ -63,7 +60,6 @@ _STOPWORD_TEXT = """
 """
 #: Function words and reporting verbs that say nothing about an article's subject.
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_LOCAL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NUMERIC = re.compile(r"[\d.,:/%+\-']+")
 _HAS_WORD_CHAR = re.compile(r"\w")
 
@@ -87,10 +83,6 @@ def _segmenter(searcher: Searcher) -> Segmenter:
         cached = archive_segmenter(searcher.store.path)
         searcher._explore_segmenter = cached  # type: ignore[attr-defined]
     return cached
-
-
-def _docnum(searcher: Searcher, article_id: str) -> int | None:
-    return searcher.searcher.document_number(id=article_id)
 
 
 def article_words(searcher: Searcher, article_id: str) -> tuple[Counter[str], Counter[str]]:
@@ -147,14 +139,15 @@ def keywords_in(searcher: Searcher, article_id: str, limit: int = 20) -> list[tu
         tf[word] += TITLE_TF_WEIGHT * n
     tf.update(body)
     tf = _drop_inner_words(tf)
-    n_docs = max(searcher.searcher.doc_count(), 1)
+    reader = searcher.reader
+    n_docs = max(reader.doc_count(), 1)
     scored: list[tuple[str, float]] = []
     for word, n in tf.items():
         if is_stopword(word):
             continue
         df = max(
-            searcher.searcher.doc_frequency("body", word),
-            searcher.searcher.doc_frequency("title", word),
+            reader.doc_frequency("body", word),
+            reader.doc_frequency("title", word),
             1,
         )
         idf = math.log((n_docs + 1) / df)
@@ -181,16 +174,8 @@ def similar_in(searcher: Searcher, article_id: str, limit: int = 10) -> list[Hit
     if not terms:
         return []
     me = searcher.store.summaries([article_id]).get(article_id)
-    subqueries: list[wq.Query] = []
-    for word, weight in terms:
-        subqueries.append(wq.Term("title", word, boost=weight * TITLE_BOOST))
-        subqueries.append(wq.Term("body", word, boost=weight))
-    own = _docnum(searcher, article_id)
-    exclude = {own} if own is not None else set()
-    results = searcher.searcher.search(
-        wq.Or(subqueries), limit=limit * 2 + 10, mask=exclude or None
-    )
-    page = [(hit.docnum, hit.score) for hit in results]
+    own = searcher.reader.docnum(article_id)
+    page = top_bm25f(searcher.reader, terms, limit * 2 + 10, () if own is None else (own,))
     highlights = sorted((w for w, _ in terms[:10]), key=len, reverse=True)
     hits = []
     for hit in searcher.hits(page, highlights):
@@ -253,7 +238,7 @@ def _bound_label(text: str, by: str, *, end: bool) -> str:
 
 
 def timeline_in(
-    searcher: Searcher, text: str, by: str = "month", options: SearchOptions | None = None
+    searcher: Searcher, text: str | Node, by: str = "month", options: SearchOptions | None = None
 ) -> Timeline:
     """How many articles match the query ``text`` per period (``year``, ``month`` or ``day``).
 
@@ -267,22 +252,18 @@ def timeline_in(
     if by not in PERIODS:
         raise QueryError(f"unknown period {by!r} (use {', '.join(PERIODS)})")
     options = options or SearchOptions()
-    node = parse_query(text)
+    node = parse_query(text) if isinstance(text, str) else text
     docs = searcher.matching(node)
     flt = searcher._filter(options)
     if flt is not None:
         docs &= flt
-    published = searcher.published
-    dated = [d for d in docs if published[d]]
-    ids = [searcher.reader.stored_fields(d)["id"] for d in dated]
-    local = {aid: s.published for aid, s in searcher.store.summaries(ids).items()}
-    width = _LABEL_CHARS[by]
+    published = searcher.reader.published
+    local_day = searcher.reader.day
+    dated = [d for d in docs if published(d)]
     counts: Counter[str] = Counter()
-    for docnum, aid in zip(dated, ids, strict=True):
-        text = local.get(aid, "")
-        counts[
-            text[:width] if _LOCAL_DATE.match(text) else period_label(published[docnum], by)
-        ] += 1
+    for docnum in dated:
+        day = local_day(docnum)
+        counts[_day_label(day, by) if day else period_label(published(docnum), by)] += 1
     rows: list[tuple[str, int]] = []
     if counts:
         first, last = min(counts), max(counts)
@@ -298,6 +279,16 @@ def timeline_in(
             )
         rows = [(label, counts.get(label, 0)) for label in period_axis(first, last, by)]
     return Timeline(rows=rows, total=len(docs), undated=len(docs) - len(dated))
+
+
+def _day_label(day: int, by: str) -> str:
+    """The period label of a local date given as YYYYMMDD (the index's ``day`` column)."""
+    year, month, mday = day // 10000, day // 100 % 100, day % 100
+    if by == "year":
+        return f"{year:04d}"
+    if by == "month":
+        return f"{year:04d}-{month:02d}"
+    return f"{year:04d}-{month:02d}-{mday:02d}"
 
 
 # --------------------------------------------------------------------------- archive-level API
@@ -321,7 +312,7 @@ def keywords(
 
 def timeline(
     data_dir: str | Path,
-    text: str,
+    text: str | Node,
     by: str = "month",
     options: SearchOptions | None = None,
     *,

@@ -2,9 +2,10 @@
 
 Analysis happens before the index (in worker processes during ingest), so the
 text fields take *pre-counted terms* (:class:`CountedField`) instead of running
-an analyzer inside Whoosh.  No positions or term vectors are stored: phrases
-and unknown names are verified against the stored text (see ``search.py``),
-so nothing on disk is kept that no query reads.  Segments are written with
+an analyzer inside Whoosh.  No term vectors are stored, and positions only
+in the ``chars`` field (every CJK character's offsets), from which unknown
+names, CJK phrases and ``title:`` words are matched verbatim
+(:meth:`IndexReader.substring_docs`).  Segments are written with
 :class:`~newsarc.codec.NewsarcCodec` (compact term dictionary and postings) by
 :class:`BatchWriter`, which collects a batch's posting lists in memory and
 writes each list whole; :func:`merge_segments` merges segments list by list.
@@ -17,23 +18,44 @@ Fields:
 ``source``    outlet key; ``author`` folded author names and their words
 ``title``, ``body``   ranked word terms with frequencies (BM25F; title weighted above body)
 ``grams``     recall-only terms, no frequencies (see ``analysis.py``)
+``chars``     every CJK character of the folded title + "\n" + body, with its
+              occurrences as positions (:class:`PositionField`): verbatim
+              matching (unknown names, phrases, ``title:``) is an intersection
+              of position sets, never a read of the text
+``clen``      column: the document's slot in the segment's position space (the
+              length of its folded title + "\n" + body, plus one)
+``tlen``      column: length of the folded title (its part of ``chars`` positions)
 """
 
 from __future__ import annotations
 
 import heapq
+import sys
+from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import accumulate, chain, groupby
+from operator import sub
 from pathlib import Path
 from typing import Any
 
 from whoosh import columns, fields, formats, index
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN
 from whoosh.system import pack_uint
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
 from newsarc.analysis import Terms
-from newsarc.codec import CompactTermsReader, NewsarcCodec, Row, decode_postings, row_lengths
+from newsarc.codec import (
+    CompactTermInfo,
+    CompactTermsReader,
+    NewsarcCodec,
+    Row,
+    decode_key_gaps,
+    decode_postings,
+    row_lengths,
+)
 from newsarc.errors import ArchiveError
 
 INDEX_NAME = "MAIN"
@@ -95,6 +117,18 @@ class CountedField(fields.FieldType):
         return False
 
 
+class PositionField(CountedField):
+    """A field of terms with positions: the value is a mapping ``term → [offsets]``.
+
+    Posting lists hold documents without weights, and the positions as keys:
+    offsets in the segment's documents laid end to end, each document taking
+    its ``clen`` slot (see ``codec.py``).  No part in ranking.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(frequencies=False)
+
+
 def make_schema() -> fields.Schema:
     """The index schema (see the module docstring)."""
     return fields.Schema(
@@ -107,6 +141,9 @@ def make_schema() -> fields.Schema:
         title=CountedField(),
         body=CountedField(),
         grams=CountedField(frequencies=False),
+        chars=PositionField(),
+        clen=fields.COLUMN(columns.NumericColumn("I")),
+        tlen=fields.COLUMN(columns.NumericColumn("I")),
     )
 
 
@@ -122,6 +159,12 @@ class IndexDocument:
     title: Terms
     body: Terms
     day: int = 0
+    #: CJK character → its offsets in the folded ``title + "\n" + body``
+    chars: dict[str, list[int]] | None = None
+    #: length of the folded title
+    title_length: int = 0
+    #: length of the folded ``title + "\n" + body``
+    text_length: int = 0
 
     def fields(self) -> dict:
         """The keyword arguments of ``writer.add_document``."""
@@ -137,8 +180,13 @@ class IndexDocument:
             "title": dict(self.title.words),
             "body": dict(self.body.words),
             "grams": grams,
+            "chars": self.chars or {},
+            "clen": self.text_length + 1,
+            "tlen": self.title_length,
         }
 
+
+_LITTLE = sys.byteorder == "little"
 
 #: A posting list being built: ascending document numbers and their weights.
 _Postings = tuple[list[int], list[float]]
@@ -160,6 +208,10 @@ class BatchWriter(SegmentWriter):
     def __init__(self, ix: index.Index) -> None:
         super().__init__(ix, codec=NewsarcCodec(), compound=False, limitmb=1)
         self._postings: dict[str, dict[bytes, _Postings]] = {}
+        # position keys of the positional field's terms, and where each document's slot starts
+        self._keys: dict[bytes, list[int]] = {}
+        self._bases: list[int] = []
+        self._end = 0
         # per field: the shortest and longest length in the batch, the bounds every term's info
         # records (Whoosh uses them only to skip blocks in top-N searches)
         self._lengths: dict[str, list[int]] = {}
@@ -172,6 +224,8 @@ class BatchWriter(SegmentWriter):
         docnum = self.docnum
         perdoc = self.perdocwriter
         perdoc.start_doc(docnum)
+        self._bases.append(self._end)
+        self._end += values.get("clen") or 0
         for fieldname in sorted(values):
             value = values[fieldname]
             if value is None:
@@ -180,7 +234,9 @@ class BatchWriter(SegmentWriter):
             length = 0
             if field.indexed:
                 terms = self._postings.setdefault(fieldname, {})
-                if isinstance(field, CountedField):
+                if isinstance(field, PositionField):
+                    self._add_positions(terms, docnum, value)
+                elif isinstance(field, CountedField):
                     length = field.add_postings(terms, docnum, value)
                 else:
                     for tbytes, freq, weight, _vbytes in field.index(value):
@@ -203,6 +259,22 @@ class BatchWriter(SegmentWriter):
         self._added = True
         self.docnum += 1
 
+    def _add_positions(
+        self, terms: dict[bytes, _Postings], docnum: int, value: Mapping[str, list[int]]
+    ) -> None:
+        base = self._bases[docnum]
+        allkeys = self._keys
+        for term, offsets in value.items():
+            tbytes = term.encode("utf-8", "surrogatepass")
+            entry = terms.get(tbytes)
+            if entry is None:
+                terms[tbytes] = ([docnum], [1.0])
+                allkeys[tbytes] = [base + o for o in offsets]
+            else:
+                entry[0].append(docnum)
+                entry[1].append(1.0)
+                allkeys[tbytes].extend(base + o for o in offsets)
+
     def delete_ids(self, ids: Iterable[str]) -> int:
         """Mark the documents with these unique ``id`` values deleted (one reader for all)."""
         deleted = 0
@@ -224,6 +296,10 @@ class BatchWriter(SegmentWriter):
             n for n in reader.indexed_field_names() if n in self.schema
         }
         docmap = self.write_per_doc(names, reader)
+        slots = column_values(reader, "clen")
+        for old in range(reader.doc_count_all()) if docmap is None else sorted(docmap):
+            self._bases.append(self._end)
+            self._end += slots[old]
         if docmap is None:
             # Whoosh re-adds byte-quantised lengths; without deletions the exact totals are known
             totals = self.perdocwriter._fieldlengths
@@ -248,6 +324,7 @@ class BatchWriter(SegmentWriter):
             writer.finish_field()
         writer.close()
         self._postings.clear()
+        self._keys.clear()
         for reader, _base, _docmap in self._merged:
             reader.close()
         self._merged.clear()
@@ -257,9 +334,11 @@ class BatchWriter(SegmentWriter):
         terms = self._postings[fieldname]
         shortest, longest = self._lengths.get(fieldname, (None, 0))
         add = self.fieldwriter.add_term
+        positional = isinstance(self.schema[fieldname], PositionField)
         for tbytes in sorted(terms):
             ids, weights = terms[tbytes]
-            add(tbytes, ids, weights, shortest, longest)
+            gaps = _key_gaps(self._bases[ids[0]], self._keys[tbytes]) if positional else None
+            add(tbytes, ids, weights, shortest, longest, gaps)
 
     def _write_merged_field(self, fieldname: str) -> None:
         """Merged segments' (and any added documents') lists of one field, term by term.
@@ -271,12 +350,23 @@ class BatchWriter(SegmentWriter):
         writer = self.fieldwriter
         sources: list[Iterator[tuple[bytes, int, object]]] = []
         for n, (reader, base, docmap) in enumerate(self._merged):
-            sources.append(_segment_parts(n, reader, fieldname, base, docmap))
+            sources.append(_segment_parts(n, reader, fieldname, base, docmap, self._bases))
+        positional = isinstance(self.schema[fieldname], PositionField)
         if fieldname in self._postings:
             shortest, longest = self._lengths.get(fieldname, (None, 0))
             terms = self._postings[fieldname]
             sources.append(
-                (t, len(self._merged), _List(*terms[t], shortest, longest)) for t in sorted(terms)
+                (
+                    t,
+                    len(self._merged),
+                    _List(
+                        *terms[t],
+                        shortest,
+                        longest,
+                        _key_gaps(self._bases[terms[t][0][0]], self._keys[t]) if positional else None,
+                    ),
+                )
+                for t in sorted(terms)
             )
         merged = heapq.merge(*sources, key=lambda item: (item[0], item[1]))
         for tbytes, group in groupby(merged, key=lambda item: item[0]):
@@ -297,7 +387,10 @@ class BatchWriter(SegmentWriter):
                 ]
             minimums = [p.minlength for p in lists if p.minlength is not None]
             maxlength = max(p.maxlength for p in lists)
-            writer.add_term(tbytes, ids, weights, min(minimums) if minimums else None, maxlength)
+            gaps = _join_key_gaps(lists, self._bases) if positional else None
+            writer.add_term(
+                tbytes, ids, weights, min(minimums) if minimums else None, maxlength, gaps
+            )
 
 
 @dataclass(slots=True)
@@ -308,6 +401,35 @@ class _List:
     weights: Sequence[float] | None
     minlength: int | None
     maxlength: int
+    #: key gaps of a positional list, the first from the base of document ``ids[0]``
+    key_gaps: array | None = None
+
+
+def _key_gaps(base: int, keys: list[int]) -> array:
+    """Gaps of ascending position keys, the first from ``base`` (its first document's)."""
+    return array("Q", map(sub, keys, chain((base,), keys)))
+
+
+def _join_key_gaps(lists: list[_List], bases: list[int]) -> array:
+    """The key gaps of lists of consecutive document runs joined into one (C-level sums).
+
+    ``bases`` are the new segment's document bases; only where two lists meet
+    is a gap computed anew.
+    """
+    out = array("Q")
+    last = None
+    for part in lists:
+        gaps = part.key_gaps
+        if gaps is None or not len(gaps):
+            continue
+        base = bases[part.ids[0]]
+        if last is None:
+            out.extend(gaps.tolist())
+        else:
+            out.append(base + gaps[0] - last)
+            out.extend(gaps[1:].tolist())
+        last = base + sum(gaps)
+    return out
 
 
 @dataclass(slots=True)
@@ -321,12 +443,19 @@ class _Encoded:
     def decode(self) -> _List:
         row = self.row
         ids, weights = decode_postings(self.data, row[5] + self.shift, row[1])
-        return _List(ids, weights, *row_lengths(row))
+        gaps = decode_key_gaps(self.data, row[1])
+        return _List(ids, weights, *row_lengths(row), gaps if len(gaps) else None)
 
 
-def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, int] | None):  # type: ignore[no-untyped-def]
-    """``(term, n, list)`` of a segment's field, renumbered for the merged segment, deleted documents dropped."""
+def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, int] | None,  # type: ignore[no-untyped-def]
+                   bases: list[int]):
+    """``(term, n, list)`` of a segment's field, renumbered for the merged segment, deleted documents dropped.
+
+    ``bases`` are the new segment's document bases (positions of documents that
+    move are recomputed only when the segment has deletions).
+    """
     terms = reader._terms
+    old_bases: list[int] | None = None
     if not isinstance(terms, CompactTermsReader):
         raise ArchiveError(
             "cannot merge a segment not written by newsarc's codec (run `newsarc reindex`)"
@@ -340,21 +469,61 @@ def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, 
         keep = [i for i, d in enumerate(whole.ids) if d in docmap]
         if keep:
             weights = whole.weights
+            ids = [docmap[whole.ids[i]] for i in keep]
+            gaps = None
+            if whole.key_gaps is not None:
+                if old_bases is None:
+                    old_bases = list(accumulate(column_values(reader, "clen"), initial=0))
+                keys = []
+                for key in _keys_after(whole, old_bases[whole.ids[0]]):
+                    old = bisect_right(old_bases, key) - 1
+                    new = docmap.get(old)
+                    if new is not None:
+                        keys.append(bases[new] + key - old_bases[old])
+                gaps = _key_gaps(bases[ids[0]], keys)
             yield (
                 tbytes,
                 n,
                 _List(
-                    [docmap[whole.ids[i]] for i in keep],
+                    ids,
                     [weights[i] for i in keep] if weights is not None else None,
                     whole.minlength,
                     whole.maxlength,
+                    gaps,
                 ),
             )
 
 
-def index_writer(ix: index.Index) -> BatchWriter:
-    """A writer for one batch of documents (see :class:`BatchWriter`)."""
-    return BatchWriter(ix)
+def _keys_after(part: _List, base: int) -> Iterator[int]:
+    """The position keys of a decoded positional list whose first document's base is ``base``."""
+    gaps = part.key_gaps
+    assert gaps is not None
+    return accumulate(chain((base + gaps[0],), gaps[1:]))
+
+
+def column_values(reader, name: str) -> array:  # type: ignore[no-untyped-def]
+    """A numeric column of one segment (a Whoosh ``SegmentReader``) read whole: one value per
+    document, indexed by its number in the segment (C-level: the file's big-endian values)."""
+    if name.endswith("_len"):
+        colname, coltype = f"_{name}", LENGTHS_COLUMN
+    else:
+        colname, coltype = name, reader.schema[name].column_type
+    count = reader.doc_count_all()
+    values = array(coltype._typecode)
+    perdoc = reader._perdoc
+    if perdoc.has_column(colname):
+        column = perdoc.column_reader(colname, coltype)
+        stored = min(column._count, count)
+        values.frombytes(column._dbfile.get(column._basepos, stored * values.itemsize))
+        if _LITTLE and values.itemsize > 1:
+            values.byteswap()
+    values.extend([coltype._default] * (count - len(values)))
+    return values
+
+
+def index_writer(ix: index.Index) -> IndexWriter:
+    """A writer for one batch of documents (see :class:`IndexWriter`)."""
+    return IndexWriter(ix)
 
 
 def segment_readers(reader) -> list[tuple[Any, int]]:  # type: ignore[no-untyped-def]
@@ -478,3 +647,305 @@ def open_index(data_dir: str | Path, *, create: bool = False) -> index.Index:
         raise
     except Exception as exc:  # whoosh raises many types for a damaged index
         raise ArchiveError(f"cannot open search index {path}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- the seam
+#
+# Everything above this line is Whoosh- and codec-specific.  What follows is the
+# embedded engine's postings-level interface: search.py and explore.py see only
+# IndexReader and IndexWriter (see /README.md "Engines" and engine.py).
+
+
+@dataclass(frozen=True, slots=True)
+class TermStats:
+    """What the term dictionary knows of a term in one field, summed over segments.
+
+    ``doc_frequency`` counts deleted documents too (as Whoosh's idf does);
+    ``max_weight`` is the largest within-document frequency and
+    ``min_length`` the shortest field length among its documents (both
+    bound the term's BM25 contribution without reading its list).
+    """
+
+    doc_frequency: int
+    max_weight: float
+    min_length: int
+
+
+class IndexReader:
+    """A point-in-time view of the embedded index: posting lists, statistics and columns.
+
+    Document numbers (``docnum``) are only meaningful within one reader.  Open
+    with :func:`open_reader`; close when done (or use as a context manager).
+    """
+
+    def __init__(self, ix: index.Index) -> None:
+        self._reader = ix.reader()
+        try:
+            # Whoosh opens stored-fields files lazily; an ingest that merges segments
+            # deletes their files.  A file opened now stays readable after deletion.
+            self._segments: list[tuple[object, int, frozenset[int], CompactTermsReader]] = []
+            for leaf, offset in segment_readers(self._reader):
+                if leaf.doc_count_all():
+                    leaf.stored_fields(0)
+                terms = leaf._terms
+                if not isinstance(terms, CompactTermsReader):
+                    raise ArchiveError(
+                        "the search index was not written by this newsarc (run `newsarc reindex`)"
+                    )
+                self._segments.append(
+                    (leaf, offset, frozenset(leaf.segment().deleted_docs()), terms)
+                )
+        except BaseException:
+            self._reader.close()
+            raise
+        self._doc_count_all = self._reader.doc_count_all()
+        self._lengths: dict[str, float] = {}
+        self._columns: dict[str, array] = {}
+        self._norms: dict[tuple[str, float, float], list[float]] = {}
+        self._segment_bases: dict[int, list[int]] = {}
+
+    def close(self) -> None:
+        """Release the index files."""
+        self._reader.close()
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # documents ---------------------------------------------------------------------
+
+    def doc_count(self) -> int:
+        """Live (not deleted) documents."""
+        return int(self._reader.doc_count())
+
+    def doc_count_all(self) -> int:
+        """Documents including deleted ones (BM25's N, as Whoosh counts it)."""
+        return int(self._doc_count_all)
+
+    def live_docs(self) -> set[int]:
+        """Every live document number."""
+        return set(self._reader.all_doc_ids())
+
+    def article_id(self, docnum: int) -> str:
+        """The article id of a document."""
+        return str(self._reader.stored_fields(docnum)["id"])
+
+    def terms(self, field: str) -> list[str]:
+        """Every term of a field (of live and deleted documents), in order: ``source`` gives
+        the outlet keys."""
+        return [term.decode("utf-8") for term in self._reader.lexicon(field)]
+
+    def docnum(self, article_id: str) -> int | None:
+        """The live document of an article id, if indexed."""
+        ids = self.postings("id", article_id)[0]
+        return ids[0] if ids else None
+
+    def column(self, name: str) -> array:
+        """A whole per-document column as an array indexed by docnum: ``key`` (the store's
+        rowid), ``published`` (epoch seconds, 0: unknown), ``day`` (local date as YYYYMMDD,
+        0: unknown), ``tlen`` (folded title length), or a field's length bytes
+        (``title_len``, ``body_len``: Whoosh's byte-quantised lengths)."""
+        found = self._columns.get(name)
+        if found is None:
+            found = self._columns[name] = self._load_column(name)
+        return found
+
+    def _load_column(self, name: str) -> array:
+        """Every segment's column read whole, joined (C-level)."""
+        parts = [column_values(leaf, name) for leaf, _offset, _deleted, _terms in self._segments]
+        out = parts[0] if len(parts) == 1 else array(parts[0].typecode if parts else "q")
+        if len(parts) > 1:
+            for part in parts:
+                out.extend(part)
+        return out
+
+    def key(self, docnum: int) -> int:
+        """The store's rowid of a document."""
+        return int(self.column("key")[docnum])
+
+    def published(self, docnum: int) -> int:
+        """Publication time of a document, epoch seconds (0: unknown)."""
+        return int(self.column("published")[docnum])
+
+    def day(self, docnum: int) -> int:
+        """Local publication date of a document as YYYYMMDD (0: unknown)."""
+        return int(self.column("day")[docnum])
+
+    # terms -------------------------------------------------------------------------
+
+    def _found(self, field: str, term: str) -> list[tuple[int, frozenset[int], CompactTermInfo, CompactTermsReader]]:
+        tbytes = term.encode("utf-8", "surrogatepass")
+        found = []
+        for _leaf, offset, deleted, terms in self._segments:
+            info = terms.lookup(field, tbytes)
+            if info is not None:
+                found.append((offset, deleted, info, terms))
+        return found
+
+    def postings(self, field: str, term: str) -> tuple[list[int], list[float] | None]:
+        """``(docnums, weights)`` of the live documents holding ``term`` in ``field``, ascending.
+
+        ``weights`` (within-document frequencies) is None when every weight is 1.
+        """
+        ids: list[int] = []
+        weights: list[float] | None = None
+        for offset, deleted, info, terms in self._found(field, term):
+            seg_ids, seg_weights = terms.postings_of(info)
+            if deleted:
+                keep = [i for i, d in enumerate(seg_ids) if d not in deleted]
+                seg_ids = [seg_ids[i] for i in keep]
+                if seg_weights is not None:
+                    seg_weights = [seg_weights[i] for i in keep]
+            if seg_weights is not None and weights is None:
+                weights = [1.0] * len(ids)
+            if weights is not None:
+                weights.extend(seg_weights if seg_weights is not None else [1.0] * len(seg_ids))
+            ids.extend(d + offset for d in seg_ids) if offset else ids.extend(seg_ids)
+        return ids, weights
+
+    def doc_ids(self, field: str, term: str) -> list[int]:
+        """The live documents holding ``term`` in ``field``, ascending."""
+        return self.postings(field, term)[0]
+
+    def term_stats(self, field: str, term: str) -> TermStats | None:
+        """Dictionary statistics of a term (None when no segment holds it)."""
+        found = self._found(field, term)
+        if not found:
+            return None
+        return TermStats(
+            doc_frequency=sum(info.doc_frequency() for _o, _d, info, _t in found),
+            max_weight=max(info.max_weight() for _o, _d, info, _t in found),
+            min_length=min((info.min_length() or 1) for _o, _d, info, _t in found),
+        )
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        """Documents holding the term, deleted ones included (0 when none)."""
+        stats = self.term_stats(field, term)
+        return stats.doc_frequency if stats else 0
+
+    def avg_field_length(self, field: str) -> float:
+        """Average length of a field over all documents (deleted included; 1 when empty)."""
+        avg = self._lengths.get(field)
+        if avg is None:
+            avg = self._reader.field_length(field) / (self._doc_count_all or 1) or 1
+            self._lengths[field] = avg
+        return avg
+
+    def doc_field_length(self, docnum: int, field: str) -> int:
+        """A document's length in a field (byte-quantised, as Whoosh stores it; at least 1)."""
+        lbyte = self.column(f"{field}_len")[docnum]
+        return byte_to_length(lbyte) if lbyte else 1
+
+    def length_norms(self, field: str, k1: float, b: float) -> list[float]:
+        """BM25's ``k1 × ((1 − b) + b × length / average length)`` for each length byte (256).
+
+        Index it with ``column(field + "_len")[docnum]``: one lookup per posting.
+        """
+        key = (field, k1, b)
+        norms = self._norms.get(key)
+        if norms is None:
+            avgfl = self.avg_field_length(field)
+            lengths = [byte_to_length(i) if i else 1 for i in range(256)]
+            norms = self._norms[key] = [k1 * ((1 - b) + b * fl / avgfl) for fl in lengths]
+        return norms
+
+    # verbatim ----------------------------------------------------------------------
+
+    def substring_docs(self, needle: str, *, title_only: bool = False) -> set[int]:
+        """The live documents whose folded title or body (or title alone) contain ``needle``.
+
+        ``needle`` is a run of CJK characters (``analysis.is_cjk``), folded.
+        Answered from the ``chars`` positions: per segment, the start keys of
+        the rarest character, shifted to each other character's place in the
+        needle and intersected with its keys (C-level set operations), so the
+        cost is that of reading the characters' lists.  A match never spans
+        title and body (a newline lies between them).
+        """
+        if not needle:
+            return set()
+        if len(needle) == 1 and not title_only:
+            return set(self.doc_ids("chars", needle))
+        places: dict[str, list[int]] = {}
+        for k, ch in enumerate(needle):
+            places.setdefault(ch, []).append(k)
+        out: set[int] = set()
+        length = len(needle)
+        for n, (_leaf, offset, deleted, terms) in enumerate(self._segments):
+            infos = []
+            for ch in places:
+                info = terms.lookup("chars", ch.encode("utf-8", "surrogatepass"))
+                if info is None:
+                    break
+                infos.append((info.doc_frequency(), ch, info))
+            else:
+                bases = self._bases(n)
+                infos.sort(key=lambda x: x[0])
+                starts: set[int] | None = None
+                for _df, ch, info in infos:
+                    keys: Iterable[int] = terms.keys_of(info, bases[info._minid])
+                    if len(places[ch]) > 1:  # a character the needle repeats: read its keys once
+                        keys = set(keys)
+                    for k in places[ch]:
+                        if starts is None:
+                            starts = {key - k for key in keys}
+                        else:
+                            starts = {x - k for x in {s + k for s in starts}.intersection(keys)}
+                        if not starts:
+                            break
+                    if not starts:
+                        break
+                if not starts:
+                    continue
+                tlen = self.column("tlen") if title_only else None
+                for start in starts:
+                    docnum = bisect_right(bases, start) - 1
+                    if docnum in deleted:
+                        continue
+                    if tlen is not None and start - bases[docnum] + length > tlen[docnum + offset]:
+                        continue
+                    out.add(docnum + offset)
+        return out
+
+    def _bases(self, n: int) -> list[int]:
+        """Where each document of segment ``n`` starts in its position space."""
+        found = self._segment_bases.get(n)
+        if found is None:
+            leaf = self._segments[n][0]
+            found = self._segment_bases[n] = list(
+                accumulate(column_values(leaf, "clen"), initial=0)
+            )
+        return found
+
+
+class IndexWriter:
+    """Writes one batch of documents as a new segment of the embedded index.
+
+    ``add`` and ``delete`` (replaced articles) collect the batch; ``commit``
+    writes it (never merging: see :func:`merge_segments`); ``cancel`` drops it.
+    """
+
+    def __init__(self, ix: index.Index) -> None:
+        self._writer = BatchWriter(ix)
+
+    def add(self, doc: IndexDocument) -> None:
+        """Add an analysed article."""
+        self._writer.add_document(**doc.fields())
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete the documents of these article ids; returns how many were live."""
+        return self._writer.delete_ids(ids)
+
+    def commit(self) -> None:
+        """Write the batch as a segment (readers opened from now on see it)."""
+        self._writer.commit(merge=False)
+
+    def cancel(self) -> None:
+        """Drop the batch."""
+        self._writer.cancel()
+
+
+def open_reader(data_dir: str | Path) -> IndexReader:
+    """A reader of the archive's index (raises :class:`ArchiveError` when there is none)."""
+    return IndexReader(open_index(data_dir))

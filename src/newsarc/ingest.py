@@ -29,6 +29,7 @@ from whoosh.index import Index, LockError
 from newsarc.analysis import (
     Segmenter,
     analyze,
+    char_positions,
     fold,
     fold_article,
     jieba_dictionary_path,
@@ -46,8 +47,7 @@ from newsarc.index import (
     open_index,
 )
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock, check_archive_dir, open_no_follow
-from newsarc.parse import file_kind, parse_bytes, read_regular_file
-from newsarc.records import Article, printable_path
+from newsarc.records import Article, file_kind, printable_path
 from newsarc.store import (
     DB_NAME,
     USER_DICT_NAME,
@@ -284,6 +284,9 @@ def analyse_article(
         authors=sorted(authors),
         title=analyze(title, segmenter),
         body=analyze(body, segmenter),
+        chars=char_positions(title + "\n" + body),
+        title_length=len(title),
+        text_length=len(title) + 1 + len(body),
     )
     return title + "\n" + body, doc
 
@@ -297,6 +300,9 @@ def local_day(published: str) -> int:
 def _work(task: FileTask) -> FileResult:
     """Worker: read, parse and analyse one file."""
     assert _SEGMENTER is not None
+    # the parser is imported here: commands that only re-analyse stored articles need none
+    from newsarc.parse import parse_bytes, read_regular_file
+
     try:
         data, st = read_regular_file(task.path)  # never blocks on a FIFO put in the file's place
         digest = hashlib.sha1(data).hexdigest()
@@ -325,6 +331,8 @@ def _work(task: FileTask) -> FileResult:
 def _work_blob(task: BlobTask) -> FileResult:
     """Worker: parse and analyse one version of a file from a git mirror."""
     assert _SEGMENTER is not None
+    from newsarc.parse import parse_bytes
+
     try:
         article = parse_bytes(task.data, task.name, archived_ms=task.archived_ms)
         _folded, doc = analyse_article(article, _SEGMENTER)
@@ -887,18 +895,12 @@ def _store_versions(
 def _store_batch(
     store: Store, sightings: dict[str, list[Analysed]], ledger: list[LedgerEntry], counts: _Counts
 ) -> tuple[list[tuple[Analysed, bool]], list[int]]:
-    """Store the batch's versions (articles not yet indexed), their character postings and the
-    ledger rows in one transaction; returns the articles written and their rowids (set as their
-    index documents' keys)."""
-    char_postings: dict[str, list[int]] = {}
+    """Store the batch's versions (articles not yet indexed) and the ledger rows in one
+    transaction; returns the articles written and their rowids (set as their index documents'
+    keys)."""
     with store.transaction():
         writes = _store_versions(store, sightings, counts)
         rowids = [res.doc.key for res, _replace in writes]
-        for res, _replace in writes:
-            for ch in res.doc.title.chars | res.doc.body.chars:
-                char_postings.setdefault(ch, []).append(res.doc.key)
-        if char_postings:
-            store.add_char_postings(char_postings)
         for entry in ledger:
             store.record_file(*entry)
     return writes, rowids
@@ -908,10 +910,10 @@ def _index_batch(ix, writes: list[tuple[Analysed, bool]]) -> None:  # type: igno
     """Add the articles to the index as one segment, deleting the versions they replace."""
     writer = index_writer(ix)
     try:
-        writer.delete_ids(res.article.id for res, replace in writes if replace)
+        writer.delete(res.article.id for res, replace in writes if replace)
         for res, _replace in writes:
-            writer.add_document(**res.doc.fields())
-        writer.commit(merge=False)  # merged once at the end: see merge_segments
+            writer.add(res.doc)
+        writer.commit()  # merged by the caller: see merge_segments
     except BaseException:
         writer.cancel()
         raise
@@ -939,10 +941,10 @@ def _reindex(
                 _folded, doc = analyse_article(article, segmenter, key=rowid)
                 docs.append(doc)
                 progress("index", i + len(docs), total)
-            writer.delete_ids(doc.id for doc in docs)
+            writer.delete(doc.id for doc in docs)
             for doc in docs:
-                writer.add_document(**doc.fields())
-            writer.commit(merge=False)
+                writer.add(doc)
+            writer.commit()
         except BaseException:
             writer.cancel()
             raise

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from newsarc.errors import ArchiveError, ArchiveLocked
-from newsarc.parse import file_kind
+from newsarc.records import file_kind
 
 LOCK_NAME = "lock"
 #: How long a second writer waits by default (seconds; ``ingest --wait``).

@@ -42,10 +42,10 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from newsarc.errors import RejectedFile
-from newsarc.records import Article
+from newsarc.records import Article, file_kind
 from newsarc.sources import outlet, source_of
 
-__all__ = ["MAX_FILE_BYTES", "file_kind", "parse_bytes", "parse_file", "read_regular_file", "too_large"]
+__all__ = ["MAX_FILE_BYTES", "parse_bytes", "parse_file", "read_regular_file", "too_large"]
 
 #: Files larger than this are rejected unread.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -80,19 +80,6 @@ def parse_file(path: str | Path) -> Article:
     except (OSError, ValueError) as exc:
         raise RejectedFile(spath, f"unreadable file: {type(exc).__name__.lower()}") from None
     return parse_bytes(data, spath)
-
-
-def file_kind(mode: int) -> str:
-    """What a file that is not a regular file is, for messages (``a named pipe (FIFO)``)."""
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def read_regular_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> tuple[bytes, os.stat_result]:

@@ -9,6 +9,7 @@ tested on its own.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -294,3 +295,16 @@ class ArticleMarks:
             "text": [[list(span) for span in line] for line in self.text],
             "captions": [[list(span) for span in caption] for caption in self.captions],
         }
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, for messages (``a named pipe (FIFO)``)."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"

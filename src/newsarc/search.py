@@ -6,11 +6,11 @@ Two questions are answered separately:
 (:func:`newsarc.analysis.segment_query`).  A dictionary word is matched
 exactly by the index (``title``/``body`` words or ``grams``, which hold every
 dictionary word of the text wherever jieba's cut put the boundaries); a
-stretch jieba does not know (崔善姬) is looked up by its characters and words
-and then verified against the article's text, folded again from the stored
-record exactly as the ingest folded it (no folded copy is stored), as are
-phrases and ``title:`` terms.  So a hit set is exactly the set of articles that contain
-the words, whatever the segmentation.
+stretch jieba does not know (崔善姬), a CJK phrase, a single character and a
+``title:`` word are matched exactly by the positions of their characters
+(``IndexReader.substring_docs``).  Only a phrase holding spaces or Latin is
+verified against the stored text.  So a hit set is exactly the set of
+articles that contain the words, whatever the segmentation.
 
 *In what order?*  BM25F over the jieba search-mode words of the pieces, with
 the title weighted above the body; or by publication date.
@@ -18,34 +18,36 @@ the title weighted above the body; or by publication date.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from whoosh.scoring import BM25F, bm25
-
 from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import (
+    CJK_RUN,
     QueryPiece,
     fold,
     fold_aligned,
     fold_article,
-    is_cjk,
     latin_tokens,
     search_tokens,
     segment_query,
 )
-from newsarc.codec import CompactTermInfo, CompactTermsReader
 from newsarc.errors import ArchiveError, QueryError, UnknownSource
-from newsarc.index import INDEX_NAME, TITLE_BOOST, empty_index, open_index, segment_readers
+from newsarc.index import INDEX_NAME, TITLE_BOOST, IndexReader, TermStats, empty_index, open_index
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
 from newsarc.store import Store, open_store, published_timestamp
 
+#: BM25's free parameters (Whoosh's defaults, with which the ranking was tuned).
+BM25_B = 0.75
+BM25_K1 = 1.2
 #: How many top hits are re-ranked by title coverage, and how much coverage counts.
 RERANK_DEPTH = 100
 COVERAGE_WEIGHT = 1.0
@@ -107,53 +109,22 @@ def parse_date_bound(text: str, *, end: bool) -> int:
 
 
 class Searcher:
-    """Searches one archive.  Open with :func:`open_searcher`; use as a context manager."""
+    """Searches one archive.  Open with :func:`open_searcher`; use as a context manager.
 
-    def __init__(self, store: Store, ix, aliases: Aliases | None = None) -> None:  # type: ignore[no-untyped-def]
+    Reads the index only through :class:`~newsarc.index.IndexReader` (posting
+    lists, statistics, columns) and the store (records, dictionary).
+    """
+
+    def __init__(self, store: Store, reader: IndexReader, aliases: Aliases | None = None) -> None:
         self.store = store
-        self.ix = ix
+        self.reader = reader
         self.aliases = aliases
         self._alias_docs: dict[tuple[str, str | None], set[int]] = {}
-        self.reader = ix.reader()
-        self._whoosh = None
-        _pin_segment_files(self.reader)
-        # (segment reader, its first docnum, its deleted docnums): postings are read per segment
-        self._segments = [
-            (leaf, offset, frozenset(leaf.segment().deleted_docs()))
-            for leaf, offset in segment_readers(self.reader)
-        ]
-        # Opened once, now: Whoosh opens column files per call, and a concurrent
-        # ingest may merge this searcher's segments (and delete their files) later.
-        self.published = self._column("published")
-        self.keys = self._column("key")
         self._total = store.dictionary_total()
         self._lookup_cache: dict[str, int | None] = {}
-        self._by_key: dict[int, int] | None = None
-
-    def _column(self, name: str):  # type: ignore[no-untyped-def]
-        """The values of a column field by document number.
-
-        An index without segments has no column files, and no documents to ask about.
-        """
-        return self.reader.column_reader(name) if self._segments else ()
-
-    @property
-    def searcher(self):  # type: ignore[no-untyped-def]
-        """A Whoosh searcher over the same reader, made on first use (``similar`` ranks with it).
-
-        Searching itself reads posting lists and scores them directly, so a cold
-        ``newsarc search`` does not import Whoosh's query and searching modules.
-        """
-        if self._whoosh is None:
-            from whoosh.searching import Searcher as WhooshSearcher
-
-            self._whoosh = WhooshSearcher(self.reader, weighting=BM25F(), closereader=False)
-        return self._whoosh
 
     def close(self) -> None:
         """Release the index and the store."""
-        if self._whoosh is not None:
-            self._whoosh.close()
         self.reader.close()
         self.store.close()
 
@@ -181,34 +152,15 @@ class Searcher:
 
     # ------------------------------------------------------------------ matching
 
-    def _term_lists(
-        self, field: str, term: str
-    ) -> list[tuple[int, frozenset[int], CompactTermInfo, CompactTermsReader]]:
-        """``(first docnum, deleted docnums, info, terms reader)`` of each segment holding the term."""
-        tbytes = term.encode("utf-8", "surrogatepass")
-        found = []
-        for leaf, offset, deleted in self._segments:
-            info = leaf._terms.lookup(field, tbytes)
-            if info is not None:
-                found.append((offset, deleted, info, leaf._terms))
-        return found
-
-    @staticmethod
-    def _live(found) -> Iterator[tuple[int, float]]:  # type: ignore[no-untyped-def]
-        for offset, deleted, info, terms in found:
-            ids, weights = terms.postings_of(info)
-            for i, docnum in enumerate(ids):
-                if docnum not in deleted:
-                    yield offset + docnum, (weights[i] if weights is not None else 1.0)
-
     def postings(self, field: str, term: str) -> Iterator[tuple[int, float]]:
         """``(docnum, weight)`` of the live documents holding ``term`` in ``field``."""
-        return self._live(self._term_lists(field, term))
+        ids, weights = self.reader.postings(field, term)
+        return zip(ids, weights if weights is not None else [1.0] * len(ids), strict=True)
 
     def _docs(self, field: str, terms: Iterable[str]) -> set[int]:
         out: set[int] = set()
         for term in terms:
-            out.update(d for d, _w in self.postings(field, term))
+            out.update(self.reader.doc_ids(field, term))
         return out
 
     def _any_field(
@@ -222,58 +174,42 @@ class Searcher:
     def _verify(self, docs: set[int], needle: str, *, title_only: bool = False) -> set[int]:
         """The ``docs`` whose folded title and body (or title, ``title_only``) contain ``needle``.
 
-        The text is folded again from the stored record, as the ingest folded it
-        (the store keeps no folded copy; a title alone comes from its column).
-        One CJK character needs no verifying outside ``title:``: its candidates are
-        the store's character postings, which hold every character of a live
-        article's folded title and body and nothing else (a replaced article's
-        old postings name a rowid that is gone), so verifying cannot remove any.
+        Only for needles with something besides CJK characters (a phrase with a
+        space or Latin, ``title:Tu-160``): the text is folded again from the
+        stored record, as the ingest folded it (a title alone comes from its
+        column), whitespace collapsed.  CJK needles never come here: the
+        index's character positions answer them exactly (:meth:`_cjk_docs`).
         """
-        if not docs or (not title_only and len(needle) == 1 and is_cjk(needle)):
+        if not docs:
             return docs
-        ids = {self.reader.stored_fields(d)["id"]: d for d in docs}
+        ids = {self.reader.article_id(d): d for d in docs}
         out = set()
         for aid, folded in self.store.folded_texts(ids, title_only=title_only):
             if needle in _SPACE.sub(" ", folded):
                 out.add(ids[aid])
         return out
 
-    def _piece_docs(self, piece: QueryPiece, fields: tuple[str, ...]) -> tuple[set[int], bool]:
+    def _cjk_docs(self, needle: str, *, title_only: bool) -> set[int]:
+        """Docs whose folded title and body (or title) contain a run of CJK characters, exactly.
+
+        A dictionary word (outside ``title:``) through words ∪ grams, which hold
+        every dictionary word of the text wherever jieba's cut put the
+        boundaries; anything else (an unknown name, a phrase of several words,
+        one character, a ``title:`` word) from the index's character positions.
+        """
+        if not title_only and len(needle) > 1 and self.lookup([needle]):
+            return self._any_field(needle)
+        return self.reader.substring_docs(needle, title_only=title_only)
+
+    def _piece_docs(self, piece: QueryPiece, *, title_only: bool) -> tuple[set[int], bool]:
         """Docs containing ``piece``; the flag says whether they still need verifying.
 
-        A dictionary word is exact through words ∪ grams.  A single character or a
-        stretch jieba does not know is narrowed by the dictionary words inside it
-        and by the store's character postings of its two rarest characters, then
-        verified against the text.
+        Only a Latin piece in a ``title:`` term does (its word postings do not
+        say in which field it was).
         """
         if piece.kind == "latin":
-            return self._any_field(piece.text, tuple(f for f in fields if f != "grams")), False
-        if piece.kind == "word" and len(piece.text) > 1:
-            return self._any_field(piece.text, fields), False
-        docs: set[int] | None = None
-        for part in sorted({p for p in piece.parts if len(p) > 1}, key=len, reverse=True):
-            found = self._any_field(part, fields)
-            docs = found if docs is None else docs & found
-            if not docs:
-                return set(), False
-        singles = [p for p in piece.parts if len(p) == 1]
-        if singles:
-            found = self._char_docs(singles)
-            docs = found if docs is None else docs & found
-        return docs or set(), True
-
-    def _char_docs(self, chars: list[str]) -> set[int]:
-        """Docs that may contain all of ``chars`` (by the two rarest; candidates to verify)."""
-        rowids: set[int] | None = None
-        for ch in sorted(set(chars), key=self.store.char_posting_size)[:2]:
-            found = self.store.char_rowids(ch)
-            rowids = found if rowids is None else rowids & found
-            if not rowids:
-                return set()
-        if self._by_key is None:
-            keys = self.keys
-            self._by_key = {keys[d]: d for d in self.reader.all_doc_ids()}
-        return {self._by_key[r] for r in rowids or () if r in self._by_key}
+            return self._any_field(piece.text, ("title", "body")), title_only
+        return self._cjk_docs(piece.text, title_only=title_only), False
 
     # -- alias hook: a plain word (or title: word) that is a variant of an alias group
     # matches any variant of the group; everything else goes to _exact_term_docs.
@@ -322,39 +258,36 @@ class Searcher:
             return self._docs("author", (fold(term.text).strip(),))
         folded = fold(term.text)
         title_only = term.field == "title"
-        fields = ("title", "body", "grams")
         if term.phrase:
             needle = _SPACE.sub(" ", folded).strip()
-            pieces = [p for w in needle.split(" ") for p in self.pieces(w)]
-            docs = self._all_pieces(pieces, fields)
-            return self._verify(docs, needle, title_only=title_only)
+            if CJK_RUN.fullmatch(needle):
+                return self._cjk_docs(needle, title_only=title_only)
+            # spaces, Latin or punctuation: candidates hold every piece, then the text is read
+            docs: set[int] | None = None
+            for piece in (p for w in needle.split(" ") for p in self.pieces(w)):
+                found, _verify = self._piece_docs(piece, title_only=False)
+                docs = found if docs is None else docs & found
+                if not docs:
+                    return set()
+            return self._verify(docs or set(), needle, title_only=title_only)
         result: set[int] | None = None
         for piece in self.pieces(folded):
-            docs, verify = self._piece_docs(piece, fields)
+            docs, verify = self._piece_docs(piece, title_only=title_only)
             if result is not None:
                 docs &= result
-            if verify or title_only:
-                docs = self._verify(docs, piece.text, title_only=title_only)
+            if verify:
+                docs = self._verify(docs, piece.text, title_only=True)
             result = docs
             if not result:
                 break
         return result or set()
-
-    def _all_pieces(self, pieces: list[QueryPiece], fields: tuple[str, ...]) -> set[int]:
-        result: set[int] | None = None
-        for piece in pieces:
-            docs, _verify = self._piece_docs(piece, fields)
-            result = docs if result is None else result & docs
-            if not result:
-                return set()
-        return result if result is not None else set()
 
     def matching(self, node: Node) -> set[int]:
         """The docnums of articles matching a query tree exactly."""
         if isinstance(node, Term):
             return self._term_docs(node)
         if isinstance(node, Not):
-            return set(self.reader.all_doc_ids()) - self.matching(node.child)
+            return self.reader.live_docs() - self.matching(node.child)
         if isinstance(node, Or):
             out: set[int] = set()
             for child in node.children:
@@ -369,7 +302,7 @@ class Searcher:
             if not result:
                 return set()
         if result is None:
-            result = set(self.reader.all_doc_ids())
+            result = self.reader.live_docs()
         for neg in negatives:
             result -= self.matching(neg.child)
         return result
@@ -378,7 +311,7 @@ class Searcher:
         """The outlets of the archive: key -> display name (the outlet table's; else the key)."""
         from newsarc.sources import OUTLET_NAMES  # only a --source filter needs the table
 
-        keys = (term.decode("utf-8") for term in self.reader.lexicon("source"))
+        keys = self.reader.terms("source")
         return {key: OUTLET_NAMES.get(key, key) for key in keys}
 
     def source_keys(self, values: Iterable[str]) -> list[str]:
@@ -394,9 +327,9 @@ class Searcher:
             end = parse_date_bound(options.until, end=True) if options.until else 99_999_999
             if start > end:
                 raise QueryError(f"--since {options.since} is after --until {options.until}")
-            day = self._column("day")
-            candidates = docs if docs is not None else self.reader.all_doc_ids()
-            docs = {d for d in candidates if start <= day[d] <= end}
+            day = self.reader.day
+            candidates = docs if docs is not None else self.reader.live_docs()
+            docs = {d for d in candidates if start <= day(d) <= end}
         return docs
 
     # ------------------------------------------------------------------ ranking
@@ -427,23 +360,26 @@ class Searcher:
 
     def search(self, text: str, options: SearchOptions | None = None) -> SearchResult:
         """Run a query string and return one page of hits."""
+        return self.run(parse_query(text), options)
+
+    def run(self, node: Node, options: SearchOptions | None = None) -> SearchResult:
+        """Run a parsed query (:func:`newsarc.query.parse_query`) and return one page of hits."""
         started = time.perf_counter()
         options = options or SearchOptions()
         if options.sort not in SORTS:
             raise QueryError(f"unknown sort {options.sort!r} (use {', '.join(SORTS)})")
-        node = parse_query(text)
         docs = self.matching(node)
         flt = self._filter(options)
         if flt is not None:
             docs &= flt
-        ordered = self._order(node, docs, options.sort)
         limit = options.limit
         offset = (max(options.page, 1) - 1) * (limit or 0)
+        ordered = self._order(node, docs, options.sort, None if limit is None else offset + limit)
         page = ordered if limit is None else ordered[offset : offset + limit]
         highlights = self.highlight_terms(node)
         hits = self.hits(page, highlights, snippets=options.snippets)
         if self.aliases:
-            docnums = {self.reader.stored_fields(d)["id"]: d for d, _ in page}
+            docnums = {self.reader.article_id(d): d for d, _ in page}
             for hit in hits:
                 hit.aliases = self.alias_matches(node, docnums[hit.id])
         total = len(docs)
@@ -454,7 +390,7 @@ class Searcher:
             total += len(older)
             if options.sort == "oldest":
                 older.reverse()
-            start = max(offset - len(ordered), 0)
+            start = max(offset - len(docs), 0)
             room = None if limit is None else max(limit - len(hits), 0)
             hits += older[start:] if room is None else older[start : start + room]
         return SearchResult(hits, total, offset, time.perf_counter() - started)
@@ -487,7 +423,7 @@ class Searcher:
                 and start <= local_day(version.record.get("published", "")) <= end
                 and self.matches_text(node, version.record)
             ]
-            if self.searcher.document_number(id=article_id) in docs:
+            if self.reader.docnum(article_id) in docs:
                 numbers.append(len(versions))
             if not numbers:
                 continue
@@ -556,48 +492,34 @@ class Searcher:
                 return False
         return True
 
-    def _order(self, node: Node, docs: set[int], sort: str) -> list[tuple[int, float]]:
-        published = self.published
+    def _order(
+        self, node: Node, docs: set[int], sort: str, upto: int | None
+    ) -> list[tuple[int, float]]:
+        """``docs`` in result order with their scores: all of them, or (``upto``) at least
+        the first ``upto`` — the head of the order is found without sorting the rest."""
+        published = self.reader.column("published")
         if sort != "relevance":
-            reverse = sort == "newest"
-            return sorted(
-                ((d, 0.0) for d in docs), key=lambda x: (published[x[0]], x[0]), reverse=reverse
+            sign = -1 if sort == "newest" else 1
+            pairs = ((sign * published[d], sign * d) for d in docs)
+            head = sorted(pairs) if upto is None else heapq.nsmallest(upto, pairs)
+            return [(sign * d, 0.0) for _p, d in head]
+        scores = bm25f(self.reader, [(t, 1.0) for t in self.ranking_terms(node)], docs)
+        depth = None if upto is None else max(upto, RERANK_DEPTH)
+        candidates: Iterable[int] = docs
+        if depth is not None and depth < len(docs):
+            # only the documents scoring at least the depth-th best score can be in the head
+            best = heapq.nlargest(depth, scores.values())
+            cutoff = best[-1] if len(best) == depth else 0.0
+            candidates = (
+                docs if cutoff <= 0.0 else [d for d, score in scores.items() if score >= cutoff]
             )
-        scores = self.bm25f(self.ranking_terms(node), docs)
         ranked = sorted(
-            ((d, scores.get(d, 0.0)) for d in docs),
+            ((d, scores.get(d, 0.0)) for d in candidates),
             key=lambda x: (-x[1], -published[x[0]], x[0]),
         )
+        if depth is not None:
+            ranked = ranked[:depth]
         return self._title_coverage(node, ranked, published)
-
-    def bm25f(self, terms: list[str], docs: set[int]) -> dict[int, float]:
-        """BM25F scores of ``docs`` for ``terms`` (title weighted :data:`TITLE_BOOST`, body 1).
-
-        Whoosh's BM25F (its ``bm25`` function, B and K1, idf ``log(N / (df + 1)) + 1``,
-        average and byte-quantised document field lengths), summed over terms
-        and fields, read from the posting lists of the documents asked for only.
-        """
-        scores: dict[int, float] = {}
-        if not terms or not docs:
-            return scores
-        model = BM25F()
-        reader = self.reader
-        n_docs = reader.doc_count_all()
-        for term in terms:
-            for fieldname, boost in (("title", TITLE_BOOST), ("body", 1.0)):
-                found = self._term_lists(fieldname, term)
-                hits = [(d, w) for d, w in self._live(found) if d in docs]
-                if not hits:
-                    continue
-                df = sum(info.doc_frequency() for _offset, _deleted, info, _terms in found)
-                idf = math.log(n_docs / (df + 1)) + 1
-                avgfl = reader.field_length(fieldname) / (n_docs or 1) or 1
-                for docnum, tf in hits:
-                    length = reader.doc_field_length(docnum, fieldname, 1) or 1
-                    scores[docnum] = scores.get(docnum, 0.0) + boost * bm25(
-                        idf, tf, length, avgfl, model.B, model.K1
-                    )
-        return scores
 
     def _title_coverage(
         self, node: Node, ranked: list[tuple[int, float]], published
@@ -612,7 +534,7 @@ class Searcher:
         if len(words) < 2 or len(ranked) < 2:
             return ranked
         head = ranked[:RERANK_DEPTH]
-        ids = {self.reader.stored_fields(d)["id"]: d for d, _ in head}
+        ids = {self.reader.article_id(d): d for d, _ in head}
         titles = {ids[aid]: fold(s.title) for aid, s in self.store.summaries(list(ids)).items()}
         rescored = []
         for docnum, score in head:
@@ -631,7 +553,7 @@ class Searcher:
 
         Without ``snippets`` no article text is read and the hits' snippets are empty.
         """
-        ids = [self.reader.stored_fields(d)["id"] for d, _ in page]
+        ids = [self.reader.article_id(d) for d, _ in page]
         summaries = self.store.summaries(ids)
         texts = self.store.texts(ids) if snippets else {}
         hits = []
@@ -673,6 +595,106 @@ def outlet_keys(outlets: dict[str, str], values: Iterable[str]) -> list[str]:
             raise UnknownSource(value, outlets)
         keys.append(key)
     return keys
+
+
+class _FieldScorer:
+    """BM25 contributions of one weighted term in one field (see :func:`bm25f`)."""
+
+    __slots__ = ("reader", "term", "field", "factor", "idf", "upper")
+
+    def __init__(self, reader: IndexReader, term: str, field: str, factor: float, stats: TermStats) -> None:
+        self.reader = reader
+        self.term = term
+        self.field = field
+        self.factor = factor
+        self.idf = math.log(reader.doc_count_all() / (stats.doc_frequency + 1)) + 1
+        # the best this term can give a document: its largest frequency at the shortest length
+        norm = BM25_K1 * ((1 - BM25_B) + BM25_B * stats.min_length / reader.avg_field_length(field))
+        tf = stats.max_weight
+        self.upper = factor * (self.idf * ((tf * (BM25_K1 + 1)) / (tf + norm)))
+
+    def postings(self) -> tuple[list[int], list[float]]:
+        ids, tfs = self.reader.postings(self.field, self.term)
+        return ids, tfs if tfs is not None else [1.0] * len(ids)
+
+    def add(self, scores: dict[int, float], pairs: Iterable[tuple[int, float]]) -> None:
+        """Add the contributions of ``(docnum, tf)`` pairs to ``scores``."""
+        norms = self.reader.length_norms(self.field, BM25_K1, BM25_B)
+        lengths = self.reader.column(f"{self.field}_len")
+        factor, idf, k1 = self.factor, self.idf, BM25_K1 + 1
+        get = scores.get
+        for docnum, tf in pairs:
+            scores[docnum] = get(docnum, 0.0) + factor * (
+                idf * ((tf * k1) / (tf + norms[lengths[docnum]]))
+            )
+
+
+def _scorers(reader: IndexReader, terms: list[tuple[str, float]]) -> list[_FieldScorer]:
+    out = []
+    for term, weight in terms:
+        for fname, boost in (("title", TITLE_BOOST), ("body", 1.0)):
+            stats = reader.term_stats(fname, term)
+            if stats is not None:
+                out.append(_FieldScorer(reader, term, fname, weight * boost if weight != 1.0 else boost, stats))
+    return out
+
+
+def bm25f(
+    reader: IndexReader, terms: list[tuple[str, float]], docs: set[int]
+) -> dict[int, float]:
+    """BM25F scores of ``docs`` for weighted ``terms`` (title weighted :data:`TITLE_BOOST`, body 1).
+
+    The ranking function of search and ``similar`` (:func:`top_bm25f`): per
+    term and field ``weight × boost × idf × tf(k1 + 1) / (tf + k1((1 − b) + b ×
+    length / average length))`` with Whoosh's idf ``log(N / (df + 1)) + 1``
+    and byte-quantised field lengths, summed.
+    """
+    scores: dict[int, float] = {}
+    if not docs:
+        return scores
+    for scorer in _scorers(reader, terms):
+        ids, tfs = scorer.postings()
+        scorer.add(scores, ((d, tf) for d, tf in zip(ids, tfs, strict=True) if d in docs))
+    return scores
+
+
+def top_bm25f(
+    reader: IndexReader, terms: list[tuple[str, float]], k: int, exclude: Iterable[int] = ()
+) -> list[tuple[int, float]]:
+    """The ``k`` best documents for weighted ``terms`` by :func:`bm25f`, best first (ties: docnum).
+
+    Term at a time with MaxScore pruning: terms go from the highest possible
+    contribution down; once what the remaining terms could add together is
+    below the k-th best score so far, no new document can enter the top, and
+    the remaining (common, low-idf) terms only complete the scores of the
+    candidates, found by bisection in their lists instead of walking them.
+    """
+    scorers = sorted(_scorers(reader, terms), key=lambda sc: -sc.upper)
+    excluded = set(exclude)
+    remaining = sum(sc.upper for sc in scorers)
+    scores: dict[int, float] = {}
+    theta = 0.0
+    closed = False
+    for scorer in scorers:
+        remaining -= scorer.upper
+        ids, tfs = scorer.postings()
+        if not closed:
+            scorer.add(scores, zip(ids, tfs, strict=True))
+        else:
+            pairs = []
+            for docnum in scores:
+                at = bisect_left(ids, docnum)
+                if at < len(ids) and ids[at] == docnum:
+                    pairs.append((docnum, tfs[at]))
+            scorer.add(scores, pairs)
+        for docnum in excluded:
+            scores.pop(docnum, None)
+        if len(scores) >= k:
+            theta = heapq.nlargest(k, scores.values())[-1]
+            if remaining < theta:
+                closed = True
+                scores = {d: v for d, v in scores.items() if v + remaining >= theta}
+    return heapq.nsmallest(k, scores.items(), key=lambda x: (-x[1], x[0]))
 
 
 def _positive_terms(node: Node, negated: bool = False) -> list[Term]:
@@ -780,7 +802,7 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
         alias_table = load_aliases(data_dir) if aliases else None
         for attempt in range(1, SEARCH_ATTEMPTS + 1):
             try:
-                return Searcher(store, ix, alias_table)
+                return Searcher(store, IndexReader(ix), alias_table)
             except FileNotFoundError as exc:
                 # an ingest merged away a segment between reading the TOC and opening it
                 if not segment_vanished(exc):
@@ -800,21 +822,17 @@ def segment_vanished(exc: FileNotFoundError) -> bool:
     return exc.filename is not None and Path(exc.filename).name.startswith(f"{INDEX_NAME}_")
 
 
-def _pin_segment_files(reader) -> None:  # type: ignore[no-untyped-def]
-    """Open every segment's stored-fields file now (Whoosh caches it per segment).
-
-    Whoosh opens it lazily; an ingest that merges segments meanwhile deletes
-    their files.  A file opened here stays readable after deletion (POSIX).
-    """
-    for leaf, _offset in segment_readers(reader):
-        if leaf.doc_count_all():
-            leaf.stored_fields(0)
-
-
 def search(
     data_dir: str | Path, text: str, options: SearchOptions | None = None, *, aliases: bool = True
 ) -> SearchResult:
-    """Search the archive at ``data_dir``: the library entry point of ``newsarc search``.
+    """Search the archive at ``data_dir`` with a query string (see :func:`run_query`)."""
+    return run_query(data_dir, parse_query(text), options, aliases=aliases)
+
+
+def run_query(
+    data_dir: str | Path, node: Node, options: SearchOptions | None = None, *, aliases: bool = True
+) -> SearchResult:
+    """Run a parsed query on the embedded archive at ``data_dir``: one page of hits.
 
     While an ingest commits, a segment this search opened may be merged away; the
     search then starts again on the newer commit (a few times at most).
@@ -822,7 +840,7 @@ def search(
     for attempt in range(1, SEARCH_ATTEMPTS + 1):
         with open_searcher(data_dir, aliases=aliases) as searcher:
             try:
-                return searcher.search(text, options)
+                return searcher.run(node, options)
             except FileNotFoundError as exc:
                 if not segment_vanished(exc):
                     raise

@@ -3,13 +3,14 @@
 SQLite holds what ``show``, ``stats`` and ``export`` need (the records,
 zstd-compressed, see :class:`RecordCodec`), the ledger of ingested files (so
 unchanged files are skipped on a stat, and ``show --html`` can re-read an
-article's source file), the per-character postings, and jieba's dictionary in
-a table that opens instantly (the query segmenter looks up only the few
-substrings of a query).
+article's source file), the counts ``stats`` reports (per outlet, per year,
+per author: kept up to date by :meth:`Store.put`, so ``stats`` reads no
+record), and jieba's dictionary in a table that opens instantly (the query
+segmenter looks up only the few substrings of a query).
 
 Neither the original HTML nor the folded text is stored: ``show --html``
 re-parses the source file (if it still has the digest it was ingested with),
-and search folds the stored record again to verify verbatim matches
+and ``keywords`` folds the stored record again
 (:func:`newsarc.analysis.fold_article`, the function the ingest folds with).
 
 Every distinct version of an article is kept (:meth:`Store.add_sighting`):
@@ -27,13 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import os
 import sqlite3
 import stat
-import zlib
-from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +48,7 @@ from newsarc.errors import (
 from newsarc.records import ARTICLE_FIELDS, Article, printable_path
 
 #: Bump when the on-disk layout changes incompatibly.
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 DB_NAME = "articles.db"
 #: SQLite page size of a new archive.  Records are 1-4 KB: 4 KB pages hold one or
 #: two and leave a quarter of each page empty; 16 KB pages pack them (−12 % on the corpus).
@@ -83,8 +81,13 @@ CREATE TABLE IF NOT EXISTS files (
     digest BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS record_dicts (id INTEGER PRIMARY KEY, dict BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS char_postings (ch TEXT NOT NULL, rowids BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS char_postings_ch ON char_postings(ch);
+CREATE INDEX IF NOT EXISTS articles_published_ts ON articles(published_ts);
+CREATE TABLE IF NOT EXISTS source_counts (
+    source TEXT PRIMARY KEY, name TEXT NOT NULL, n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS year_counts (year TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS author_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS author_counts_n ON author_counts(n);
 CREATE TABLE IF NOT EXISTS dictionary (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS versions (
     article TEXT NOT NULL,
@@ -394,15 +397,21 @@ class Store:
         Only :meth:`add_sighting` calls this: it keeps the ``versions`` rows in
         step with the article row.  ``file`` is the ledger path of the source file and ``digest`` its sha1
         (hex), for ``show --html``.  Call inside a transaction.  A replaced
-        article gets a new rowid (rowids are never reused), so the character
-        postings of its old version, which stay behind, point at a row that
-        is gone and can never match again: the postings of a live row are exact.
-        The HTML is not stored.
+        article gets a new rowid (rowids are never reused).  The counts of
+        ``stats`` (outlet, year, authors) follow.  The HTML is not stored.
         """
         conn = self.conn
         digest_bytes = bytes.fromhex(digest) if digest else None
         file_id = self._file_id(file, digest_bytes or b"") if file else None
-        conn.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+        old = conn.execute(
+            "SELECT source, published, record FROM articles WHERE id = ?", (article.id,)
+        ).fetchone()
+        if old is not None:
+            conn.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+            self._count(old[0], "", old[1], _author_names(self.codec.unpack(old[2])), -1)
+        self._count(
+            article.source, article.source_name, article.published, _author_names(article.to_dict()), 1
+        )
         row = conn.execute(
             "INSERT INTO articles(id, url, title, source, source_name, published, published_ts, "
             "archived_ms, record, file, digest, indexed) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) "
@@ -423,6 +432,25 @@ class Store:
         ).fetchone()
         self._train_when_due()
         return int(row[0])
+
+    def _count(self, source: str, name: str, published: str, authors: set[str], step: int) -> None:
+        """Add ``step`` (1 or -1) to the counts of an article's outlet, year and authors."""
+        conn = self.conn
+        conn.execute(
+            "INSERT INTO source_counts(source, name, n) VALUES(?, ?, ?) ON CONFLICT(source) "
+            "DO UPDATE SET n = n + excluded.n, name = max(name, excluded.name)",
+            (source, name, step),
+        )
+        conn.execute(
+            "INSERT INTO year_counts(year, n) VALUES(?, ?) ON CONFLICT(year) "
+            "DO UPDATE SET n = n + excluded.n",
+            (published[:4], step),
+        )
+        conn.executemany(
+            "INSERT INTO author_counts(name, n) VALUES(?, ?) ON CONFLICT(name) "
+            "DO UPDATE SET n = n + excluded.n",
+            ((author, step) for author in sorted(authors)),
+        )
 
     def _train_when_due(self) -> None:
         """Once :data:`RECORD_DICT_AFTER` records are stored, train the record dictionary on them.
@@ -774,40 +802,6 @@ class Store:
         versions = self.conn.execute("SELECT count(*) FROM versions").fetchone()[0]
         return {"articles": self.count(), "versions": int(versions)}
 
-    # ------------------------------------------------------------------ character postings
-
-    def add_char_postings(self, postings: dict[str, list[int]]) -> None:
-        """Record which articles (rowids) contain each CJK character (inside the caller's transaction).
-
-        One row per character per ingest batch: ascending rowid deltas, zlib-packed.
-        A replaced article leaves its old rows behind, but they name a rowid that
-        is gone (rowids are never reused, see :meth:`_put`): for live rows the
-        postings are exact.
-        """
-        rows = []
-        for ch, rowids in postings.items():
-            rowids = sorted(set(rowids))
-            deltas = array("I", [rowids[0], *(b - a for a, b in zip(rowids, rowids[1:], strict=False))])
-            rows.append((ch, zlib.compress(deltas.tobytes(), 6)))
-        self.conn.executemany("INSERT INTO char_postings(ch, rowids) VALUES(?, ?)", rows)
-
-    def char_rowids(self, ch: str) -> set[int]:
-        """Rowids of the articles that contain the CJK character ``ch`` (plus rowids of replaced
-        versions, which no longer exist: see :meth:`add_char_postings`)."""
-        out: set[int] = set()
-        for (blob,) in self.conn.execute("SELECT rowids FROM char_postings WHERE ch = ?", (ch,)):
-            deltas = array("I")
-            deltas.frombytes(zlib.decompress(blob))
-            out.update(itertools.accumulate(deltas))
-        return out
-
-    def char_posting_size(self, ch: str) -> int:
-        """Bytes of postings stored for ``ch``: a cheap estimate of how common it is."""
-        row = self.conn.execute(
-            "SELECT coalesce(sum(length(rowids)), 0) FROM char_postings WHERE ch = ?", (ch,)
-        ).fetchone()
-        return int(row[0])
-
     # ------------------------------------------------------------------ dictionary
 
     def dictionary_total(self) -> int:
@@ -846,30 +840,31 @@ class Store:
     # ------------------------------------------------------------------ stats
 
     def stats(self) -> dict:
-        """Counts per outlet and per year, date range, top authors."""
+        """Counts per outlet and per year, date range, top authors.
+
+        From the counts :meth:`_put` keeps and the ``published_ts`` index: no
+        record is read, whatever the size of the archive.
+        """
         conn = self.conn
         sources: dict[str, int] = {}
         names: dict[str, str] = {}
         for source, name, n in conn.execute(
-            "SELECT source, max(source_name), count(*) FROM articles GROUP BY source ORDER BY count(*) DESC, source"
+            "SELECT source, name, n FROM source_counts WHERE n > 0 ORDER BY n DESC, source"
         ):
             sources[source] = n
             names[source] = name
         years = {
             str(y): n
-            for y, n in conn.execute(
-                "SELECT substr(published, 1, 4) AS y, count(*) FROM articles GROUP BY y ORDER BY y"
-            )
+            for y, n in conn.execute("SELECT year, n FROM year_counts WHERE n > 0 ORDER BY year")
         }
-        first, last = conn.execute("SELECT min(published_ts), max(published_ts) FROM articles").fetchone()
         first_pub = conn.execute(
-            "SELECT published FROM articles WHERE published_ts = ? LIMIT 1", (first,)
+            "SELECT published FROM articles ORDER BY published_ts LIMIT 1"
         ).fetchone()
         last_pub = conn.execute(
-            "SELECT published FROM articles WHERE published_ts = ? LIMIT 1", (last,)
+            "SELECT published FROM articles ORDER BY published_ts DESC LIMIT 1"
         ).fetchone()
         return {
-            "articles": self.count(),
+            "articles": sum(sources.values()),
             "sources": sources,
             "source_names": names,
             "years": years,
@@ -881,17 +876,17 @@ class Store:
     def top_authors(self, limit: int = 10) -> list[list[str | int]]:
         """The ``limit`` most frequent bylines as ``[name, articles]``, most first.
 
-        One streaming pass over the records (they are compressed, so SQLite's
-        JSON functions cannot see them); a name counts once per article.
+        A name counts once per article (see :meth:`put`).
         """
-        counts: dict[str, int] = {}
-        for (blob,) in self.conn.execute("SELECT record FROM articles"):
-            names = {str(n).strip() for n in self.codec.unpack(blob).get("authors") or []}
-            for name in names:
-                if name:
-                    counts[name] = counts.get(name, 0) + 1
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
-        return [[name, n] for name, n in ranked]
+        rows = self.conn.execute(
+            "SELECT name, n FROM author_counts WHERE n > 0 ORDER BY n DESC, name LIMIT ?", (limit,)
+        )
+        return [[name, n] for name, n in rows]
+
+
+def _author_names(record: dict) -> set[str]:
+    """The distinct bylines of a record, as ``stats`` counts them."""
+    return {name for n in record.get("authors") or [] if (name := str(n).strip())}
 
 
 @contextlib.contextmanager
