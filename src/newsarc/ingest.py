@@ -32,7 +32,14 @@ from newsarc.analysis import (
     jieba_dictionary_path,
     read_dictionary,
 )
-from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, NoArchive, RejectedFile
+from newsarc.errors import (
+    ArchiveError,
+    ArchiveLocked,
+    DamagedArchive,
+    NewsarcError,
+    NoArchive,
+    RejectedFile,
+)
 from newsarc.gitmirror import GitMirror, find_mirror
 from newsarc.index import (
     INDEX_NAME,
@@ -43,6 +50,7 @@ from newsarc.index import (
     merge_segments,
     open_index,
 )
+from newsarc.integrity import verify_all
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock
 from newsarc.parse import MAX_FILE_BYTES, parse_bytes, too_large
 from newsarc.records import Article
@@ -478,6 +486,11 @@ def _resume(
     """Open (or make) the index, bring the query dictionary up to date, and index what the store
     holds unindexed (a dictionary change, or an interrupted ingest); the index and segmenter spec."""
     ix = open_index(data, create=True)
+    if ix.doc_count() < store.indexed_count():  # an index lost (removed, or replaced by an older one)
+        if on_message:
+            on_message(f"the search index lacks stored articles: re-indexing all {store.count()}")
+        with store.transaction():
+            store.mark_all_unindexed()
     spec = segmenter_spec(data)
     segmenter = Segmenter(*spec)
     changed = _sync_dictionary(store, segmenter, spec)
@@ -888,6 +901,22 @@ def _reindex(
         summary.reindexed += len(chunk)
 
 
+def _sound_index(data: Path) -> Index:
+    """The archive's index, made anew (empty) when it is missing or fails any check (every
+    CRC32 read): what :func:`reindex` rebuilds.  Call only while holding the archive lock."""
+    try:
+        ix = open_index(data, create=True)
+        if not verify_all(ix):
+            return ix
+    except DamagedArchive:
+        pass
+    folder = index_dir(data)
+    for name in os.listdir(folder):
+        if name != f"{INDEX_NAME}_WRITELOCK":
+            os.remove(folder / name)
+    return open_index(data, create=True)
+
+
 def reindex(
     data_dir: str | Path,
     *,
@@ -895,7 +924,8 @@ def reindex(
     on_wait: Callable[[int | None], None] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> IngestSummary:
-    """Rebuild the search index of an archive from its store (after a dictionary change).
+    """Rebuild the search index of an archive from its store (after a dictionary change, or
+    when the index is missing or damaged: then it is rebuilt from nothing).
 
     Takes the archive's writer lock like :func:`ingest`.  Every row is first
     marked unindexed in one transaction, so an interrupted reindex is finished
@@ -911,7 +941,7 @@ def reindex(
         with ArchiveLock(data, wait=wait, on_wait=on_wait), _write_errors(data):
             _clean_index_debris(data)
             with open_store(data, create=True) as store:
-                ix = open_index(data, create=True)
+                ix = _sound_index(data)
                 spec = segmenter_spec(data)
                 segmenter = Segmenter(*spec)
                 _sync_dictionary(store, segmenter, spec)

@@ -461,6 +461,10 @@ class Store:
         """Rowids of articles stored but not yet committed to the index."""
         return [r[0] for r in self.conn.execute("SELECT rowid FROM articles WHERE indexed = 0")]
 
+    def indexed_count(self) -> int:
+        """Number of stored articles the index has committed (see :meth:`mark_indexed`)."""
+        return int(self.conn.execute("SELECT count(*) FROM articles WHERE indexed = 1").fetchone()[0])
+
     def count(self) -> int:
         """Number of stored articles."""
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
