@@ -1036,7 +1036,13 @@ def export(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
     data_dir = _data_dir(ctx, data)
     text = " ".join(query)
     options = SearchOptions(sources=sources, since=since, until=until)
-    records = export_records(data_dir, text, options, aliases=not no_aliases)
+    damaged: list[str] = []
+
+    def skip(article_id: str, reason: str) -> None:
+        damaged.append(article_id)
+        click.echo(f"newsarc: skipped {reason}", err=True)
+
+    records = export_records(data_dir, text, options, aliases=not no_aliases, on_damage=skip)
     if all_versions:
         from newsarc.history import version_records
 
@@ -1056,6 +1062,11 @@ def export(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 
         count = render_json_lines(records, out, chosen)
     out.flush()
+    if damaged:
+        click.echo(
+            f"newsarc: {len(damaged)} damaged records not exported (see `newsarc check`)", err=True
+        )
+        sys.exit(1)
     if (text.strip() or sources or since or until) and not count:
         click.echo("newsarc: no articles match", err=True)
         sys.exit(1)

@@ -41,6 +41,7 @@ from pathlib import Path
 from newsarc.errors import (
     AmbiguousArticle,
     ArchiveError,
+    DamagedArchive,
     NewsarcError,
     NoArchive,
     RejectedFile,
@@ -160,7 +161,7 @@ class RecordCodec:
             self._compressor = zstd.ZstdCompressor(
                 level=RECORD_LEVEL,
                 dict_data=self._dictionary(dict_id) if dict_id else None,
-                write_checksum=False,
+                write_checksum=True,
             )
         return self._compressor.compress(raw)  # type: ignore[attr-defined]
 
@@ -243,7 +244,7 @@ def _delta_compress(raw: bytes, base: bytes) -> bytes:
     zstd = _zstd()
     dictionary = zstd.ZstdCompressionDict(base, dict_type=zstd.DICT_TYPE_RAWCONTENT)
     compressor = zstd.ZstdCompressor(
-        level=DELTA_LEVEL, dict_data=dictionary, write_checksum=False, write_dict_id=False
+        level=DELTA_LEVEL, dict_data=dictionary, write_checksum=True, write_dict_id=False
     )
     return compressor.compress(raw)
 
@@ -508,7 +509,7 @@ class Store:
     def _article(self, row: tuple) -> Article:
         """An :class:`Article` from a row of :data:`_ARTICLE_COLUMNS`."""
         n = len(COLUMN_FIELDS)
-        return _make_article(row[:n], self.codec.unpack(row[n + 1]), archived_ms=row[n])
+        return _make_article(row[:n], self.read_record(row[0], row[n + 1]), archived_ms=row[n])
 
     def original_html(self, article_id: str) -> str:
         """The article's original HTML, parsed again from its source file.
@@ -587,12 +588,33 @@ class Store:
             chunk = values[i : i + 500]
             yield from self.conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
-    def iter_records(self) -> Iterator[dict]:
-        """Every stored record as its JSON dict, oldest publication first (no HTML)."""
+    def iter_records(self, on_damage: Callable[[str, str], None] | None = None) -> Iterator[dict]:
+        """Every stored record as its JSON dict, oldest publication first (no HTML).
+
+        A record that cannot be read (see :meth:`read_record`) raises
+        :class:`DamagedArchive`, or with ``on_damage`` is skipped after
+        ``on_damage(article id, reason)``.
+        """
         sql = f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY published_ts, id"
         n = len(COLUMN_FIELDS)
         for row in self.conn.execute(sql):
-            yield _record(row[:n], self.codec.unpack(row[n + 1]))
+            try:
+                yield _record(row[:n], self.read_record(row[0], row[n + 1]))
+            except DamagedArchive as exc:
+                if on_damage is None:
+                    raise
+                on_damage(row[0], str(exc))
+
+    def read_record(self, article_id: str, blob: bytes) -> dict:
+        """The fields of a stored record blob; :class:`DamagedArchive` when it does not
+        decompress (its zstd frame's checksum fails) or is not a record."""
+        try:
+            fields = self.codec.unpack(blob)
+        except (_zstd().ZstdError, ValueError, TypeError) as exc:  # UnicodeDecodeError, JSON errors
+            raise DamagedArchive(f"damaged record {article_id}: {exc}") from None
+        if not isinstance(fields, dict) or not all(name in fields for name in BLOB_FIELDS):
+            raise DamagedArchive(f"damaged record {article_id}: fields are missing")
+        return fields
 
     # ------------------------------------------------------------------ versions
 
@@ -1006,10 +1028,25 @@ def prepare_archive_dir(data_dir: str | Path) -> Path:
     return data
 
 
+def _is_archive_database(db: Path) -> bool:
+    """Whether ``db`` starts as an SQLite database does (a newsarc archive's, then, if it is
+    named so in an archive directory), however damaged the rest."""
+    try:
+        with open(db, "rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def database_error(data: Path, db: Path, exc: sqlite3.Error) -> ArchiveError:
     """An :class:`ArchiveError` that says what an SQLite error means for the archive."""
     text = str(exc)
-    if "not a database" in text or "no such table" in text or "malformed" in text:
+    if "malformed" in text or ("not a database" in text and _is_archive_database(db)):
+        return DamagedArchive(
+            f"damaged archive {data}: {DB_NAME} is damaged ({text}); restore it from a backup, "
+            "or ingest the source files again into a new --data directory"
+        )
+    if "not a database" in text or "no such table" in text:
         return ArchiveError(f"{data} is not a newsarc archive ({DB_NAME} is not an archive database: {text})")
     if "readonly" in text or "read-only" in text:
         return ArchiveError(f"archive {data} is read-only: cannot write to it ({text})")
