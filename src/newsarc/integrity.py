@@ -162,8 +162,12 @@ class TrustedIndex(index.FileIndex):
     verifying each segment (:func:`verify_segment`) before a reader opens it."""
 
     def __init__(self, storage: Storage, schema, indexname: str) -> None:  # type: ignore[no-untyped-def]
+        # not FileIndex.__init__: it reads the table of contents with Whoosh's own unpickling
+        self.storage = storage
+        self._schema = schema
+        self.indexname = indexname
         self._verified: set[str] = set()
-        super().__init__(storage, schema, indexname)
+        self._read_toc()
 
     def _read_toc(self) -> index.TOC:
         return read_toc(self.storage, self.indexname, self._schema)
