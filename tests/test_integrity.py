@@ -7,11 +7,16 @@ repair brings back exactly the answers of the undamaged archive.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -279,3 +284,78 @@ def test_a_toc_whose_schema_pickle_runs_code_is_never_unpickled(data: Path, tmp_
     assert hit_ids(data) == truth  # the schema is newsarc's own, not the archive's
     assert run("ingest", str(SEEDS), data=data).exit_code == 0
     assert not marker.exists()
+
+
+# --------------------------------------------------------------------------- a dictionary change
+
+
+WORDS = ("美国总统", "新冠疫情", "国家安全法")
+
+
+def substring_count(data: Path, word: str) -> int:
+    """The truth: how many stored articles' folded title, text or captions contain ``word``."""
+    from newsarc.analysis import fold
+
+    records = jsonl(run("export", data=data).stdout)
+    return sum(
+        any(word in fold(part) for part in (r["title"], r["text"], *r["captions"])) for r in records
+    )
+
+
+def counts(data: Path) -> tuple[int, ...]:
+    return tuple(len(hit_ids(data, word)) for word in WORDS)
+
+
+def _newsarc(data: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "newsarc", "--data", str(data), *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "NEWSARC_BATCH_SIZE": "10", "NO_COLOR": "1"},
+    )  # fmt: skip
+
+
+def _words_file(tmp_path: Path) -> Path:
+    words = tmp_path / "words.txt"
+    words.write_text("".join(f"{w} 100 n\n" for w in WORDS), encoding="utf-8")
+    return words
+
+
+def test_searches_during_a_dictionary_change_are_never_a_mix(data: Path, tmp_path: Path) -> None:
+    before = counts(data)
+    truth = tuple(substring_count(data, w) for w in WORDS)
+    assert before != truth and all(truth)  # the dictionary changes the answers: 美国总统 as one word
+    one_file = sorted(corpus_dir("feeds").glob("*.txt"))[0]
+    proc = _newsarc(data, "ingest", "--dict", str(_words_file(tmp_path)), str(one_file))
+    seen = []
+    while proc.poll() is None:
+        seen.append(counts(data))
+    assert proc.wait() == 0, proc.stderr.read() if proc.stderr else ""
+    seen.append(counts(data))
+    assert set(seen) <= {before, truth}, seen
+    assert seen[-1] == truth and seen == sorted(seen, key=lambda c: c == truth)  # old, then new, once
+
+
+def test_a_kill_right_after_the_dictionary_commit_leaves_searches_right(data: Path, tmp_path: Path) -> None:
+    before = counts(data)
+    truth = tuple(substring_count(data, w) for w in WORDS)
+    one_file = sorted(corpus_dir("feeds").glob("*.txt"))[0]
+    proc = _newsarc(data, "ingest", "--dict", str(_words_file(tmp_path)), str(one_file))
+    db = f"file:{data / 'articles.db'}?mode=ro"
+    try:
+        while proc.poll() is None:
+            with contextlib.closing(sqlite3.connect(db, uri=True)) as conn:
+                try:
+                    if conn.execute("SELECT 1 FROM meta WHERE key = 'dict_next'").fetchone():
+                        proc.send_signal(signal.SIGKILL)
+                        break
+                except sqlite3.OperationalError:  # busy: try again
+                    pass
+            time.sleep(0.005)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the ingest ended before its dictionary commit was seen"
+    assert counts(data) == before  # cut with the dictionary the index was built with
+    assert run("check", data=data).exit_code == 0
+    result = run("ingest", str(one_file), data=data)
+    assert result.exit_code == 0, result.stderr
+    assert counts(data) == truth

@@ -371,16 +371,20 @@ def _dictionary_signature(spec: SegmenterSpec) -> str:
 
 
 def _sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) -> bool:
-    """Make the store's query dictionary match the segmenter's; True if it changed."""
+    """Bring the store's dictionaries up to the segmenter's; True when the stored articles are to
+    be re-indexed with a changed dictionary, which waits beside the query dictionary until then
+    (see :meth:`~newsarc.store.Store.load_dictionary`; ``switch_dictionary`` ends the wait)."""
     signature = _dictionary_signature(spec)
     if store.meta("dict_signature") == signature:
+        if store.next_dictionary() is not None:  # a change undone before its re-index completed
+            store.discard_next_dictionary()
         return False
+    if store.next_dictionary() == signature:  # an interrupted re-index: its rows are still marked
+        return True
     main = jieba_dictionary_path()
     base = dictionary_cache(main, lambda: read_dictionary(main))
     previous = store.meta("dict_signature")
-    store.load_dictionary(
-        base, segmenter.user_words, signature, mark_unindexed=previous is not None
-    )
+    store.load_dictionary(base, segmenter.user_words, signature, pending=previous is not None)
     return previous is not None
 
 
@@ -499,6 +503,7 @@ def _resume(
         on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
     if pending:
         _reindex(store, ix, segmenter, pending, batch_size, summary, progress)
+    store.switch_dictionary()  # every article is now indexed with it
     return ix, spec
 
 
@@ -948,6 +953,7 @@ def reindex(
                 with store.transaction():
                     store.mark_all_unindexed()
                 _reindex(store, ix, segmenter, store.unindexed(), default_batch_size(), summary, progress)
+                store.switch_dictionary()
                 progress("merge", 0, 1)
                 merge_segments(ix)
                 progress("merge", 1, 1)

@@ -842,29 +842,62 @@ class Store:
         sql = "SELECT word, freq FROM dictionary WHERE word IN ({}) AND freq > 0"
         return dict(self._select_in(sql, words))
 
-    def load_dictionary(self, base: Path, user_words: dict[str, int], signature: str, *, mark_unindexed: bool) -> None:
-        """Replace the dictionary table with the prepared ``base`` database plus ``user_words``.
+    def load_dictionary(self, base: Path, user_words: dict[str, int], signature: str, *, pending: bool) -> None:
+        """Load the prepared ``base`` database plus ``user_words`` as the query dictionary.
 
-        One transaction; with ``mark_unindexed`` every article is marked for
-        re-indexing in it, so a crash during the re-index that follows is
-        finished by the next ingest.
+        One transaction.  With ``pending`` (a changed dictionary of an archive
+        whose index was built with the old one) it is loaded *beside* the
+        query dictionary, as ``dictionary_next``, and every article is marked
+        for re-indexing: queries keep being cut with the dictionary the index
+        was built with until :meth:`switch_dictionary`, once the re-index is
+        complete; a crash before that is finished by the next ingest.
         """
+        table = "dictionary_next" if pending else "dictionary"
         conn = self.conn
         conn.execute("ATTACH DATABASE ? AS base", (str(base),))
         try:
             with self.transaction():
-                conn.execute("DELETE FROM dictionary")
-                conn.execute("INSERT INTO dictionary(word, freq) SELECT word, freq FROM base.dictionary")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID")
+                conn.execute(f"DELETE FROM {table}")
+                conn.execute(f"INSERT INTO {table}(word, freq) SELECT word, freq FROM base.dictionary")
                 conn.executemany(
-                    "INSERT OR REPLACE INTO dictionary(word, freq) VALUES(?, ?)", sorted(user_words.items())
+                    f"INSERT OR REPLACE INTO {table}(word, freq) VALUES(?, ?)", sorted(user_words.items())
                 )
-                total = conn.execute("SELECT coalesce(sum(freq), 0) FROM dictionary").fetchone()[0]
-                self.set_meta("dict_total", str(total))
-                self.set_meta("dict_signature", signature)
-                if mark_unindexed:
+                total = conn.execute(f"SELECT coalesce(sum(freq), 0) FROM {table}").fetchone()[0]
+                if pending:
+                    self.set_meta("dict_next", f"{signature} {total}")
                     self.mark_all_unindexed()
+                else:
+                    self.set_meta("dict_total", str(total))
+                    self.set_meta("dict_signature", signature)
         finally:
             conn.execute("DETACH DATABASE base")
+
+    def next_dictionary(self) -> str | None:
+        """The signature of a dictionary loaded beside the query dictionary (see
+        :meth:`load_dictionary`), waiting for its re-index to complete; None when there is none."""
+        value = self.meta("dict_next")
+        return value.split()[0] if value else None
+
+    def switch_dictionary(self) -> None:
+        """Make the dictionary loaded beside the query dictionary the query dictionary, in one
+        transaction (call once every article is indexed with it); nothing when there is none."""
+        value = self.meta("dict_next")
+        if not value:
+            return
+        signature, total = value.split()
+        with self.transaction():
+            self.conn.execute("DROP TABLE dictionary")
+            self.conn.execute("ALTER TABLE dictionary_next RENAME TO dictionary")
+            self.conn.execute("DELETE FROM meta WHERE key = 'dict_next'")
+            self.set_meta("dict_total", total)
+            self.set_meta("dict_signature", signature)
+
+    def discard_next_dictionary(self) -> None:
+        """Forget a dictionary loaded beside the query dictionary (the change was undone)."""
+        with self.transaction():
+            self.conn.execute("DROP TABLE IF EXISTS dictionary_next")
+            self.conn.execute("DELETE FROM meta WHERE key = 'dict_next'")
 
     # ------------------------------------------------------------------ stats
 
