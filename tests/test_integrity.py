@@ -345,7 +345,8 @@ def test_a_kill_right_after_the_dictionary_commit_leaves_searches_right(data: Pa
         while proc.poll() is None:
             with contextlib.closing(sqlite3.connect(db, uri=True)) as conn:
                 try:
-                    if conn.execute("SELECT 1 FROM meta WHERE key = 'dict_next'").fetchone():
+                    # the dictionary commit marks every article for re-indexing
+                    if conn.execute("SELECT 1 FROM articles WHERE indexed = 0 LIMIT 1").fetchone():
                         proc.send_signal(signal.SIGKILL)
                         break
                 except sqlite3.OperationalError:  # busy: try again
