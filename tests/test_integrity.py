@@ -276,6 +276,22 @@ def test_a_toc_whose_segment_pickle_runs_code_is_refused(data: Path, tmp_path: P
     assert run("check", data=data).exit_code == 0
 
 
+def test_a_toc_naming_a_segment_outside_the_index_is_refused(data: Path) -> None:
+    from whoosh.filedb.filestore import FileStorage
+
+    from newsarc.index import make_schema
+    from newsarc.integrity import read_toc
+
+    (toc,) = index_dir(data).glob("_MAIN_*.toc")
+    (segment,) = read_toc(FileStorage(str(index_dir(data))), "MAIN", make_schema()).segments
+    segment.segid = "x/../../../elsewhere"
+    _craft_toc(toc, segments=[segment])
+    result = run("search", QUERY, data=data)
+    assert (result.exit_code, result.stderr) == (
+        1, f"newsarc: damaged search index: {toc.name} is not a newsarc table of contents; {REPAIRED}\n"
+    )
+
+
 def test_a_toc_whose_schema_pickle_runs_code_is_never_unpickled(data: Path, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     truth = hit_ids(data)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import re
 import struct
 import time
 import zlib
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from whoosh import index
 from whoosh.codec.base import Codec
+from whoosh.codec.whoosh3 import W3Segment
 from whoosh.filedb.filestore import FileStorage, Storage
 
 from newsarc.errors import DamagedArchive
@@ -82,6 +84,8 @@ def verify_segment(storage: Storage, segment, *, crc: bool = True) -> list[str]:
         return [f"{name} is missing (the segment's checksums)"]
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
         return [f"{name} is damaged (the segment's checksums)"]
+    if any(not fname.startswith(segment.make_filename("")) or "/" in fname for fname in expected):
+        return [f"{name} is damaged (names files of another segment)"]
     problems = []
     for fname, (size, crc32) in sorted(expected.items()):
         if not storage.file_exists(fname):
@@ -152,9 +156,22 @@ def read_toc(storage: Storage, indexname: str, schema) -> index.TOC:  # type: ig
         ) from None
     finally:
         stream.close()
-    if not isinstance(segments, list) or not all(hasattr(s, "segment_id") for s in segments):
+    if not isinstance(segments, list) or not all(_sound_segment(s, indexname) for s in segments):
         raise DamagedArchive(f"damaged search index: {name} is not a newsarc table of contents; {REPAIR}")
     return index.TOC(schema, segments, gen, version=version, release=release)
+
+
+_SEGMENT_ID = re.compile(r"[0-9a-z]{1,64}")
+
+
+def _sound_segment(segment: object, indexname: str) -> bool:
+    """Whether a segment read from a table of contents names files inside the index only."""
+    return (
+        isinstance(segment, W3Segment)
+        and segment.indexname == indexname
+        and isinstance(segment.segid, str)
+        and _SEGMENT_ID.fullmatch(segment.segid) is not None
+    )
 
 
 class TrustedIndex(index.FileIndex):
