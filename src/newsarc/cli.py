@@ -1054,7 +1054,13 @@ def export(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
     data_dir = _data_dir(ctx, data)
     text = " ".join(query)
     options = SearchOptions(sources=sources, since=since, until=until)
-    records = export_records(data_dir, text, options, aliases=not no_aliases)
+    damaged: list[str] = []
+
+    def skip(article_id: str, reason: str) -> None:
+        damaged.append(article_id)
+        click.echo(f"newsarc: skipped {reason}", err=True)
+
+    records = export_records(data_dir, text, options, aliases=not no_aliases, on_damage=skip)
     if all_versions:
         from newsarc.history import version_records
 
@@ -1074,6 +1080,11 @@ def export(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 
         count = render_json_lines(records, out, chosen)
     out.flush()
+    if damaged:
+        click.echo(
+            f"newsarc: {len(damaged)} damaged records not exported (see `newsarc check`)", err=True
+        )
+        sys.exit(1)
     if (text.strip() or sources or since or until) and not count:
         click.echo("newsarc: no articles match", err=True)
         sys.exit(1)
@@ -1111,6 +1122,46 @@ def reindex(ctx: click.Context, as_json: bool, wait: float, data: Path | None) -
 
         click.echo(json.dumps({"reindexed": summary.reindexed, "seconds": round(summary.seconds, 3)}))
     click.echo(f"re-indexed {summary.reindexed} articles", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object on stdout.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def check(ctx: click.Context, as_json: bool, data: Path | None) -> None:
+    """Verify the whole archive: store pages, every record, every index segment's checksums,
+    and that the index holds each stored article exactly once.
+
+    Prints each problem on one line with what repairs it; exits 0 when the
+    archive is sound, 1 when it is damaged.  Changes nothing.
+
+    \b
+    Example:
+      newsarc check
+      newsarc check --json
+    """
+    from newsarc.check import check_archive
+    from newsarc.render import sanitize_line
+
+    report = check_archive(_data_dir(ctx, data))
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        for p in report.problems:
+            click.echo(f"{p.part}: {sanitize_line(p.problem)} (repair: {p.repair})")
+    if report.ok:
+        click.echo(
+            f"archive ok: {report.articles} articles, {report.records} records and "
+            f"{report.versions} versions read, {report.segments} index segments verified",
+            err=True,
+        )
+        return
+    count = len(report.problems)
+    click.echo(f"newsarc: the archive is damaged: {count} problem{'s' * (count != 1)}", err=True)
+    sys.exit(1)
 
 
 # ----------------------------------------------------------------------------- serve

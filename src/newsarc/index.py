@@ -56,7 +56,8 @@ from newsarc.codec import (
     decode_postings,
     row_lengths,
 )
-from newsarc.errors import ArchiveError
+from newsarc.errors import ArchiveError, DamagedArchive
+from newsarc.integrity import open_trusted, write_segment_checksums
 
 INDEX_NAME = "MAIN"
 #: How much a title word weighs against a body word in ranking (BM25F here, ``^3`` in OpenSearch).
@@ -328,6 +329,7 @@ class BatchWriter(SegmentWriter):
         for reader, _base, _docmap in self._merged:
             reader.close()
         self._merged.clear()
+        write_segment_checksums(self.storage, self.get_segment())
 
     def _write_batch_field(self, fieldname: str) -> None:
         """A batch's lists of one field, in term order."""
@@ -634,19 +636,26 @@ def empty_index() -> index.Index:
 
 
 def open_index(data_dir: str | Path, *, create: bool = False) -> index.Index:
-    """Open (or with ``create`` make) the archive's Whoosh index."""
+    """Open (or with ``create`` make) the archive's Whoosh index (see ``integrity.py``: its
+    table of contents is read without trusting its pickles, its segments are verified)."""
     path = index_dir(data_dir)
     try:
-        if index.exists_in(path, indexname=INDEX_NAME):
-            return index.open_dir(path, indexname=INDEX_NAME)
+        ix = open_trusted(path, make_schema(), INDEX_NAME)
+        if ix is not None:
+            return ix
         if not create:
-            raise ArchiveError(f"no search index in {path} (run `newsarc ingest PATH` first)")
+            raise ArchiveError(
+                f"no search index in {path} (run `newsarc reindex` to rebuild it from the store)"
+            )
         path.mkdir(parents=True, exist_ok=True)
-        return index.create_in(path, make_schema(), indexname=INDEX_NAME)
+        index.create_in(path, make_schema(), indexname=INDEX_NAME)
+        ix = open_trusted(path, make_schema(), INDEX_NAME)
+        assert ix is not None
+        return ix
     except ArchiveError:
         raise
     except Exception as exc:  # whoosh raises many types for a damaged index
-        raise ArchiveError(f"cannot open search index {path}: {exc}") from None
+        raise DamagedArchive(f"cannot open search index {path}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- the seam

@@ -35,7 +35,14 @@ from newsarc.analysis import (
     jieba_dictionary_path,
     read_dictionary,
 )
-from newsarc.errors import ArchiveError, ArchiveLocked, NewsarcError, NoArchive, RejectedFile
+from newsarc.errors import (
+    ArchiveError,
+    ArchiveLocked,
+    DamagedArchive,
+    NewsarcError,
+    NoArchive,
+    RejectedFile,
+)
 from newsarc.gitmirror import GitMirror, find_mirror
 from newsarc.index import (
     INDEX_NAME,
@@ -46,6 +53,7 @@ from newsarc.index import (
     merge_segments,
     open_index,
 )
+from newsarc.integrity import verify_all
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock, check_archive_dir, open_no_follow
 from newsarc.records import Article, file_kind, printable_path
 from newsarc.store import (
@@ -387,14 +395,20 @@ def _dictionary_signature(spec: SegmenterSpec) -> str:
 
 
 def _sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) -> bool:
-    """Make the store's query dictionary match the segmenter's; True if it changed."""
+    """Bring the store's dictionaries up to the segmenter's; True when the stored articles are to
+    be re-indexed with a changed dictionary, which waits beside the query dictionary until then
+    (see :meth:`~newsarc.store.Store.load_dictionary`; ``switch_dictionary`` ends the wait)."""
     signature = _dictionary_signature(spec)
     if store.meta("dict_signature") == signature:
+        if store.next_dictionary() is not None:  # a change undone before its re-index completed
+            store.discard_next_dictionary()
         return False
+    if store.next_dictionary() == signature:  # an interrupted re-index: its rows are still marked
+        return True
     main = jieba_dictionary_path()
     previous = store.meta("dict_signature")
     with dictionary_cache(main, lambda: read_dictionary(main)) as base:
-        store.load_dictionary(base, segmenter.user_words, signature, mark_unindexed=previous is not None)
+        store.load_dictionary(base, segmenter.user_words, signature, pending=previous is not None)
     return previous is not None
 
 
@@ -510,6 +524,11 @@ def _resume(
     """Open (or make) the index, bring the query dictionary up to date, and index what the store
     holds unindexed (a dictionary change, or an interrupted ingest); the index and segmenter spec."""
     ix = open_index(data, create=True)
+    if ix.doc_count() < store.indexed_count():  # an index lost (removed, or replaced by an older one)
+        if on_message:
+            on_message(f"the search index lacks stored articles: re-indexing all {store.count()}")
+        with store.transaction():
+            store.mark_all_unindexed()
     spec = segmenter_spec(data)
     segmenter = Segmenter(*spec)
     changed = _sync_dictionary(store, segmenter, spec)
@@ -518,6 +537,7 @@ def _resume(
         on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
     if pending:
         _reindex(store, ix, segmenter, pending, batch_size, summary, progress)
+    store.switch_dictionary()  # every article is now indexed with it
     return ix, spec
 
 
@@ -954,6 +974,22 @@ def _reindex(
         summary.reindexed += len(chunk)
 
 
+def _sound_index(data: Path) -> Index:
+    """The archive's index, made anew (empty) when it is missing or fails any check (every
+    CRC32 read): what :func:`reindex` rebuilds.  Call only while holding the archive lock."""
+    try:
+        ix = open_index(data, create=True)
+        if not verify_all(ix):
+            return ix
+    except DamagedArchive:
+        pass
+    folder = index_dir(data)
+    for name in os.listdir(folder):
+        if name != f"{INDEX_NAME}_WRITELOCK":
+            os.remove(folder / name)
+    return open_index(data, create=True)
+
+
 def reindex(
     data_dir: str | Path,
     *,
@@ -962,7 +998,8 @@ def reindex(
     on_progress: ProgressCallback | None = None,
     on_message: Callable[[str], None] | None = None,
 ) -> IngestSummary:
-    """Rebuild the search index of an archive from its store (after a dictionary change).
+    """Rebuild the search index of an archive from its store (after a dictionary change, or
+    when the index is missing or damaged: then it is rebuilt from nothing).
 
     Takes the archive's writer lock like :func:`ingest`.  Every row is first
     marked unindexed in one transaction, so an interrupted reindex is finished
@@ -978,13 +1015,14 @@ def reindex(
         with ArchiveLock(data, wait=wait, on_wait=on_wait, command="reindex") as lock, _write_errors(data):
             _after_lock(data, lock, on_message)
             with open_store(data, create=True) as store:
-                ix = open_index(data, create=True)
+                ix = _sound_index(data)
                 spec = segmenter_spec(data)
                 segmenter = Segmenter(*spec)
                 _sync_dictionary(store, segmenter, spec)
                 with store.transaction():
                     store.mark_all_unindexed()
                 _reindex(store, ix, segmenter, store.unindexed(), default_batch_size(), summary, progress)
+                store.switch_dictionary()
                 progress("merge", 0, 1)
                 merge_segments(ix)
                 progress("merge", 1, 1)

@@ -30,12 +30,12 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from newsarc.analysis import fold
-from newsarc.errors import QueryError
+from newsarc.errors import DamagedArchive, QueryError
 from newsarc.explore import PERIODS, period_axis
 from newsarc.ingest import local_day
 from newsarc.query import Node, Not, Term, parse_query
@@ -380,7 +380,9 @@ def article_marks(article: Article, terms: Iterable[str]) -> ArticleMarks:
 # --------------------------------------------------------------------------- export
 
 
-def _filtered_records(data_dir: str | Path, options: SearchOptions) -> Iterator[dict]:
+def _filtered_records(
+    data_dir: str | Path, options: SearchOptions, on_damage: Callable[[str, str], None] | None
+) -> Iterator[dict]:
     """Every stored record of the outlets and local publication days ``options`` allow."""
     sources = {s.lower() for s in options.sources}
     dated = bool(options.since or options.until)
@@ -389,7 +391,7 @@ def _filtered_records(data_dir: str | Path, options: SearchOptions) -> Iterator[
     if first > last:
         raise QueryError(f"--since {options.since} is after --until {options.until}")
     with open_store(data_dir) as store:
-        for record in store.iter_records():
+        for record in store.iter_records(on_damage):
             if sources and record["source"] not in sources:
                 continue
             if dated and not first <= local_day(record["published"]) <= last:
@@ -403,19 +405,27 @@ def export_records(
     options: SearchOptions | None = None,
     *,
     aliases: bool = True,
+    on_damage: Callable[[str, str], None] | None = None,
 ) -> Iterator[dict]:
     """The records of ``newsarc export``: every hit of the query ``text``, oldest first, streamed.
 
     Without a query, every stored record the filters of ``options`` allow
     (outlets, local publication days), in the store's order (oldest first).
+    A record that cannot be read raises :class:`~newsarc.errors.DamagedArchive`,
+    or with ``on_damage`` is skipped after ``on_damage(article id, reason)``.
     """
     options = options or SearchOptions()
     if text is None or not text.strip():
-        yield from _filtered_records(data_dir, options)
+        yield from _filtered_records(data_dir, options, on_damage)
         return
     with open_searcher(data_dir, aliases=aliases) as searcher:
         for hit in all_hits(searcher, text, options).hits:
-            yield searcher.store.get(hit.id).to_dict()
+            try:
+                yield searcher.store.get(hit.id).to_dict()
+            except DamagedArchive as exc:
+                if on_damage is None:
+                    raise
+                on_damage(hit.id, str(exc))
 
 
 # --------------------------------------------------------------------------- archive-level API

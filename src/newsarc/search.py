@@ -40,7 +40,16 @@ from newsarc.analysis import (
     segment_query,
 )
 from newsarc.errors import ArchiveError, QueryError, UnknownSource
-from newsarc.index import INDEX_NAME, TITLE_BOOST, IndexReader, TermStats, empty_index, open_index
+from newsarc.index import (
+    INDEX_NAME,
+    TITLE_BOOST,
+    IndexReader,
+    TermStats,
+    empty_index,
+    index_dir,
+    open_index,
+)
+from newsarc.integrity import check_doc_count
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
 from newsarc.store import Store, open_store, published_timestamp
@@ -793,12 +802,14 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
     """
     store = open_store(data_dir)
     try:
+        indexed = store.indexed_count()  # before the index: see check_doc_count
         try:
             ix = open_index(data_dir)
         except ArchiveError:
             if store.count():
                 raise
             ix = empty_index()  # a new archive killed before its index was made: nothing to find
+        check_doc_count(index_dir(data_dir), ix.doc_count(), indexed)
         alias_table = load_aliases(data_dir) if aliases else None
         for attempt in range(1, SEARCH_ATTEMPTS + 1):
             try:

@@ -40,6 +40,7 @@ from pathlib import Path
 from newsarc.errors import (
     AmbiguousArticle,
     ArchiveError,
+    DamagedArchive,
     NewsarcError,
     NoArchive,
     RejectedFile,
@@ -164,7 +165,7 @@ class RecordCodec:
             self._compressor = zstd.ZstdCompressor(
                 level=RECORD_LEVEL,
                 dict_data=self._dictionary(dict_id) if dict_id else None,
-                write_checksum=False,
+                write_checksum=True,
             )
         return self._compressor.compress(raw)  # type: ignore[attr-defined]
 
@@ -247,7 +248,7 @@ def _delta_compress(raw: bytes, base: bytes) -> bytes:
     zstd = _zstd()
     dictionary = zstd.ZstdCompressionDict(base, dict_type=zstd.DICT_TYPE_RAWCONTENT)
     compressor = zstd.ZstdCompressor(
-        level=DELTA_LEVEL, dict_data=dictionary, write_checksum=False, write_dict_id=False
+        level=DELTA_LEVEL, dict_data=dictionary, write_checksum=True, write_dict_id=False
     )
     return compressor.compress(raw)
 
@@ -490,6 +491,10 @@ class Store:
         """Rowids of articles stored but not yet committed to the index."""
         return [r[0] for r in self.conn.execute("SELECT rowid FROM articles WHERE indexed = 0")]
 
+    def indexed_count(self) -> int:
+        """Number of stored articles the index has committed (see :meth:`mark_indexed`)."""
+        return int(self.conn.execute("SELECT count(*) FROM articles WHERE indexed = 1").fetchone()[0])
+
     def count(self) -> int:
         """Number of stored articles."""
         return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
@@ -533,7 +538,7 @@ class Store:
     def _article(self, row: tuple) -> Article:
         """An :class:`Article` from a row of :data:`_ARTICLE_COLUMNS`."""
         n = len(COLUMN_FIELDS)
-        return _make_article(row[:n], self.codec.unpack(row[n + 1]), archived_ms=row[n])
+        return _make_article(row[:n], self.read_record(row[0], row[n + 1]), archived_ms=row[n])
 
     def original_html(self, article_id: str) -> str:
         """The article's original HTML, parsed again from its source file.
@@ -614,12 +619,33 @@ class Store:
             chunk = values[i : i + 500]
             yield from self.conn.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
-    def iter_records(self) -> Iterator[dict]:
-        """Every stored record as its JSON dict, oldest publication first (no HTML)."""
+    def iter_records(self, on_damage: Callable[[str, str], None] | None = None) -> Iterator[dict]:
+        """Every stored record as its JSON dict, oldest publication first (no HTML).
+
+        A record that cannot be read (see :meth:`read_record`) raises
+        :class:`DamagedArchive`, or with ``on_damage`` is skipped after
+        ``on_damage(article id, reason)``.
+        """
         sql = f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY published_ts, id"
         n = len(COLUMN_FIELDS)
         for row in self.conn.execute(sql):
-            yield _record(row[:n], self.codec.unpack(row[n + 1]))
+            try:
+                yield _record(row[:n], self.read_record(row[0], row[n + 1]))
+            except DamagedArchive as exc:
+                if on_damage is None:
+                    raise
+                on_damage(row[0], str(exc))
+
+    def read_record(self, article_id: str, blob: bytes) -> dict:
+        """The fields of a stored record blob; :class:`DamagedArchive` when it does not
+        decompress (its zstd frame's checksum fails) or is not a record."""
+        try:
+            fields = self.codec.unpack(blob)
+        except (_zstd().ZstdError, ValueError, TypeError) as exc:  # UnicodeDecodeError, JSON errors
+            raise DamagedArchive(f"damaged record {article_id}: {exc}") from None
+        if not isinstance(fields, dict) or not all(name in fields for name in BLOB_FIELDS):
+            raise DamagedArchive(f"damaged record {article_id}: fields are missing")
+        return fields
 
     # ------------------------------------------------------------------ versions
 
@@ -813,29 +839,62 @@ class Store:
         sql = "SELECT word, freq FROM dictionary WHERE word IN ({}) AND freq > 0"
         return dict(self._select_in(sql, words))
 
-    def load_dictionary(self, base: Path, user_words: dict[str, int], signature: str, *, mark_unindexed: bool) -> None:
-        """Replace the dictionary table with the prepared ``base`` database plus ``user_words``.
+    def load_dictionary(self, base: Path, user_words: dict[str, int], signature: str, *, pending: bool) -> None:
+        """Load the prepared ``base`` database plus ``user_words`` as the query dictionary.
 
-        One transaction; with ``mark_unindexed`` every article is marked for
-        re-indexing in it, so a crash during the re-index that follows is
-        finished by the next ingest.
+        One transaction.  With ``pending`` (a changed dictionary of an archive
+        whose index was built with the old one) it is loaded *beside* the
+        query dictionary, as ``dictionary_next``, and every article is marked
+        for re-indexing: queries keep being cut with the dictionary the index
+        was built with until :meth:`switch_dictionary`, once the re-index is
+        complete; a crash before that is finished by the next ingest.
         """
+        table = "dictionary_next" if pending else "dictionary"
         conn = self.conn
         conn.execute("ATTACH DATABASE ? AS base", (str(base),))
         try:
             with self.transaction():
-                conn.execute("DELETE FROM dictionary")
-                conn.execute("INSERT INTO dictionary(word, freq) SELECT word, freq FROM base.dictionary")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (word TEXT PRIMARY KEY, freq INTEGER NOT NULL) WITHOUT ROWID")
+                conn.execute(f"DELETE FROM {table}")
+                conn.execute(f"INSERT INTO {table}(word, freq) SELECT word, freq FROM base.dictionary")
                 conn.executemany(
-                    "INSERT OR REPLACE INTO dictionary(word, freq) VALUES(?, ?)", sorted(user_words.items())
+                    f"INSERT OR REPLACE INTO {table}(word, freq) VALUES(?, ?)", sorted(user_words.items())
                 )
-                total = conn.execute("SELECT coalesce(sum(freq), 0) FROM dictionary").fetchone()[0]
-                self.set_meta("dict_total", str(total))
-                self.set_meta("dict_signature", signature)
-                if mark_unindexed:
+                total = conn.execute(f"SELECT coalesce(sum(freq), 0) FROM {table}").fetchone()[0]
+                if pending:
+                    self.set_meta("dict_next", f"{signature} {total}")
                     self.mark_all_unindexed()
+                else:
+                    self.set_meta("dict_total", str(total))
+                    self.set_meta("dict_signature", signature)
         finally:
             conn.execute("DETACH DATABASE base")
+
+    def next_dictionary(self) -> str | None:
+        """The signature of a dictionary loaded beside the query dictionary (see
+        :meth:`load_dictionary`), waiting for its re-index to complete; None when there is none."""
+        value = self.meta("dict_next")
+        return value.split()[0] if value else None
+
+    def switch_dictionary(self) -> None:
+        """Make the dictionary loaded beside the query dictionary the query dictionary, in one
+        transaction (call once every article is indexed with it); nothing when there is none."""
+        value = self.meta("dict_next")
+        if not value:
+            return
+        signature, total = value.split()
+        with self.transaction():
+            self.conn.execute("DROP TABLE dictionary")
+            self.conn.execute("ALTER TABLE dictionary_next RENAME TO dictionary")
+            self.conn.execute("DELETE FROM meta WHERE key = 'dict_next'")
+            self.set_meta("dict_total", total)
+            self.set_meta("dict_signature", signature)
+
+    def discard_next_dictionary(self) -> None:
+        """Forget a dictionary loaded beside the query dictionary (the change was undone)."""
+        with self.transaction():
+            self.conn.execute("DROP TABLE IF EXISTS dictionary_next")
+            self.conn.execute("DELETE FROM meta WHERE key = 'dict_next'")
 
     # ------------------------------------------------------------------ stats
 
@@ -1080,10 +1139,25 @@ def prepare_archive_dir(data_dir: str | Path) -> Path:
     return data
 
 
+def _is_archive_database(db: Path) -> bool:
+    """Whether ``db`` starts as an SQLite database does (a newsarc archive's, then, if it is
+    named so in an archive directory), however damaged the rest."""
+    try:
+        with open(db, "rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def database_error(data: Path, db: Path, exc: sqlite3.Error) -> ArchiveError:
     """An :class:`ArchiveError` that says what an SQLite error means for the archive."""
     text = str(exc)
-    if "not a database" in text or "no such table" in text or "malformed" in text:
+    if "malformed" in text or ("not a database" in text and _is_archive_database(db)):
+        return DamagedArchive(
+            f"damaged archive {data}: {DB_NAME} is damaged ({text}); restore it from a backup, "
+            "or ingest the source files again into a new --data directory"
+        )
+    if "not a database" in text or "no such table" in text:
         return ArchiveError(f"{data} is not a newsarc archive ({DB_NAME} is not an archive database: {text})")
     if "readonly" in text or "read-only" in text:
         return ArchiveError(f"archive {data} is read-only: cannot write to it ({text})")
