@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -122,3 +125,23 @@ def write_hostile_files(folder: Path) -> None:
         "<p>另一篇关于普京朝鲜的文章。</p>\n",
         encoding="utf-8",
     )
+
+
+def read_pty(cmd: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run ``cmd`` with stdout on a pseudo-terminal (stderr a pipe); (exit code, stdout, stderr)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(master)
+    err = proc.stderr.read().decode("utf-8") if proc.stderr else ""
+    return proc.returncode, b"".join(chunks).decode("utf-8"), err

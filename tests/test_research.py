@@ -6,15 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import pty
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import corpus_dir, jsonl, run
+from conftest import corpus_dir, jsonl, read_pty, run
 from newsarc.analysis import fold
 from newsarc.ingest import ingest
 from newsarc.research import MappedFold, find_matches, match_pattern
@@ -350,21 +348,5 @@ def run_tty(data: Path, *args: str, columns: int = 100, env: dict | None = None)
     cmd = [sys.executable, "-m", "newsarc", "--data", str(data), *args]
     environment = {**os.environ, "COLUMNS": str(columns), "TERM": "xterm", **(env or {})}
     environment.pop("NO_COLOR", None)
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(cmd, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            env=environment)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(timeout=60)
-    os.close(master)
-    err = proc.stderr.read().decode("utf-8") if proc.stderr else ""
-    return proc.returncode, b"".join(chunks).decode("utf-8"), err
+    return read_pty(cmd, environment)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import template_archive
+from conftest import read_pty, template_archive
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 EVIL = "\x1b]0;pwned\x07\x1b[2J\x1b[31m\x9b31m\u202e\u2066\x08\x7f"
@@ -61,22 +60,7 @@ def run(data: Path, *args: str, tty: bool = False) -> tuple[int, str, str]:
     if not tty:
         proc = subprocess.run(cmd, capture_output=True, timeout=60, env=env)
         return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(cmd, stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(timeout=60)
-    os.close(master)
-    err = proc.stderr.read().decode("utf-8") if proc.stderr else ""
-    return proc.returncode, b"".join(chunks).decode("utf-8"), err
+    return read_pty(cmd, env)
 
 
 def _no_raw(text: str, *, allow_sgr: bool = False) -> None:
