@@ -40,6 +40,13 @@ def _data_dir(ctx: click.Context, data: Path | None) -> Path:
     return parent if parent is not None else Path(DEFAULT_DATA)
 
 
+def _bound(data_dir: Path) -> bool:
+    """Whether the archive directory is bound to an OpenSearch cluster (see ``newsarc init``)."""
+    from newsarc.binding import is_bound
+
+    return is_bound(data_dir)
+
+
 def _reports_errors(func: Callable) -> Callable:
     """Turn newsarc's errors into one line on stderr and an exit code."""
 
@@ -139,12 +146,18 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
         click.echo(f"waiting for the archive lock held by {who}… (up to {wait:g} s; --wait SECONDS)",
                    err=True)
 
-    summary = run_ingest(
-        paths, data_dir, workers=workers, on_reject=on_reject,
-        on_progress=bar.update if bar else None,
-        on_message=lambda m: click.echo(_printable(m), err=True),
-        wait=wait, on_wait=on_wait,
-    )
+    on_message = lambda m: click.echo(_printable(m), err=True)  # noqa: E731
+    if _bound(data_dir):
+        from newsarc.opensearch import ingest as cluster_ingest
+
+        summary = cluster_ingest(paths, data_dir, workers=workers, on_reject=on_reject,
+                                 on_progress=bar.update if bar else None, on_message=on_message)
+    else:
+        summary = run_ingest(
+            paths, data_dir, workers=workers, on_reject=on_reject,
+            on_progress=bar.update if bar else None, on_message=on_message,
+            wait=wait, on_wait=on_wait,
+        )
     if bar:
         bar.clear()
     if as_json:
@@ -154,7 +167,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
     render_ingest_summary(summary.as_dict(), sys.stderr, err_style)
     if summary.reindexed:
         click.echo(f"re-indexed {summary.reindexed} stored articles", err=True)
-    if summary.rejected:
+    failed = getattr(summary, "failed", [])
+    for aid, reason in failed[:10]:
+        click.echo(f"newsarc: the cluster refused article {aid}: {_printable(reason)}", err=True)
+    if len(failed) > 10:
+        click.echo(f"newsarc: … and {len(failed) - 10} more refused articles", err=True)
+    if summary.rejected or failed:
         sys.exit(1)
 
 
@@ -224,7 +242,10 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 
     options = SearchOptions(sources=sources, since=since, until=until, sort=sort,
                             limit=None if show_all else limit, page=1 if show_all else page)
-    result = run_search(_data_dir(ctx, data), " ".join(query), options, aliases=not no_aliases)
+    data_dir = _data_dir(ctx, data)
+    if _bound(data_dir):
+        from newsarc.opensearch import search as run_search
+    result = run_search(data_dir, " ".join(query), options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
         render_hits_json(result.hits, out)
@@ -249,22 +270,42 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
 @_reports_errors
 def show(ctx: click.Context, article_id: str, as_json: bool, as_html: bool, data: Path | None) -> None:
     """Show one article: ID is its id or any unique prefix of at least 4 hex digits."""
-    from newsarc.render import render_article, render_article_json, sanitize
     from newsarc.store import open_store
 
     if as_json and as_html:
         raise click.UsageError("--json and --html exclude each other")
-    with open_store(_data_dir(ctx, data)) as store:
+    data_dir = _data_dir(ctx, data)
+    if _bound(data_dir):
+        from newsarc import opensearch
+
+        with opensearch.open_cluster(data_dir) as cluster:
+            try:
+                full_id = opensearch.resolve(cluster, article_id)
+            except AmbiguousArticle as exc:
+                _exit_ambiguous_on(opensearch.summaries(cluster, exc.candidates), exc)
+            html = opensearch.original_html(cluster, full_id) if as_html else ""
+            article = None if as_html else opensearch.get_article(cluster, full_id)
+        _show(article, html, as_json)
+        return
+    with open_store(data_dir) as store:
         try:
             full_id = store.resolve(article_id)
         except AmbiguousArticle as exc:
             _exit_ambiguous(store, exc)
+        html, article = "", None
         if as_html:  # not stored: parsed again from the source file, if unchanged
             html = store.original_html(full_id)
         else:
             article = store.get(full_id)
+    _show(article, html, as_json)
+
+
+def _show(article: Any, html: str, as_json: bool) -> None:
+    """Print an article (or, without one, its original HTML) the way `show` does."""
+    from newsarc.render import render_article, render_article_json, sanitize
+
     out = _stdout()
-    if as_html:
+    if article is None:
         out.write(sanitize(html) if sys.stdout.isatty() else html)
         if not html.endswith("\n"):
             out.write("\n")
@@ -296,9 +337,12 @@ def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int) -> 
 
 def _exit_ambiguous(store: Any, exc: AmbiguousArticle) -> None:
     """List the articles an ambiguous id prefix matches on stderr, and exit 1."""
+    _exit_ambiguous_on(store.summaries(exc.candidates), exc)
+
+
+def _exit_ambiguous_on(summaries: dict, exc: AmbiguousArticle) -> None:
     from newsarc.render import render_candidates
 
-    summaries = store.summaries(exc.candidates)
     click.echo(f"newsarc: {exc}:", err=True)
     render_candidates(
         [(s.id, s.published[:10], s.title) for s in (summaries[c] for c in exc.candidates if c in summaries)],
@@ -368,7 +412,10 @@ def timeline(ctx: click.Context, query: tuple[str, ...], by: str, sources: tuple
     from newsarc.search import SearchOptions
 
     options = SearchOptions(sources=sources, since=since, until=until)
-    result = run_timeline(_data_dir(ctx, data), " ".join(query), by, options, aliases=not no_aliases)
+    data_dir = _data_dir(ctx, data)
+    if _bound(data_dir):
+        from newsarc.opensearch import timeline as run_timeline
+    result = run_timeline(data_dir, " ".join(query), by, options, aliases=not no_aliases)
     out = _stdout()
     if as_json:
         import json
@@ -419,9 +466,16 @@ def stats(ctx: click.Context, as_json: bool, data: Path | None) -> None:
     from newsarc.store import archive_size, open_store
 
     data_dir = _data_dir(ctx, data)
-    with open_store(data_dir) as store:
-        figures = store.stats()
-    figures["size_bytes"] = archive_size(data_dir)
+    if _bound(data_dir):
+        from newsarc.opensearch import open_cluster
+        from newsarc.opensearch import stats as cluster_stats
+
+        with open_cluster(data_dir) as cluster:
+            figures = cluster_stats(cluster)
+    else:
+        with open_store(data_dir) as store:
+            figures = store.stats()
+        figures["size_bytes"] = archive_size(data_dir)
     out = _stdout()
     if as_json:
         render_stats_json(figures, out)
@@ -457,6 +511,16 @@ def export(ctx: click.Context, fmt: str, mapping: bool, index_name: str, data: P
         _stdout().write(json.dumps(index_mapping(), ensure_ascii=False, indent=2) + "\n")
         return
     data_dir = _data_dir(ctx, data)
+    if _bound(data_dir):
+        from newsarc.ingest import archive_segmenter
+        from newsarc.opensearch import iter_records, open_cluster, write_bulk
+
+        with open_cluster(data_dir) as cluster:
+            if fmt == "opensearch":
+                write_bulk(iter_records(cluster), _stdout(), archive_segmenter(data_dir), index_name)
+            else:
+                render_records_jsonl(iter_records(cluster), _stdout())
+        return
     with open_store(data_dir) as store:
         if fmt == "opensearch":
             from newsarc.ingest import archive_segmenter
@@ -476,8 +540,83 @@ def reindex(ctx: click.Context, data: Path | None) -> None:
     """Re-segment every stored article and rebuild the search index (after a dictionary change)."""
     from newsarc.ingest import reindex as run_reindex
 
-    count = run_reindex(_data_dir(ctx, data))
+    data_dir = _data_dir(ctx, data)
+    if _bound(data_dir):
+        from newsarc.opensearch import reindex as run_reindex  # type: ignore[assignment]
+    count = run_reindex(data_dir)
     click.echo(f"re-indexed {count} articles", err=True)
+
+
+# ----------------------------------------------------------------------------- cluster
+
+
+@cli.command()
+@click.option("--opensearch", "url", envvar="NEWSARC_OPENSEARCH_URL", required=True, metavar="URL",
+              help="The cluster: https://user:password@host:9200 (several nodes: comma-separated) "
+                   "[env NEWSARC_OPENSEARCH_URL].")
+@click.option("--index", "index_name", default="newsarc", show_default=True, metavar="NAME",
+              help="The index (created with newsarc's mapping when it does not exist).")
+@click.option("--ca-file", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="CA certificate(s) that sign the cluster's TLS certificate.")
+@click.option("--user", "username", metavar="NAME", help="Basic-auth user (or user:password@ in the URL).")
+@click.option("--shards", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Primary shards of a new index.")
+@click.option("--replicas", type=click.IntRange(0, 8), default=None,
+              help="Replicas of a new index [default: the cluster's].")
+@click.option("--save-password", is_flag=True,
+              help="Keep the password in DATA/opensearch.secret (mode 0600); otherwise give it each "
+                   "time through NEWSARC_OPENSEARCH_URL or NEWSARC_OPENSEARCH_PASSWORD.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def init(ctx: click.Context, url: str, index_name: str, ca_file: str | None, username: str | None,
+         shards: int, replicas: int | None, save_password: bool, data: Path | None) -> None:
+    """Bind the archive directory to an OpenSearch index: from then on every command uses the cluster.
+
+    The directory keeps no articles: only where the cluster is (opensearch.json,
+    no password unless --save-password) and the segmentation dictionary.
+    """
+    from newsarc.opensearch import init_cluster
+
+    data_dir = _data_dir(ctx, data)
+    password = os.environ.get("NEWSARC_OPENSEARCH_PASSWORD")
+    cluster, created = init_cluster(data_dir, url, index_name, ca_file=ca_file, username=username,
+                                    password=password, shards=shards, replicas=replicas,
+                                    keep_password=save_password)
+    with cluster:
+        count = cluster.check()
+    what = "created" if created else "uses the existing"
+    click.echo(f"{data_dir} is bound to {_printable(cluster.config.url)}: {what} index "
+               f"{_printable(index_name)} ({count} articles)", err=True)
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes for segmentation [default: CPU count].")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def push(ctx: click.Context, dest: Path, workers: int | None, as_json: bool, data: Path | None) -> None:
+    """Copy this (embedded) archive into DEST, an archive directory bound to a cluster.
+
+    The stored records are sent, not the files parsed again; the newer version
+    of an article wins on the cluster.  Exit code 1 if the cluster refused any.
+    """
+    from newsarc.opensearch import push as run_push
+    from newsarc.render import render_ingest_summary, style_for
+
+    summary = run_push(_data_dir(ctx, data), dest, workers=workers)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+    render_ingest_summary(summary.as_dict(), sys.stderr, style_for(sys.stderr))
+    for aid, reason in summary.failed[:10]:
+        click.echo(f"newsarc: the cluster refused article {aid}: {_printable(reason)}", err=True)
+    if summary.failed:
+        sys.exit(1)
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -162,6 +162,12 @@ def _die_with_parent() -> None:
         pass
 
 
+def worker_segmenter() -> Segmenter:
+    """The segmenter of this worker process (set up by the pool of :func:`_analysed_batches`)."""
+    assert _SEGMENTER is not None
+    return _SEGMENTER
+
+
 def _init_pool_worker(spec: SegmenterSpec) -> None:
     _die_with_parent()
     _init_worker(spec)
@@ -266,7 +272,7 @@ def _dictionary_signature(spec: SegmenterSpec) -> str:
     return h.hexdigest()
 
 
-def _sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) -> bool:
+def sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) -> bool:
     """Make the store's query dictionary match the segmenter's; True if it changed."""
     signature = _dictionary_signature(spec)
     if store.meta("dict_signature") == signature:
@@ -363,7 +369,7 @@ def _ingest_locked(
         ix = open_index(data, create=True)
         spec = segmenter_spec(data)
         segmenter = Segmenter(*spec)
-        changed = _sync_dictionary(store, segmenter, spec)
+        changed = sync_dictionary(store, segmenter, spec)
         pending = store.unindexed()
         if changed and pending and on_message:
             on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
@@ -451,24 +457,30 @@ def _ledger_key(path: Path) -> str:
 
 
 def _analysed_batches(
-    tasks: list[tuple[str, tuple[int, int, str] | None]],
+    tasks: list,
     batch_size: int,
     workers: int | None,
     spec: SegmenterSpec,
+    work: Callable = _work,
 ) -> Iterator[list]:
-    """Analyse tasks batch by batch, at most two batches in flight (bounded memory)."""
+    """Analyse tasks batch by batch, at most two batches in flight (bounded memory).
+
+    ``work`` (a module-level function, run in the workers with the segmenter of
+    ``spec`` as ``_SEGMENTER``) defaults to this ingest's :func:`_work`; the
+    cluster engine passes its own.
+    """
     batches = [tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)]
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or len(tasks) < POOL_THRESHOLD:
         _init_worker(spec)
         for batch in batches:
-            yield [_work(t) for t in batch]
+            yield [work(t) for t in batch]
         return
     ctx = get_context("fork") if hasattr(os, "fork") else get_context()
     with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(spec,)) as pool:
         inflight = None
         for batch in batches:
-            nxt = pool.map_async(_work, batch, chunksize=8)
+            nxt = pool.map_async(work, batch, chunksize=8)
             if inflight is not None:
                 yield inflight.get()
             inflight = nxt
@@ -601,7 +613,7 @@ def reindex(
             ix = open_index(data, create=True)
             spec = segmenter_spec(data)
             segmenter = Segmenter(*spec)
-            _sync_dictionary(store, segmenter, spec)
+            sync_dictionary(store, segmenter, spec)
             store.conn.execute("BEGIN IMMEDIATE")
             store.conn.execute("UPDATE articles SET indexed = 0")
             store.conn.execute("COMMIT")

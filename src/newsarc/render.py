@@ -806,6 +806,8 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO, style:
     if summary.get("older"):
         parts.append(f"{int(summary['older'])} older")
     parts.append(f"{int(summary.get('rejected', 0))} rejected")
+    if summary.get("failed"):
+        parts.append(f"{int(summary['failed'])} failed")
     seconds = float(summary.get("seconds", 0.0))
     timing = f"{seconds:.1f} s"
     if seconds > 0:
