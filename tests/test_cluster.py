@@ -1,0 +1,316 @@
+"""newsarc on a real OpenSearch cluster: the same answers as the embedded engine.
+
+Runs against the cluster named by ``$NEWSARC_TEST_OPENSEARCH`` (``.ci/run`` starts
+a local 3-node cluster with ``scripts/opensearch-cluster`` and exports it); skips
+without it.  The kill test also needs ``$NEWSARC_TEST_CLUSTER_DIR`` (the
+script's ``--dir``), to kill and restart a node.  Indexes have 3 shards and 1
+replica and are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, ROOT, SEEDS, jsonl, run
+
+CLUSTER_URL = os.environ.get("NEWSARC_TEST_OPENSEARCH", "")
+CLUSTER_DIR = os.environ.get("NEWSARC_TEST_CLUSTER_DIR", "")
+
+pytestmark = pytest.mark.skipif(not CLUSTER_URL, reason="no cluster: set NEWSARC_TEST_OPENSEARCH (see .ci/run)")
+
+#: The sample: the first feeds, the newer versions of the first older-version files, the first hkcnews.
+FEEDS, OLDER, HKCNEWS = 250, 40, 100
+#: The queries compared on both engines (besides the golden cases and the recall terms).
+EXTRA_QUERIES = (
+    '"俄罗斯总统普京"', '"香港警察"', '"美国总统"', "title:香港", "title:Tu-160", "title:\"国家安全\"",
+    "普京 OR 习近平 -乌克兰", "(普京 OR 普丁) title:金正恩", "NOT 香港 美国", "香港 AND 警察",
+    "source:hkcnews 警察", "source:rfi OR source:dw", "author:林兰", "新冠 -疫苗 -武汉",
+    "tu", "160", "ria", "AI", "G7", "5G", "嘅", "佢哋", "咗", "乜嘢", "北韩", "川普 OR 特朗普",
+    "泽连斯基", "澤連斯基 乌克兰", "烏克蘭 OR 俄羅斯", "（香港 OR 台湾）", "“一国两制”", "美国　中国",
+)
+OPTION_CASES = (
+    ("香港", {"sources": ("hkcnews",)}),
+    ("美国", {"since": "2020-07", "until": "2020-07"}),
+    ("中国", {"since": "2020-07-10"}),
+    ("的", {"until": "2020-06-30", "sources": ("rfi", "voa")}),
+)
+
+
+def _names(folder: str) -> list[Path]:
+    path = CORPUS / folder
+    if not path.is_dir():
+        pytest.skip(f"corpus folder {path} not present")
+    return sorted(p for p in path.iterdir() if p.is_file())
+
+
+def _sample() -> tuple[list[Path], list[Path]]:
+    """``(sample files, older versions of some of them)``."""
+    older = _names("feeds-older-versions")[:OLDER]
+    feeds = _names("feeds")
+    wanted = {p.stem.split("_")[1][:12] for p in older}
+    newer = [p for p in feeds if p.stem.split("_")[1][:12] in wanted]
+    files = sorted(set(feeds[:FEEDS]) | set(newer)) + _names("hkcnews")[:HKCNEWS]
+    return files, older
+
+
+def _client():  # type: ignore[no-untyped-def]
+    from opensearchpy import OpenSearch
+
+    return OpenSearch(hosts=CLUSTER_URL.split(","), timeout=120)
+
+
+def _bind(data: Path, index: str, url: str = CLUSTER_URL) -> None:
+    result = run("init", "--opensearch", url, "--index", index, "--shards", "3", "--replicas", "1", data=data)
+    assert result.exit_code == 0, result.stderr
+    assert f"created index {index}" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path, list[Path]]]:
+    """``(embedded archive, cluster-bound archive, older versions)``, both holding the sample."""
+    files, older = _sample()
+    base = tmp_path_factory.mktemp("cluster")
+    embedded, bound = base / "embedded", base / "bound"
+    index = f"newsarc-test-{uuid.uuid4().hex[:8]}"
+    result = run("ingest", *map(str, files), "--workers", "2", data=embedded)
+    assert result.exit_code == 0, result.stderr
+    _bind(bound, index)
+    try:
+        result = run("ingest", *map(str, files), "--workers", "2", "--json", data=bound)
+        assert result.exit_code == 0, result.stderr
+        summary = jsonl(result.stdout)[0]
+        assert summary["added"] == len(files) and summary["failed"] == 0
+        yield embedded, bound, older
+    finally:
+        _client().indices.delete(index=index, ignore_unavailable=True)
+
+
+def _queries() -> list[tuple[str, dict]]:
+    sys.path.insert(0, str(ROOT / "tests" / "golden"))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from cases import CASES
+    from recall import TERMS
+
+    out = [(c.query, dict(c.options)) for c in CASES]
+    out += [(t, {}) for t in TERMS]
+    out += [(q, {}) for q in EXTRA_QUERIES]
+    out += list(OPTION_CASES)
+    return out
+
+
+def test_same_hit_sets_totals_and_similar_ranking(engines: tuple[Path, Path, list[Path]]) -> None:
+    from newsarc import opensearch
+    from newsarc.search import SearchOptions, open_searcher
+
+    embedded, bound, _older = engines
+    queries = _queries()
+    assert len(queries) >= 100
+    differ: list[str] = []
+    overlaps: list[float] = []
+    with open_searcher(embedded) as local, opensearch.open_searcher(bound) as remote:
+        for text, options in queries:
+            mine = local.search(text, SearchOptions(limit=None, **options))
+            theirs = remote.search(text, SearchOptions(limit=None, **options))
+            ids_mine, ids_theirs = [h.id for h in mine.hits], [h.id for h in theirs.hits]
+            if (mine.total, set(ids_mine)) != (theirs.total, set(ids_theirs)):
+                differ.append(f"{text} {options}: embedded {mine.total}, cluster {theirs.total}, "
+                              f"only embedded {sorted(set(ids_mine) - set(ids_theirs))[:5]}, "
+                              f"only cluster {sorted(set(ids_theirs) - set(ids_mine))[:5]}")
+            if options.get("sort", "relevance") == "relevance" and mine.total:
+                top = min(10, mine.total)
+                overlaps.append(len(set(ids_mine[:top]) & set(ids_theirs[:top])) / top)
+            else:
+                assert ids_mine == ids_theirs or mine.total != theirs.total or _same_times(mine, theirs), text
+            page = remote.search(text, SearchOptions(limit=5, page=2, **options))
+            assert page.total == theirs.total and [h.id for h in page.hits] == ids_theirs[5:10]
+    overlap = sum(overlaps) / len(overlaps)
+    print(f"\n{len(queries)} queries: {len(queries) - len(differ)} identical hit sets and totals; "
+          f"top-10 overlap {overlap:.3f} over {len(overlaps)} ranked queries")
+    assert not differ, "\n".join(differ)
+    assert overlap >= 0.8
+
+
+def _same_times(a, b) -> bool:  # type: ignore[no-untyped-def]
+    """Date-sorted lists agree up to the order of articles published at the same second."""
+    from datetime import datetime
+
+    def key(hits):  # type: ignore[no-untyped-def]
+        return [int(datetime.fromisoformat(h.published).timestamp()) for h in hits]
+
+    return key(a.hits) == key(b.hits)
+
+
+def test_cli_search_show_stats_timeline_export(engines: tuple[Path, Path, list[Path]]) -> None:
+    embedded, bound, _older = engines
+    for args in (("search", "普京", "朝鲜", "--json"), ("search", "崔善姬", "--json", "-n", "3"),
+                 ("timeline", "香港", "--by", "year", "--json"), ("search", "普丁", "--json")):
+        mine, theirs = run(*args, data=embedded), run(*args, data=bound)
+        assert theirs.exit_code == mine.exit_code == 0, theirs.stderr
+        a, b = jsonl(mine.stdout), jsonl(theirs.stdout)
+        assert len(a) == len(b)
+        if args[0] == "timeline":
+            assert a == b
+        else:
+            assert {h["id"] for h in a} == {h["id"] for h in b}
+            assert {h["id"]: h.get("aliases") for h in a} == {h["id"]: h.get("aliases") for h in b}
+    aid = jsonl(run("search", "崔善姬", "--json", data=bound).stdout)[0]["id"]
+    assert run("show", aid[:6], "--json", data=bound).stdout == run("show", aid[:6], "--json", data=embedded).stdout
+    html = run("show", aid, "--html", data=bound)
+    assert html.exit_code == 0 and html.stdout == run("show", aid, "--html", data=embedded).stdout
+    mine, theirs = jsonl(run("stats", "--json", data=embedded).stdout)[0], jsonl(run("stats", "--json", data=bound).stdout)[0]
+    for key in ("articles", "sources", "years", "first_published", "last_published", "authors"):
+        assert theirs[key] == mine[key], key
+    exported = jsonl(run("export", data=bound).stdout)
+    assert sorted(exported, key=lambda r: r["id"]) == sorted(jsonl(run("export", data=embedded).stdout), key=lambda r: r["id"])
+
+
+def test_reingest_and_older_versions_change_nothing(engines: tuple[Path, Path, list[Path]]) -> None:
+    from newsarc import opensearch
+
+    _embedded, bound, older = engines
+    with opensearch.open_cluster(bound) as cluster:
+        before = {r["id"]: r["archived"] for r in opensearch.iter_records(cluster)}
+    result = run("ingest", *map(str, older), "--json", data=bound)
+    summary = jsonl(result.stdout)[0]
+    assert result.exit_code == 0 and summary["older"] == len(older) and summary["added"] == summary["updated"] == 0
+    files, _ = _sample()
+    result = run("ingest", *map(str, files[:60]), "--json", data=bound)
+    summary = jsonl(result.stdout)[0]
+    assert result.exit_code == 0 and summary["unchanged"] == 60 and summary["added"] == summary["updated"] == 0
+    with opensearch.open_cluster(bound) as cluster:
+        after = {r["id"]: r["archived"] for r in opensearch.iter_records(cluster)}
+    assert after == before
+
+
+def test_push_copies_an_embedded_archive(engines: tuple[Path, Path, list[Path]], tmp_path: Path) -> None:
+    embedded, _bound, _older = engines
+    dest = tmp_path / "pushed"
+    index = f"newsarc-test-{uuid.uuid4().hex[:8]}"
+    _bind(dest, index)
+    try:
+        result = run("push", str(dest), "--json", data=embedded)
+        assert result.exit_code == 0, result.stderr
+        count = jsonl(run("stats", "--json", data=embedded).stdout)[0]["articles"]
+        assert jsonl(result.stdout)[0]["added"] == count
+        a = jsonl(run("search", "香港 OR 崔善姬", "--all", "--json", data=embedded).stdout)
+        b = jsonl(run("search", "香港 OR 崔善姬", "--all", "--json", data=dest).stdout)
+        assert {h["id"] for h in a} == {h["id"] for h in b}
+    finally:
+        _client().indices.delete(index=index, ignore_unavailable=True)
+
+
+def test_errors_are_one_line(tmp_path: Path) -> None:
+    unreachable = run("init", "--opensearch", "http://127.0.0.1:9", "--index", "x", data=tmp_path / "a")
+    assert unreachable.exit_code == 1
+    assert unreachable.stderr.startswith("newsarc: cannot reach the cluster at http://127.0.0.1:9")
+    assert unreachable.stderr.count("\n") == 1
+
+    bound = tmp_path / "b"
+    index = f"newsarc-test-{uuid.uuid4().hex[:8]}"
+    _bind(bound, index)
+    _client().indices.delete(index=index)
+    missing = run("search", "香港", data=bound)
+    assert missing.exit_code == 1
+    assert missing.stderr == (f"newsarc: index {index} does not exist on the cluster at {CLUSTER_URL} "
+                              f"(create it with: newsarc init --opensearch URL --index {index})\n")
+    gone = run("search", "香港", data=bound, env={"NEWSARC_OPENSEARCH_URL": "http://127.0.0.1:9"})
+    assert gone.exit_code == 1 and gone.stderr.startswith("newsarc: cannot reach the cluster at http://127.0.0.1:9")
+    assert gone.stderr.count("\n") == 1
+
+
+def test_binding_keeps_no_password_unless_asked(tmp_path: Path) -> None:
+    from newsarc.binding import load_config
+
+    url = CLUSTER_URL.replace("http://", "http://reader:s3cret@", 1)
+    index = f"newsarc-test-{uuid.uuid4().hex[:8]}"
+    try:
+        data = tmp_path / "plain"
+        assert run("init", "--opensearch", url, "--index", index, data=data).exit_code == 0
+        assert "s3cret" not in (data / "opensearch.json").read_text()
+        assert not (data / "opensearch.secret").exists()
+        assert load_config(data).username == "reader" and load_config(data).password is None
+        kept = tmp_path / "kept"
+        assert run("init", "--opensearch", url, "--index", index, "--save-password", data=kept).exit_code == 0
+        assert (kept / "opensearch.secret").stat().st_mode & 0o077 == 0
+        assert load_config(kept).password == "s3cret"
+    finally:
+        _client().indices.delete(index=index, ignore_unavailable=True)
+
+
+@pytest.mark.skipif(not CLUSTER_DIR, reason="the kill test needs NEWSARC_TEST_CLUSTER_DIR")
+def test_a_node_killed_during_an_ingest(tmp_path: Path) -> None:
+    """kill -9 a node while an ingest runs: it finishes, searches answer, every article is there once."""
+    files = _names("feeds")[:900]
+    data = tmp_path / "kill"
+    index = f"newsarc-test-{uuid.uuid4().hex[:8]}"
+    _bind(data, index)
+    client = _client()
+    script = str(ROOT / "scripts" / "opensearch-cluster")
+    victim = "2"
+    env = {**os.environ, "NO_COLOR": "1"}
+    try:
+        ingest = subprocess.Popen(
+            [sys.executable, "-m", "newsarc", "--data", str(data), "ingest", "--workers", "2", "--json", *map(str, files)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and ingest.poll() is None:
+            client.indices.refresh(index=index)
+            if client.count(index=index)["count"] >= 100:
+                break
+            time.sleep(0.2)
+        assert ingest.poll() is None, "the ingest finished before a node could be killed"
+        subprocess.run([script, "kill-node", victim, "--dir", CLUSTER_DIR], check=True)
+        answers = run("search", "香港", "--json", data=data)
+        assert answers.exit_code in (0, 1), answers.stderr  # answered (from the replicas)
+        out, err = ingest.communicate(timeout=600)
+        assert ingest.returncode == 0, err
+        summary = jsonl(out)[0]
+        assert summary["failed"] == 0 and summary["added"] + summary["older"] == len(files)
+        during = run("search", "的", "--json", "--all", data=data)
+        assert during.exit_code == 0, during.stderr
+    finally:
+        subprocess.run([script, "start-node", victim, "--dir", CLUSTER_DIR], check=True)
+    try:
+        client.cluster.health(index=index, wait_for_status="green", params={"timeout": "120s"})
+        client.indices.refresh(index=index)
+        ids = [h["_id"] for h in _all_hits(client, index)]
+        assert len(ids) == len(set(ids)) == summary["added"]
+        assert client.count(index=index)["count"] == summary["added"]
+    finally:
+        client.indices.delete(index=index, ignore_unavailable=True)
+
+
+def _all_hits(client, index: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    out: list[dict] = []
+    after = None
+    while True:
+        body = {"size": 1000, "sort": [{"id": "asc"}], "_source": False}
+        if after:
+            body["search_after"] = after
+        hits = client.search(index=index, body=body)["hits"]["hits"]
+        if not hits:
+            return out
+        out += hits
+        after = hits[-1]["sort"]
+
+
+def test_seed_ingest_on_cluster_is_idempotent(tmp_path: Path) -> None:
+    data = tmp_path / "seeds"
+    index = f"newsarc-test-{uuid.uuid4().hex[:8]}"
+    _bind(data, index)
+    try:
+        first = jsonl(run("ingest", str(SEEDS), "--json", data=data).stdout)[0]
+        again = jsonl(run("ingest", str(SEEDS), "--json", data=data).stdout)[0]
+        assert (first["added"], again["added"], again["unchanged"]) == (5, 0, 5)
+        assert run("search", "普京", "朝鲜", data=data).stderr.startswith("5 hits")
+    finally:
+        _client().indices.delete(index=index, ignore_unavailable=True)
