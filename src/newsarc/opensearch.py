@@ -1037,21 +1037,31 @@ class ClusterSearcher(Searcher):
 
     def _fetch(self, query: dict, sort: list, count: int | None, *, source: Any = _SUMMARY_FIELDS) -> list[dict]:
         """The first ``count`` hits (all with None) in ``sort`` order, paging with ``search_after``."""
+        return self._fetch_counted(query, sort, count, source=source)[0]
+
+    def _fetch_counted(
+        self, query: dict, sort: list, count: int | None, *, source: Any = _SUMMARY_FIELDS
+    ) -> tuple[list[dict], int]:
+        """:meth:`_fetch` and the number of all matching articles (counted by the first request)."""
         out: list[dict] = []
         after = None
+        total = 0
         while count is None or len(out) < count:
             size = 1000 if count is None else min(1000, count - len(out))
             body: dict[str, Any] = {"size": size, "query": query, "sort": sort, "_source": source,
-                                    "track_total_hits": False}
+                                    "track_total_hits": after is None}
             if after is not None:
                 body["search_after"] = after
             with self.cluster.errors():
-                hits = self.cluster.client.search(index=self.cluster.index, body=body)["hits"]["hits"]
+                found = self.cluster.client.search(index=self.cluster.index, body=body)["hits"]
+            if after is None:
+                total = int(found["total"]["value"])
+            hits = found["hits"]
             out.extend(hits)
             if len(hits) < size:
                 break
             after = hits[-1]["sort"]
-        return out
+        return out, total
 
     def search(self, text: str, options: Any = None) -> Any:
         """Run a query string and return one page of hits (a :class:`~newsarc.search.SearchResult`)."""
@@ -1077,9 +1087,7 @@ class ClusterSearcher(Searcher):
             order = "desc" if options.sort == "newest" else "asc"
             sort = [{"published_ts": order}, {"id": order}]
             count = need
-        with self.cluster.errors():
-            total = int(self.cluster.client.count(index=self.cluster.index, body={"query": query})["count"])
-        ranked = self._fetch(query, sort, count) if total else []
+        ranked, total = self._fetch_counted(query, sort, count)
         if options.sort == "relevance":
             ranked = self._title_coverage_hits(node, ranked)
         page = ranked[offset:] if limit is None else ranked[offset : offset + limit]
