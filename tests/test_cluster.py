@@ -97,6 +97,7 @@ def _queries() -> list[tuple[str, dict]]:
     sys.path.insert(0, str(ROOT / "tests" / "golden"))
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from cases import CASES
+
     from recall import TERMS
 
     out = [(c.query, dict(c.options)) for c in CASES]
@@ -206,6 +207,12 @@ def test_cli_search_show_stats_timeline_export(engines: tuple[Path, Path, list[P
     mine, theirs = jsonl(run("stats", "--json", data=embedded).stdout)[0], jsonl(run("stats", "--json", data=bound).stdout)[0]
     for key in ("articles", "sources", "years", "first_published", "last_published", "authors"):
         assert theirs[key] == mine[key], key
+    for hit in jsonl(run("search", "香港", "警察", "--json", "-n", "3", data=embedded).stdout):
+        mine = jsonl(run("keywords", hit["id"], "--json", data=embedded).stdout)
+        assert jsonl(run("keywords", hit["id"][:8], "--json", data=bound).stdout) == mine
+        a = {h["id"] for h in jsonl(run("similar", hit["id"], "--json", data=embedded).stdout)}
+        b = {h["id"] for h in jsonl(run("similar", hit["id"], "--json", data=bound).stdout)}
+        assert hit["id"] not in b and len(a & b) >= 7  # the same keywords; BM25 variants rank alike
     exported = jsonl(run("export", data=bound).stdout)
     assert sorted(exported, key=lambda r: r["id"]) == sorted(jsonl(run("export", data=embedded).stdout), key=lambda r: r["id"])
 

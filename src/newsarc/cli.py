@@ -325,12 +325,21 @@ def _show(article: Any, html: str, as_json: bool) -> None:
 
 
 def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int) -> Any:
-    """Run ``func(data_dir, article_id, limit)``; an ambiguous id lists the candidates and exits 1."""
+    """Run ``func(data_dir, article_id, limit)`` (or, on a cluster, the function of the same name
+    in ``newsarc.opensearch``); an ambiguous id lists the candidates and exits 1."""
     from newsarc.store import open_store
 
+    bound = _bound(data_dir)
+    if bound:
+        from newsarc import opensearch
+
+        func = getattr(opensearch, func.__name__)
     try:
         return func(data_dir, article_id, limit)
     except AmbiguousArticle as exc:
+        if bound:
+            with opensearch.open_cluster(data_dir) as cluster:
+                _exit_ambiguous_on(opensearch.summaries(cluster, exc.candidates), exc)
         with open_store(data_dir) as store:
             _exit_ambiguous(store, exc)
 

@@ -26,6 +26,7 @@ into the query DSL, with the same hit sets as the embedded engine.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -37,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from newsarc.analysis import Segmenter, fold, fold_aligned
+from newsarc.analysis import Segmenter, analyze, fold, fold_aligned, fold_article
 from newsarc.binding import (
     DEFAULT_INDEX,
     ClusterConfig,
@@ -1156,6 +1157,57 @@ class ClusterSearcher(Searcher):
             out.extend(v for v in group[1:] if v not in typed and v in found)
         return list(dict.fromkeys(out))
 
+    # -- keywords and similar (explore.py's definitions, with the cluster's document frequencies)
+
+    def keywords(self, article_id: str, limit: int = 20) -> list[tuple[str, float]]:
+        """As ``explore.keywords_in``: TF-IDF of the article's words against the index's document frequencies."""
+        from newsarc.explore import TITLE_TF_WEIGHT, _drop_inner_words, is_stopword
+        from newsarc.ingest import archive_segmenter
+
+        source = get_source(self.cluster, article_id)
+        title, body = fold_article(source.get("title", ""), source.get("text", ""), source.get("captions", []))
+        segmenter = archive_segmenter(self.cluster.data_dir)
+        tf: Counter[str] = Counter()
+        for word, n in analyze(title, segmenter).words.items():
+            tf[word] += TITLE_TF_WEIGHT * n
+        tf.update(analyze(body, segmenter).words)
+        tf = _drop_inner_words(tf)
+        words = sorted(w for w in tf if not is_stopword(w))
+        aggs = {f"{i}{f[0]}": {"filter": {"term": {f"{f}_tokens": w}}}
+                for i, w in enumerate(words) for f in ("title", "body")}
+        with self.cluster.errors():
+            resp = self.cluster.client.search(index=self.cluster.index, body={
+                "size": 0, "track_total_hits": True, "query": {"match_all": {}}, "aggs": aggs})
+        n_docs = max(int(resp["hits"]["total"]["value"]), 1)
+        found = resp.get("aggregations", {})
+        scored: list[tuple[str, float]] = []
+        for i, word in enumerate(words):
+            df = max(found[f"{i}t"]["doc_count"], found[f"{i}b"]["doc_count"], 1)
+            idf = math.log((n_docs + 1) / df)
+            if idf > 0:
+                scored.append((word, tf[word] * idf))
+        scored.sort(key=lambda x: (-x[1], x[0]))
+        scored = scored[:limit]
+        top = scored[0][1] if scored else 1.0
+        return [(word, round(weight / top, 6)) for word, weight in scored]
+
+    def similar(self, article_id: str, limit: int = 10) -> list[Hit]:
+        """As ``explore.similar_in``: the article's top keywords, boosted by weight, as one OR query."""
+        from newsarc.explore import SIMILAR_TERMS
+
+        terms = self.keywords(article_id, SIMILAR_TERMS)
+        if not terms:
+            return []
+        me = get_source(self.cluster, article_id)
+        should = [{"term": {f"{f}_tokens": {"value": w, "boost": weight * b}}}
+                  for w, weight in terms for f, b in (("title", TITLE_BOOST), ("body", 1))]
+        query = {"bool": {"should": should, "minimum_should_match": 1, "must_not": [{"ids": {"values": [article_id]}}]}}
+        ranked = self._fetch(query, ["_score", {"published_ts": "desc"}, {"id": "asc"}], limit * 2 + 10)
+        ranked = [h for h in ranked if not (h["_source"]["source"] == me.get("source")
+                                            and h["_source"]["title"].strip() == str(me.get("title", "")).strip())]
+        highlights = sorted((w for w, _ in terms[:10]), key=len, reverse=True)
+        return self.page_hits(ranked[:limit], highlights)
+
     # -- timeline
 
     def timeline(self, text: str, by: str = "month", options: Any = None) -> Any:
@@ -1213,3 +1265,17 @@ def timeline(
     """``newsarc timeline`` on the cluster ``data_dir`` is bound to."""
     with open_searcher(data_dir, aliases=aliases) as searcher:
         return searcher.timeline(text, by, options)
+
+
+def keywords(data_dir: str | Path, article_id: str, limit: int = 20) -> tuple[str, list[tuple[str, float]]]:
+    """``newsarc keywords`` on a cluster: the full id of ``article_id`` and its characteristic terms."""
+    with open_searcher(data_dir, aliases=False) as searcher:
+        full = resolve(searcher.cluster, article_id)
+        return full, searcher.keywords(full, limit)
+
+
+def similar(data_dir: str | Path, article_id: str, limit: int = 10) -> tuple[str, list[Hit]]:
+    """``newsarc similar`` on a cluster: the full id of ``article_id`` and its similar articles."""
+    with open_searcher(data_dir, aliases=False) as searcher:
+        full = resolve(searcher.cluster, article_id)
+        return full, searcher.similar(full, limit)
