@@ -217,6 +217,29 @@ def test_cli_search_show_stats_timeline_export(engines: tuple[Path, Path, list[P
     assert sorted(exported, key=lambda r: r["id"]) == sorted(jsonl(run("export", data=embedded).stdout), key=lambda r: r["id"])
 
 
+def test_engine_interface(engines: tuple[Path, Path, list[Path]]) -> None:
+    """The query-level interface of the engine seam answers as the commands do."""
+    import json
+
+    from newsarc.opensearch import OpenSearchEngine
+    from newsarc.query import parse_query
+    from newsarc.search import SearchOptions
+
+    _embedded, bound, _older = engines
+    settings = json.loads((bound / "engine.json").read_text())
+    assert settings["engine"] == "opensearch"
+    engine = OpenSearchEngine(bound, settings)
+    try:
+        result = engine.search(parse_query("香港 警察"), SearchOptions(limit=None))
+        assert {h.id for h in result.hits} == {h["id"] for h in jsonl(run("search", "香港", "警察", "--all", "--json", data=bound).stdout)}
+        assert engine.timeline(parse_query("香港"), "year").total == engine.search(parse_query("香港")).total
+        full = engine.resolve(result.hits[0].id[:6])
+        assert engine.get(full).id == full == engine.keywords(full, 3)[0] == engine.similar(full, 3)[0]
+        assert engine.stats()["articles"] == sum(1 for _ in engine.records())
+    finally:
+        engine.close()
+
+
 def test_reingest_and_older_versions_change_nothing(engines: tuple[Path, Path, list[Path]]) -> None:
     from newsarc import opensearch
 
@@ -281,7 +304,7 @@ def test_binding_keeps_no_password_unless_asked(tmp_path: Path) -> None:
     try:
         data = tmp_path / "plain"
         assert run("init", "--opensearch", url, "--index", index, data=data).exit_code == 0
-        assert "s3cret" not in (data / "opensearch.json").read_text()
+        assert "s3cret" not in (data / "engine.json").read_text()
         assert not (data / "opensearch.secret").exists()
         assert load_config(data).username == "reader" and load_config(data).password is None
         kept = tmp_path / "kept"

@@ -1,7 +1,8 @@
 """Binding an archive directory to an OpenSearch cluster: where it is, and how to log in.
 
-A bound directory holds ``opensearch.json`` (the cluster's URL without
-credentials, the index, the CA file, the user name) and, only when asked to
+A bound directory holds ``engine.json`` (``{"engine": "opensearch", …}``: the
+cluster's URL without credentials, the index, the CA file, the user name; the
+file that names an archive's engine) and, only when asked to
 keep it, ``opensearch.secret`` (the password, mode 0600).  The environment
 overrides both: ``$NEWSARC_OPENSEARCH_URL`` (which may carry
 ``user:password@``) and ``$NEWSARC_OPENSEARCH_PASSWORD``.  Kept apart from
@@ -20,7 +21,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from newsarc.errors import ArchiveError, NewsarcError
 
 DEFAULT_INDEX = "newsarc"
-CONFIG_NAME = "opensearch.json"
+CONFIG_NAME = "engine.json"
+#: The engine name in ``engine.json``.
+ENGINE_NAME = "opensearch"
 SECRET_NAME = "opensearch.secret"
 URL_ENV = "NEWSARC_OPENSEARCH_URL"
 PASSWORD_ENV = "NEWSARC_OPENSEARCH_PASSWORD"
@@ -65,20 +68,26 @@ def _redact(url: str) -> str:
 
 
 def is_bound(data_dir: str | Path) -> bool:
-    """Whether the archive directory is bound to a cluster."""
-    return (Path(data_dir) / CONFIG_NAME).is_file()
-
-
-def load_config(data_dir: str | Path) -> ClusterConfig:
-    """The binding of ``data_dir``; ``$NEWSARC_OPENSEARCH_URL`` (with credentials, if any) overrides its URL."""
+    """Whether the archive directory is bound to a cluster (its ``engine.json`` names ``opensearch``)."""
     path = Path(data_dir) / CONFIG_NAME
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("engine") == ENGINE_NAME
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def config_from_settings(data_dir: str | Path, settings: dict) -> ClusterConfig:
+    """The binding from ``engine.json``'s settings, completed by the password file and the environment.
+
+    ``$NEWSARC_OPENSEARCH_URL`` (with credentials, if any) overrides the URL.
+    """
+    try:
         config = ClusterConfig(
-            url=str(raw["url"]), index=str(raw["index"]), ca_file=raw.get("ca_file"), username=raw.get("username")
+            url=str(settings["url"]), index=str(settings["index"]), ca_file=settings.get("ca_file"),
+            username=settings.get("username"),
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ArchiveError(f"{path}: not a readable cluster binding ({exc})") from None
+    except (KeyError, TypeError) as exc:
+        raise ArchiveError(f"{Path(data_dir) / CONFIG_NAME}: not a usable cluster binding (no {exc})") from None
     secret = Path(data_dir) / SECRET_NAME
     if secret.is_file():
         config.password = secret.read_text(encoding="utf-8").rstrip("\n")
@@ -92,10 +101,21 @@ def load_config(data_dir: str | Path) -> ClusterConfig:
     return config
 
 
+def load_config(data_dir: str | Path) -> ClusterConfig:
+    """The binding of ``data_dir`` (see :func:`config_from_settings`)."""
+    path = Path(data_dir) / CONFIG_NAME
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ArchiveError(f"{path}: not a readable cluster binding ({exc})") from None
+    return config_from_settings(data_dir, settings if isinstance(settings, dict) else {})
+
+
 def save_config(data_dir: str | Path, config: ClusterConfig, *, keep_password: bool) -> None:
     """Write the binding; the password only with ``keep_password``, into a file only its owner can read."""
     data = Path(data_dir)
-    body = {"url": config.url, "index": config.index, "ca_file": config.ca_file, "username": config.username}
+    body = {"engine": ENGINE_NAME, "url": config.url, "index": config.index, "ca_file": config.ca_file,
+            "username": config.username}
     (data / CONFIG_NAME).write_text(json.dumps(body, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     secret = data / SECRET_NAME
     if keep_password and config.password:

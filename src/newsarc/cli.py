@@ -582,7 +582,7 @@ def init(ctx: click.Context, url: str, index_name: str, ca_file: str | None, use
          shards: int, replicas: int | None, save_password: bool, data: Path | None) -> None:
     """Bind the archive directory to an OpenSearch index: from then on every command uses the cluster.
 
-    The directory keeps no articles: only where the cluster is (opensearch.json,
+    The directory keeps no articles: only where the cluster is (engine.json,
     no password unless --save-password) and the segmentation dictionary.
     """
     from newsarc.opensearch import init_cluster

@@ -14,7 +14,7 @@ substrings.  The original fields (title, text, url, source, published,
 authors …) are kept alongside; the analysed fields are indexed, not stored.
 
 An archive directory bound to a cluster (``newsarc init --opensearch URL``)
-keeps only ``opensearch.json`` (where the cluster is; no password), an
+keeps only ``engine.json`` (where the cluster is; no password), an
 optional ``opensearch.secret`` (mode 0600) and the segmentation dictionary
 (``newsarc.db``, no articles).  :class:`Cluster` then ingests (workers parse
 and analyse in parallel, ``helpers.streaming_bulk`` sends, external versions
@@ -1064,13 +1064,13 @@ class ClusterSearcher(Searcher):
             after = hits[-1]["sort"]
         return out, total
 
-    def search(self, text: str, options: Any = None) -> Any:
-        """Run a query string and return one page of hits (a :class:`~newsarc.search.SearchResult`)."""
+    def search(self, text: str | Node, options: Any = None) -> Any:
+        """Run a query (a string or a parsed tree) and return one page of hits (a :class:`~newsarc.search.SearchResult`)."""
         started = time.perf_counter()
         options = options or SearchOptions()
         if options.sort not in SORTS:
             raise QueryError(f"unknown sort {options.sort!r} (use {', '.join(SORTS)})")
-        node = parse_query(text)
+        node = parse_query(text) if isinstance(text, str) else text
         query = self._matching_query(node, options)
         limit = options.limit
         offset = (max(options.page, 1) - 1) * (limit or 0)
@@ -1210,12 +1210,13 @@ class ClusterSearcher(Searcher):
 
     # -- timeline
 
-    def timeline(self, text: str, by: str = "month", options: Any = None) -> Any:
+    def timeline(self, text: str | Node, by: str = "month", options: Any = None) -> Any:
         """``newsarc timeline`` on the cluster: counts per local publication period."""
         from newsarc.explore import PERIODS, Timeline, _label_start, _periods
         if by not in PERIODS:
             raise QueryError(f"unknown period {by!r} (use {', '.join(PERIODS)})")
-        query = self._matching_query(parse_query(text), options or SearchOptions())
+        node = parse_query(text) if isinstance(text, str) else text
+        query = self._matching_query(node, options or SearchOptions())
         interval = {"year": 10000, "month": 100, "day": 1}[by]
         body = {"size": 0, "track_total_hits": True, "query": query,
                 "aggs": {"periods": {"histogram": {"field": "day", "interval": interval, "min_doc_count": 1}}}}
@@ -1279,3 +1280,64 @@ def similar(data_dir: str | Path, article_id: str, limit: int = 10) -> tuple[str
     with open_searcher(data_dir, aliases=False) as searcher:
         full = resolve(searcher.cluster, article_id)
         return full, searcher.similar(full, limit)
+
+
+class OpenSearchEngine:
+    """The cluster engine with the query-level interface of the engine seam (``newsarc.engine.Engine``).
+
+    ``OpenSearchEngine(data_dir, settings)``: ``settings`` is the directory's
+    ``engine.json`` (see :mod:`newsarc.binding`).  Queries arrive parsed.
+    """
+
+    name = "opensearch"
+
+    def __init__(self, data_dir: str | Path, settings: dict[str, Any] | None = None) -> None:
+        from newsarc.binding import config_from_settings
+
+        self.data_dir = Path(data_dir)
+        self.cluster = Cluster(self.data_dir, config_from_settings(self.data_dir, settings or {}))
+
+    def _searcher(self, aliases: bool) -> ClusterSearcher:
+        from newsarc.aliases import load_aliases
+        from newsarc.store import open_store
+
+        return ClusterSearcher(self.cluster, open_store(self.data_dir), load_aliases(self.data_dir) if aliases else None)
+
+    def search(self, query: Node, options: SearchOptions | None = None, *, aliases: bool = True) -> SearchResult:
+        searcher = self._searcher(aliases)
+        try:
+            return searcher.search(query, options)
+        finally:
+            searcher.store.close()
+
+    def timeline(self, query: Node, by: str = "month", options: SearchOptions | None = None, *, aliases: bool = True) -> Any:
+        searcher = self._searcher(aliases)
+        try:
+            return searcher.timeline(query, by, options)
+        finally:
+            searcher.store.close()
+
+    def similar(self, article_id: str, limit: int = 10) -> tuple[str, list[Hit]]:
+        return similar(self.data_dir, article_id, limit)
+
+    def keywords(self, article_id: str, limit: int = 20) -> tuple[str, list[tuple[str, float]]]:
+        return keywords(self.data_dir, article_id, limit)
+
+    def stats(self) -> dict[str, Any]:
+        return stats(self.cluster)
+
+    def resolve(self, prefix: str) -> str:
+        return resolve(self.cluster, prefix)
+
+    def get(self, article_id: str) -> Article:
+        return get_article(self.cluster, article_id)
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        return iter_records(self.cluster)
+
+    def ingest(self, paths: Iterable[str | Path], **options: Any) -> ClusterIngestSummary:
+        allowed = {k: v for k, v in options.items() if k in ("workers", "on_reject", "on_progress", "on_message")}
+        return ingest(paths, self.data_dir, **allowed)
+
+    def close(self) -> None:
+        self.cluster.close()
