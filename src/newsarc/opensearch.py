@@ -871,7 +871,7 @@ def stats(cluster: Cluster) -> dict:
         },
     }
     with cluster.errors():
-        resp = cluster.client.search(index=cluster.index, body=body)
+        resp = _complete(cluster, cluster.client.search(index=cluster.index, body=body))
         first = _edge_published(cluster, "asc")
         last = _edge_published(cluster, "desc")
         size = cluster.client.indices.stats(index=cluster.index, metric="store")
@@ -898,6 +898,22 @@ def _edge_published(cluster: Cluster, order: str) -> str | None:
 
 
 # --------------------------------------------------------------------------- searching
+
+
+def _complete(cluster: Cluster, response: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``response``, unless some shards did not answer (its hits would be silently incomplete)."""
+    shards = response.get("_shards") or {}
+    if shards.get("failed"):
+        raise ArchiveError(
+            f"the cluster at {_redact(cluster.config.url)} answered from {shards.get('successful')} of "
+            f"{shards.get('total')} shards of index {cluster.index}: the results would be incomplete; try again"
+        )
+    return response
+
+
+def _doc_value(hit: Mapping[str, Any], name: str, default: Any) -> Any:
+    values = (hit.get("fields") or {}).get(name)
+    return values[0] if values else default
 
 
 def _wildcard_escape(text: str) -> str:
@@ -1036,12 +1052,17 @@ class ClusterSearcher(Searcher):
         with self.cluster.errors():
             return int(self.cluster.client.count(index=self.cluster.index, body={"query": query})["count"])
 
-    def _fetch(self, query: dict, sort: list, count: int | None, *, source: Any = _SUMMARY_FIELDS) -> list[dict]:
-        """The first ``count`` hits (all with None) in ``sort`` order, paging with ``search_after``."""
+    def _fetch(self, query: dict, sort: list, count: int | None, *, source: Any = False) -> list[dict]:
+        """The first ``count`` hits (all with None) in ``sort`` order, paging with ``search_after``.
+
+        Hits carry their id, score, matched named queries and, from doc values,
+        the folded title and the publication time (what re-ranking needs): no
+        ``_source``, whose loading would cost most of a search.
+        """
         return self._fetch_counted(query, sort, count, source=source)[0]
 
     def _fetch_counted(
-        self, query: dict, sort: list, count: int | None, *, source: Any = _SUMMARY_FIELDS
+        self, query: dict, sort: list, count: int | None, *, source: Any = False
     ) -> tuple[list[dict], int]:
         """:meth:`_fetch` and the number of all matching articles (counted by the first request)."""
         out: list[dict] = []
@@ -1050,11 +1071,12 @@ class ClusterSearcher(Searcher):
         while count is None or len(out) < count:
             size = 1000 if count is None else min(1000, count - len(out))
             body: dict[str, Any] = {"size": size, "query": query, "sort": sort, "_source": source,
+                                    "docvalue_fields": ["title_folded", "published_ts"],
                                     "track_total_hits": after is None}
             if after is not None:
                 body["search_after"] = after
             with self.cluster.errors():
-                found = self.cluster.client.search(index=self.cluster.index, body=body)["hits"]
+                found = _complete(self.cluster, self.cluster.client.search(index=self.cluster.index, body=body))["hits"]
             if after is None:
                 total = int(found["total"]["value"])
             hits = found["hits"]
@@ -1105,27 +1127,28 @@ class ClusterSearcher(Searcher):
             return ranked
         head = ranked[:RERANK_DEPTH]
         for hit in head:
-            title = fold(hit["_source"].get("title", ""))
+            title = _doc_value(hit, "title_folded", "")
             covered = sum(1 for w in words if w in title) / len(words)
             hit["_newsarc_score"] *= 1.0 + COVERAGE_WEIGHT * covered
-        head.sort(key=lambda h: (-h["_newsarc_score"], -int(h["_source"].get("published_ts") or 0), h["_id"]))
+        head.sort(key=lambda h: (-h["_newsarc_score"], -int(_doc_value(h, "published_ts", 0)), h["_id"]))
         return head + ranked[RERANK_DEPTH:]
 
     def page_hits(self, page: list[dict], terms: list[str], node: Node | None = None) -> list[Hit]:
         """:class:`Hit` objects for raw cluster hits, with snippets from their text."""
-        if not page:
-            return []
-        with self.cluster.errors():
-            docs = self.cluster.client.mget(
-                index=self.cluster.index, body={"ids": [h["_id"] for h in page]},
-                _source_includes=["text", "captions"],
-            )["docs"]
-        texts = {d["_id"]: d.get("_source", {}) for d in docs if d.get("found")}
+        sources: dict[str, dict] = {}
+        for start in range(0, len(page), 1000):
+            with self.cluster.errors():
+                docs = self.cluster.client.mget(
+                    index=self.cluster.index, body={"ids": [h["_id"] for h in page[start : start + 1000]]},
+                    _source_includes=[*_SUMMARY_FIELDS, "text", "captions"],
+                )["docs"]
+            sources.update((d["_id"], d["_source"]) for d in docs if d.get("found"))
         hits = []
         for raw in page:
-            s = raw["_source"]
-            body = texts.get(raw["_id"], {})
-            snippet, spans = make_snippet("\n".join([body.get("text", ""), *body.get("captions", [])]), terms)
+            s = sources.get(raw["_id"])
+            if s is None:  # deleted since it was found
+                continue
+            snippet, spans = make_snippet("\n".join([s.get("text", ""), *s.get("captions", [])]), terms)
             hit = Hit(
                 id=s["id"], title=s["title"], source=s["source"], source_name=s.get("source_name", ""),
                 published=s.get("published", ""), url=s["url"],
@@ -1203,10 +1226,10 @@ class ClusterSearcher(Searcher):
                   for w, weight in terms for f, b in (("title", TITLE_BOOST), ("body", 1))]
         query = {"bool": {"should": should, "minimum_should_match": 1, "must_not": [{"ids": {"values": [article_id]}}]}}
         ranked = self._fetch(query, ["_score", {"published_ts": "desc"}, {"id": "asc"}], limit * 2 + 10)
-        ranked = [h for h in ranked if not (h["_source"]["source"] == me.get("source")
-                                            and h["_source"]["title"].strip() == str(me.get("title", "")).strip())]
         highlights = sorted((w for w, _ in terms[:10]), key=len, reverse=True)
-        return self.page_hits(ranked[:limit], highlights)
+        hits = [h for h in self.page_hits(ranked, highlights)
+                if not (h.source == me.get("source") and h.title.strip() == str(me.get("title", "")).strip())]
+        return hits[:limit]
 
     # -- timeline
 
@@ -1221,7 +1244,7 @@ class ClusterSearcher(Searcher):
         body = {"size": 0, "track_total_hits": True, "query": query,
                 "aggs": {"periods": {"histogram": {"field": "day", "interval": interval, "min_doc_count": 1}}}}
         with self.cluster.errors():
-            resp = self.cluster.client.search(index=self.cluster.index, body=body)
+            resp = _complete(self.cluster, self.cluster.client.search(index=self.cluster.index, body=body))
         counts: dict[str, int] = {}
         for bucket in resp["aggregations"]["periods"]["buckets"]:
             key = int(bucket["key"])
