@@ -216,40 +216,6 @@ def bulk_lines(
         yield json.dumps(doc, ensure_ascii=False)
 
 
-def query_body(words: Iterable[Iterable[str]], size: int = 10) -> dict[str, Any]:
-    """A search body that reproduces a plain newsarc AND query of dictionary words in the cluster.
-
-    ``words`` holds, per query word, the tokens newsarc cuts it into (folded,
-    e.g. ``[["普京"], ["朝鲜"]]``): all of them are required in ``recall_tokens``
-    (as newsarc requires every word), and all rank through ``title_tokens``
-    (boosted) and ``body_tokens``.  :class:`ClusterSearcher` translates the
-    whole query language.
-    """
-    must = []
-    ranking: list[str] = []
-    for pieces in words:
-        pieces = list(pieces)
-        must.append({"match": {"recall_tokens": {"query": " ".join(pieces), "operator": "and"}}})
-        ranking.extend(pieces)
-    return {
-        "size": size,
-        "query": {
-            "bool": {
-                "must": must,
-                "should": [
-                    {
-                        "multi_match": {
-                            "query": " ".join(dict.fromkeys(ranking)),
-                            "type": "best_fields",
-                            "fields": [f"title_tokens^{TITLE_BOOST}", "body_tokens"],
-                        }
-                    }
-                ],
-            }
-        },
-    }
-
-
 def write_bulk(
     records: Iterable[Mapping[str, Any]], out: Any, segmenter: Segmenter, index: str = DEFAULT_INDEX
 ) -> int:
