@@ -296,6 +296,25 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert gone.stderr.count("\n") == 1
 
 
+def test_refused_documents_are_counted_and_fail_the_ingest(tmp_path: Path) -> None:
+    """An index whose mapping cannot take newsarc's documents: every one is refused, counted, exit 1."""
+    index = f"newsarc-test-{uuid.uuid4().hex[:8]}"
+    client = _client()
+    client.indices.create(index=index, body={"mappings": {"dynamic": "strict", "properties": {"id": {"type": "keyword"}}}})
+    try:
+        data = tmp_path / "refused"
+        assert run("init", "--opensearch", CLUSTER_URL, "--index", index, data=data).exit_code == 0
+        result = run("ingest", str(SEEDS), "--json", data=data)
+        assert result.exit_code == 1
+        summary = jsonl(result.stdout)[0]
+        assert (summary["added"], summary["failed"]) == (0, 5)
+        refusals = [line for line in result.stderr.splitlines() if line.startswith("newsarc: the cluster refused")]
+        assert len(refusals) == 5 and all("strict_dynamic_mapping_exception" in line for line in refusals)
+        assert "5 failed" in result.stderr
+    finally:
+        client.indices.delete(index=index, ignore_unavailable=True)
+
+
 def test_binding_keeps_no_password_unless_asked(tmp_path: Path) -> None:
     from newsarc.binding import load_config
 
