@@ -889,6 +889,7 @@ def _wildcard_escape(text: str) -> str:
 _MATCH_NONE: dict[str, Any] = {"match_none": {}}
 #: Hits' fields fetched to rank and show them (the text comes with the page only).
 _SUMMARY_FIELDS = ["id", "title", "source", "source_name", "published", "url", "published_ts"]
+_PAGE_FIELDS = [*_SUMMARY_FIELDS, "text", "captions"]
 
 
 def _and(conds: list[dict]) -> dict:
@@ -1076,7 +1077,11 @@ class ClusterSearcher(Searcher):
             order = "desc" if options.sort == "newest" else "asc"
             sort = [{"published_ts": order}, {"id": order}]
             count = need
-        ranked, total = self._fetch_counted(query, sort, count)
+        if limit is not None and (options.sort != "relevance" or not self._reranks(node)):
+            # the order is the cluster's: the page alone, with its records, in one request
+            ranked, total = self._fetch_counted(query, sort, need, source=_PAGE_FIELDS)
+        else:
+            ranked, total = self._fetch_counted(query, sort, count)
         if options.sort == "relevance":
             ranked = self._title_coverage_hits(node, ranked)
         page = ranked[offset:] if limit is None else ranked[offset : offset + limit]
@@ -1084,9 +1089,16 @@ class ClusterSearcher(Searcher):
         hits = self.page_hits(page, highlights, node)
         return SearchResult(hits, total, offset, time.perf_counter() - started, highlights)
 
+    def _coverage_words(self, node: Node) -> list[str]:
+        return [w for w in self.highlight_terms(node) if " " not in w]
+
+    def _reranks(self, node: Node) -> bool:
+        """Whether the title-coverage re-ranking can change the order (two or more words)."""
+        return len(self._coverage_words(node)) >= 2
+
     def _title_coverage_hits(self, node: Node, ranked: list[dict]) -> list[dict]:
         """The embedded engine's title-coverage re-ranking of the head (see ``Searcher._title_coverage``)."""
-        words = [w for w in self.highlight_terms(node) if " " not in w]
+        words = self._coverage_words(node)
         for hit in ranked:
             hit["_newsarc_score"] = float(hit.get("_score") or 0.0)
         if len(words) < 2 or len(ranked) < 2:
@@ -1101,12 +1113,13 @@ class ClusterSearcher(Searcher):
 
     def page_hits(self, page: list[dict], terms: list[str], node: Node | None = None) -> list[Hit]:
         """:class:`Hit` objects for raw cluster hits, with snippets from their text."""
-        sources: dict[str, dict] = {}
-        for start in range(0, len(page), 1000):
+        sources: dict[str, dict] = {h["_id"]: h["_source"] for h in page if "title" in (h.get("_source") or {})}
+        missing = [h["_id"] for h in page if h["_id"] not in sources]
+        for start in range(0, len(missing), 1000):
             with self.cluster.errors():
                 docs = self.cluster.client.mget(
-                    index=self.cluster.index, body={"ids": [h["_id"] for h in page[start : start + 1000]]},
-                    _source_includes=[*_SUMMARY_FIELDS, "text", "captions"],
+                    index=self.cluster.index, body={"ids": missing[start : start + 1000]},
+                    _source_includes=_PAGE_FIELDS,
                 )["docs"]
             sources.update((d["_id"], d["_source"]) for d in docs if d.get("found"))
         hits = []
