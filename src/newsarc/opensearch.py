@@ -484,9 +484,11 @@ class _Sender:
     def send(self, docs: list[dict]) -> None:
         from opensearchpy import helpers
 
-        pending = {doc["id"]: doc for doc in docs}  # one id per request: the newest copy
+        # one copy per id: the newest, and of equal ones the first (as the embedded ingest keeps)
+        pending: dict[str, dict] = {}
         for doc in docs:
-            if doc["archived_ms"] > pending[doc["id"]]["archived_ms"]:
+            kept = pending.get(doc["id"])
+            if kept is None or doc["archived_ms"] > kept["archived_ms"]:
                 pending[doc["id"]] = doc
         dropped = len(docs) - len(pending)
         self.summary.older += dropped
