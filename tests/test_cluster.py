@@ -260,6 +260,26 @@ def test_reingest_and_older_versions_change_nothing(engines: tuple[Path, Path, l
     assert after == before
 
 
+def test_copies_with_the_same_archive_time_keep_the_first(tmp_path: Path) -> None:
+    """Two different files of one URL and one archive time: both engines keep the one met first."""
+    seed = (SEEDS / "000_b78dc6da3a148a29.txt").read_text(encoding="utf-8")
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    for name, mark in (("a.txt", "甲版本标记"), ("b.txt", "乙版本标记")):
+        (folder / name).write_text(seed.rstrip("\n") + f"<p>{mark}</p>\n", encoding="utf-8")
+    embedded, bound = tmp_path / "embedded", tmp_path / "bound"
+    index = f"newsarc-test-{uuid.uuid4().hex[:8]}"
+    _bind(bound, index)
+    try:
+        for data in (embedded, bound):
+            summary = jsonl(run("ingest", str(folder), "--json", data=data).stdout)[0]
+            assert (summary["added"], summary["added"] + summary["unchanged"] + summary["older"]) == (1, 2)
+            assert run("search", "甲版本标记", data=data).exit_code == 0
+            assert run("search", "乙版本标记", data=data).exit_code == 1
+    finally:
+        _client().indices.delete(index=index, ignore_unavailable=True)
+
+
 def test_push_copies_an_embedded_archive(engines: tuple[Path, Path, list[Path]], tmp_path: Path) -> None:
     embedded, _bound, _older = engines
     dest = tmp_path / "pushed"
