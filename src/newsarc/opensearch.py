@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsarc.analysis import Segmenter, analyze, fold, fold_aligned, fold_article
 from newsarc.binding import (
@@ -49,7 +49,6 @@ from newsarc.binding import (
     split_credentials,
 )
 from newsarc.errors import ArchiveError, NewsarcError, QueryError, UnknownArticle
-from newsarc.index import IndexDocument
 from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import ARTICLE_FIELDS, Article, Hit
 from newsarc.search import (
@@ -64,6 +63,9 @@ from newsarc.search import (
     make_snippet,
     parse_date_bound,
 )
+
+if TYPE_CHECKING:  # the index module (Whoosh) is not needed to search a cluster
+    from newsarc.index import IndexDocument
 
 #: Boost of the title over the body, as in newsarc's BM25F ranking.
 TITLE_BOOST = 3
