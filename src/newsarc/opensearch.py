@@ -553,7 +553,7 @@ def ingest(
     data_dir: str | Path,
     *,
     workers: int | None = None,
-    batch_size: int = 2000,
+    batch_size: int | None = None,
     on_reject: Callable[[str, str], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_message: Callable[[str], None] | None = None,
@@ -567,9 +567,10 @@ def ingest(
     nothing (counted ``unchanged`` / ``older``).  Documents the cluster
     refuses for good are counted in ``failed``.
     """
-    from newsarc.ingest import _analysed_batches, iter_archive_files, segmenter_spec
+    from newsarc.ingest import _analysed_batches, default_batch_size, iter_archive_files, segmenter_spec
 
     started = time.perf_counter()
+    batch_size = batch_size or default_batch_size()  # the embedded ingest's batches: the same counts
     summary = ClusterIngestSummary()
     with open_cluster(data_dir) as cluster:
         cluster.check()
