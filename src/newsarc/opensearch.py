@@ -567,7 +567,12 @@ def ingest(
     nothing (counted ``unchanged`` / ``older``).  Documents the cluster
     refuses for good are counted in ``failed``.
     """
-    from newsarc.ingest import _analysed_batches, default_batch_size, iter_archive_files, segmenter_spec
+    from newsarc.ingest import (
+        _analysed_batches,
+        default_batch_size,
+        iter_archive_files,
+        segmenter_spec,
+    )
 
     started = time.perf_counter()
     batch_size = batch_size or default_batch_size()  # the embedded ingest's batches: the same counts
