@@ -146,7 +146,9 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
         click.echo(f"waiting for the archive lock held by {who}… (up to {wait:g} s; --wait SECONDS)",
                    err=True)
 
-    on_message = lambda m: click.echo(_printable(m), err=True)  # noqa: E731
+    def on_message(message: str) -> None:
+        click.echo(_printable(message), err=True)
+
     if _bound(data_dir):
         from newsarc.opensearch import ingest as cluster_ingest
 

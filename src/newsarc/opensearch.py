@@ -918,7 +918,7 @@ class ClusterSearcher(Searcher):
     re-ranking of the head; snippets are made here from the returned text.
     """
 
-    def __init__(self, cluster: Cluster, store: Any, aliases: Any = None) -> None:  # noqa: D107
+    def __init__(self, cluster: Cluster, store: Any, aliases: Any = None) -> None:
         self.cluster = cluster
         self.store = store
         self.aliases = aliases
