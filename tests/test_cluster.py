@@ -260,13 +260,15 @@ def test_reingest_and_older_versions_change_nothing(engines: tuple[Path, Path, l
     assert after == before
 
 
-def test_copies_with_the_same_archive_time_keep_the_first(tmp_path: Path) -> None:
-    """Two different files of one URL and one archive time: both engines keep the one met first."""
+def test_copies_with_the_same_archive_time_keep_the_last_modified(tmp_path: Path) -> None:
+    """Two different files of one URL and one archive time: both engines keep the file modified last
+    (here the one met last, so neither keeps simply the first or the last it reads)."""
     seed = (SEEDS / "000_b78dc6da3a148a29.txt").read_text(encoding="utf-8")
     folder = tmp_path / "copies"
     folder.mkdir()
-    for name, mark in (("a.txt", "甲版本标记"), ("b.txt", "乙版本标记")):
+    for name, mark, mtime in (("a.txt", "甲版本标记", 1_700_000_000), ("b.txt", "乙版本标记", 1_700_000_100)):
         (folder / name).write_text(seed.rstrip("\n") + f"<p>{mark}</p>\n", encoding="utf-8")
+        os.utime(folder / name, (mtime, mtime))
     embedded, bound = tmp_path / "embedded", tmp_path / "bound"
     index = f"newsarc-test-{uuid.uuid4().hex[:8]}"
     _bind(bound, index)
@@ -274,8 +276,8 @@ def test_copies_with_the_same_archive_time_keep_the_first(tmp_path: Path) -> Non
         for data in (embedded, bound):
             summary = jsonl(run("ingest", str(folder), "--json", data=data).stdout)[0]
             assert (summary["added"], summary["added"] + summary["unchanged"] + summary["older"]) == (1, 2)
-            assert run("search", "甲版本标记", data=data).exit_code == 0
-            assert run("search", "乙版本标记", data=data).exit_code == 1
+            assert run("search", "乙版本标记", data=data).exit_code == 0
+            assert run("search", "甲版本标记", data=data).exit_code == 1
     finally:
         _client().indices.delete(index=index, ignore_unavailable=True)
 
@@ -314,6 +316,30 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     gone = run("search", "香港", data=bound, env={"NEWSARC_OPENSEARCH_URL": "http://127.0.0.1:9"})
     assert gone.exit_code == 1 and gone.stderr.startswith("newsarc: cannot reach the cluster at http://127.0.0.1:9")
     assert gone.stderr.count("\n") == 1
+
+
+def test_embedded_only_features_refuse_a_bound_archive(engines: tuple[Path, Path, list[Path]]) -> None:
+    """What only the embedded engine offers says so in one line, exit 1, on a cluster-bound archive."""
+    _embedded, bound, _older = engines
+    some_id = jsonl(run("search", "香港", "--json", "-n", "1", data=bound).stdout)[0]["id"]
+    cases = {
+        ("search", "香港", "--facets"): "search --facets",
+        ("search", "香港", "--all-versions"): "search --all-versions",
+        ("timeline", "香港", "--split", "source"): "timeline --split source",
+        ("show", some_id, "--query", "香港"): "show --query",
+        ("export", "香港"): "export with a query, filters or --versions",
+        ("export", "--versions"): "export with a query, filters or --versions",
+        ("kwic", "香港"): "kwic",
+        ("history", some_id): "history",
+        ("diff", some_id): "diff",
+        ("changes",): "changes",
+        ("check",): "check",
+        ("serve", "--port", "0"): "serve",
+    }
+    for args, feature in cases.items():
+        result = run(*args, data=bound)
+        assert (result.exit_code, result.stdout) == (1, ""), args
+        assert result.stderr == f"newsarc: {feature} needs the embedded engine (this archive uses 'opensearch')\n"
 
 
 def test_refused_documents_are_counted_and_fail_the_ingest(tmp_path: Path) -> None:

@@ -412,29 +412,33 @@ _RETRY_STATUSES = {429, 500, 502, 503, 504}
 _VERSIONS = re.compile(r"current version \[(\d+)\] is higher or equal to the one provided \[(\d+)\]")
 
 
-def _file_work(path: str) -> tuple[dict, None] | tuple[str, str]:
-    """Worker: read, parse and analyse one file into ``(cluster document, None)`` or ``(path, reason)``."""
+def _file_work(path: str) -> tuple[dict, None, tuple[int, str]] | tuple[str, str, None]:
+    """Worker: read, parse and analyse one file into ``(cluster document, None, order)`` or
+    ``(path, reason, None)``; ``order`` (the file's mtime in ns, the content digest) decides between
+    copies of one archive time as the embedded ingest does."""
     import hashlib
 
     from newsarc.errors import RejectedFile
     from newsarc.ingest import analyse_article, worker_segmenter
     from newsarc.parse import parse_bytes, read_regular_file
+    from newsarc.versions import content_digest
 
     try:
-        data, _st = read_regular_file(path)  # never blocks on a FIFO put in the file's place
+        data, st = read_regular_file(path)  # never blocks on a FIFO put in the file's place
         article = parse_bytes(data, path)
         folded, doc = analyse_article(article, worker_segmenter())
-        return analysed_document(article, folded, doc, hashlib.sha1(data).hexdigest()), None
+        order = (st.st_mtime_ns, content_digest(article))
+        return analysed_document(article, folded, doc, hashlib.sha1(data).hexdigest()), None, order
     except RejectedFile as exc:
-        return path, exc.reason
+        return path, exc.reason, None
     except OSError as exc:
-        return path, f"cannot read: {exc.strerror or exc}"
+        return path, f"cannot read: {exc.strerror or exc}", None
     except RecursionError:
-        return path, "too deeply nested to parse"
+        return path, "too deeply nested to parse", None
     except MemoryError:
-        return path, "out of memory while parsing"
+        return path, "out of memory while parsing", None
     except Exception as exc:  # a parser bug must not stop the ingest
-        return path, f"internal error while parsing: {type(exc).__name__}: {exc}"
+        return path, f"internal error while parsing: {type(exc).__name__}: {exc}", None
 
 
 def _record_work(item: tuple[dict, int, str | None]) -> tuple[dict, None]:
@@ -472,15 +476,17 @@ class _Sender:
             "_source": doc,
         }
 
-    def send(self, docs: list[dict]) -> None:
+    def send(self, docs: list[dict], orders: list[tuple[int, str]] | None = None) -> None:
+        """Send ``docs``; of several copies of one id, the newest goes, and of equal ones the one
+        with the greatest ``orders`` entry (as the embedded ingest keeps), else the first."""
         from opensearchpy import helpers
 
-        # one copy per id: the newest, and of equal ones the first (as the embedded ingest keeps)
         pending: dict[str, dict] = {}
-        for doc in docs:
-            kept = pending.get(doc["id"])
-            if kept is None or doc["archived_ms"] > kept["archived_ms"]:
-                pending[doc["id"]] = doc
+        rank: dict[str, tuple] = {}
+        for i, doc in enumerate(docs):
+            key = (doc["archived_ms"], orders[i] if orders is not None else ())
+            if doc["id"] not in pending or key > rank[doc["id"]]:
+                pending[doc["id"]], rank[doc["id"]] = doc, key
         dropped = len(docs) - len(pending)
         self.summary.older += dropped
         resent: set[str] = set()
@@ -589,14 +595,16 @@ def ingest(
         for analysed in _analysed_batches(batches, len(tasks), workers, segmenter_spec(data_dir), _file_work):
             results = list(analysed)
             docs = []
-            for doc_or_path, reason in results:
+            orders = []
+            for doc_or_path, reason, order in results:
                 if reason is None:
                     docs.append(doc_or_path)
+                    orders.append(order)
                 else:
                     summary.rejected.append((doc_or_path, reason))
                     if on_reject:
                         on_reject(doc_or_path, reason)
-            sender.send(docs)
+            sender.send(docs, orders)
             done += len(results)
             if on_progress:
                 on_progress(done, len(tasks))
@@ -1096,7 +1104,7 @@ class ClusterSearcher(Searcher):
         page = ranked[offset:] if limit is None else ranked[offset : offset + limit]
         highlights = self.highlight_terms(node)
         hits = self.page_hits(page, highlights, node)
-        return SearchResult(hits, total, offset, time.perf_counter() - started, highlights)
+        return SearchResult(hits, total, offset, time.perf_counter() - started)
 
     def _coverage_words(self, node: Node) -> list[str]:
         return [w for w in self.highlight_terms(node) if " " not in w]
@@ -1223,11 +1231,13 @@ class ClusterSearcher(Searcher):
 
     def timeline(self, text: str | Node, by: str = "month", options: Any = None) -> Any:
         """``newsarc timeline`` on the cluster: counts per local publication period."""
-        from newsarc.explore import PERIODS, Timeline, _label_start, _periods
+        from newsarc.explore import PERIODS, Timeline, timeline_rows
+
         if by not in PERIODS:
             raise QueryError(f"unknown period {by!r} (use {', '.join(PERIODS)})")
         node = parse_query(text) if isinstance(text, str) else text
-        query = self._matching_query(node, options or SearchOptions())
+        options = options or SearchOptions()
+        query = self._matching_query(node, options)
         interval = {"year": 10000, "month": 100, "day": 1}[by]
         body = {"size": 0, "track_total_hits": True, "query": query,
                 "aggs": {"periods": {"histogram": {"field": "day", "interval": interval, "min_doc_count": 1}}}}
@@ -1242,11 +1252,7 @@ class ClusterSearcher(Searcher):
             label = {"year": f"{y:04d}", "month": f"{y:04d}-{m:02d}", "day": f"{y:04d}-{m:02d}-{d:02d}"}[by]
             counts[label] = int(bucket["doc_count"])
         total = int(resp["hits"]["total"]["value"])
-        rows: list[tuple[str, int]] = []
-        if counts:
-            first, last = _label_start(min(counts)), _label_start(max(counts))
-            rows = [(label, counts.get(label, 0)) for label in _periods(first, last, by)]
-        return Timeline(rows=rows, total=total, undated=total - sum(counts.values()))
+        return Timeline(rows=timeline_rows(counts, by, options), total=total, undated=total - sum(counts.values()))
 
 
 def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> ClusterSearcher:
