@@ -1321,6 +1321,11 @@ def init(ctx: click.Context, url: str, index_name: str, ca_file: str | None, use
 
     The directory keeps no articles: only where the cluster is (engine.json,
     no password unless --save-password) and the segmentation dictionary.
+
+    \b
+    Examples:
+      newsarc init --opensearch https://alice@search.example.org:9200 --ca-file ca.pem
+      newsarc --data try init --opensearch http://127.0.0.1:9250,http://127.0.0.1:9251 --shards 3
     """
     from newsarc.opensearch import init_cluster
 
@@ -1349,6 +1354,10 @@ def push(ctx: click.Context, dest: Path, workers: int | None, as_json: bool, dat
 
     The stored records are sent, not the files parsed again; the newer version
     of an article wins on the cluster.  Exit code 1 if the cluster refused any.
+
+    \b
+    Example:
+      newsarc push team                 ./data into the cluster-bound archive ./team
     """
     from newsarc.opensearch import push as run_push
     from newsarc.render import render_ingest_summary
