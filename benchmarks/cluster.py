@@ -115,9 +115,7 @@ def identity(embedded: Path, bound: Path) -> tuple[int, int]:
     with open_searcher(embedded) as local, opensearch.open_searcher(bound) as remote:
         for text in queries:
             docs = local.matching(parse_query(text))
-            reader = local.reader
-            mine = {reader.article_id(d) for d in docs} if hasattr(reader, "article_id") else {
-                reader.stored_fields(d)["id"] for d in docs}
+            mine = {local.reader.article_id(d) for d in docs}
             theirs = remote.matching_ids(text, SearchOptions())
             total = remote.search(text, SearchOptions(limit=1)).total
             if mine == theirs and total == len(mine):
