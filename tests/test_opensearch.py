@@ -11,7 +11,7 @@ import pytest
 from conftest import SEED_IDS, run
 from newsarc.analysis import analyze, fold
 from newsarc.ingest import archive_segmenter
-from newsarc.opensearch import index_mapping, query_body
+from newsarc.opensearch import index_mapping
 from newsarc.store import open_store
 from test_explore import build_seed_archive
 
@@ -36,6 +36,9 @@ def test_bulk_stream_is_pairs_of_action_and_document(bulk: list[str]) -> None:
         assert list(action) == ["index"]
         assert action["index"]["_index"] == "newsarc"
         assert action["index"]["_id"] == doc["id"]
+        # newest version wins on the cluster: the archive time in ms is the document's external version
+        assert action["index"]["version_type"] == "external"
+        assert action["index"]["version"] == doc["archived_ms"] > 1_600_000_000_000
         ids.append(doc["id"])
     assert set(ids) == set(SEED_IDS.values())
 
@@ -94,14 +97,21 @@ def test_plain_export_unchanged(archive: Path) -> None:
     assert "title_tokens" not in json.loads(lines[0])
 
 
-def test_query_body_reproduces_an_and_query() -> None:
-    body = query_body([["普京"], ["朝鲜"]])
-    must = body["query"]["bool"]["must"]
-    assert must == [
-        {"match": {"recall_tokens": {"query": "普京", "operator": "and"}}},
-        {"match": {"recall_tokens": {"query": "朝鲜", "operator": "and"}}},
-    ]
-    ranking = body["query"]["bool"]["should"][0]["multi_match"]
-    assert ranking["type"] == "best_fields"
-    assert ranking["fields"] == ["title_tokens^3", "body_tokens"]
-    assert ranking["query"] == "普京 朝鲜"
+def test_cluster_urls_lose_their_credentials() -> None:
+    from newsarc.binding import split_credentials
+    from newsarc.errors import NewsarcError
+
+    assert split_credentials("https://alice:p%40ss@search.example.org:9200/") == (
+        "https://search.example.org:9200", "alice", "p@ss")
+    assert split_credentials("http://127.0.0.1:9250, http://127.0.0.1:9251") == (
+        "http://127.0.0.1:9250,http://127.0.0.1:9251", None, None)
+    with pytest.raises(NewsarcError, match="not an http"):
+        split_credentials("ftp://user:secret@host")
+
+
+def test_cluster_commands_without_a_cluster(tmp_path: Path) -> None:
+    unbound = run("push", str(tmp_path / "nowhere"), data=tmp_path / "none")
+    assert unbound.exit_code == 1 and unbound.stderr.startswith("newsarc: ")
+    bad = run("init", "--opensearch", "ftp://user:secret@host", data=tmp_path / "x")
+    assert bad.exit_code == 1
+    assert bad.stderr == "newsarc: not an http(s) URL of a cluster: 'ftp://***@host'\n"

@@ -45,6 +45,27 @@ def _data_dir(ctx: click.Context, data: Path | None) -> Path:
     return parent if parent is not None else Path(DEFAULT_DATA)
 
 
+def _bound(data_dir: Path) -> bool:
+    """Whether the archive directory is bound to an OpenSearch cluster (see ``newsarc init``)."""
+    from newsarc.binding import is_bound
+
+    return is_bound(data_dir)
+
+
+def _embedded(data_dir: Path, feature: str) -> Path:
+    """``data_dir``, once it is an embedded archive: a ``feature`` only the embedded engine offers
+    fails with one line on an archive bound to a cluster (see :func:`newsarc.engine.embedded_dir`)."""
+    if _bound(data_dir):
+        from newsarc.engine import embedded_dir, open_engine
+
+        engine = open_engine(data_dir)
+        try:
+            embedded_dir(engine, feature)
+        finally:
+            engine.close()
+    return data_dir
+
+
 def _reports_errors(func: Callable) -> Callable:
     """Turn newsarc's errors into one line on stderr and an exit code."""
 
@@ -309,10 +330,22 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
         click.echo(_printable(message), err=True)
 
     with _interruptible(progress, "run the same ingest again to resume"):
-        summary = run_ingest(
-            paths, data_dir, workers=workers, on_reject=on_reject, on_progress=progress,
-            on_message=on_message, wait=wait, on_wait=_on_wait(wait), user_dict=user_dict,
-        )
+        if _bound(data_dir):
+            from newsarc.ingest import add_user_dictionary
+            from newsarc.opensearch import ingest as cluster_ingest
+
+            if user_dict is not None:
+                added = add_user_dictionary(data_dir, user_dict)
+                click.echo(f"dictionary: {added} new words from {_printable(str(user_dict))}", err=True)
+            summary = cluster_ingest(
+                paths, data_dir, workers=workers, on_reject=on_reject,
+                on_progress=lambda done, total: progress("parse", done, total), on_message=on_message,
+            )
+        else:
+            summary = run_ingest(
+                paths, data_dir, workers=workers, on_reject=on_reject, on_progress=progress,
+                on_message=on_message, wait=wait, on_wait=_on_wait(wait), user_dict=user_dict,
+            )
     progress.clear()
     if as_json:
         import json
@@ -321,7 +354,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], user_dict: Path | None, 
     render_ingest_summary(summary.as_dict(), sys.stderr)
     if summary.reindexed:
         click.echo(f"re-indexed {summary.reindexed} stored articles", err=True)
-    if summary.rejected:
+    failed = getattr(summary, "failed", [])
+    for aid, reason in failed[:10]:
+        click.echo(f"newsarc: the cluster refused article {aid}: {_printable(reason)}", err=True)
+    if len(failed) > 10:
+        click.echo(f"newsarc: … and {len(failed) - 10} more refused articles", err=True)
+    if summary.rejected or failed:
         sys.exit(1)
 
 
@@ -468,6 +506,8 @@ def search(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
     text = " ".join(query)
     node = parse_query(text)
     engine = open_engine(_data_dir(ctx, data))
+    if all_versions:
+        embedded_dir(engine, "search --all-versions")
     counts = None
     if facets:
         from newsarc.research import search_with_facets
@@ -531,17 +571,24 @@ def show(ctx: click.Context, article_ids: tuple[str, ...], as_json: bool, as_htm
     if query is not None and as_html:
         raise click.UsageError("--query marks the article text; it does not work with --html")
     data_dir = _data_dir(ctx, data)
-    with open_store(data_dir) as store:
-        full_ids = []
-        for article_id in article_ids:
-            try:
-                full_ids.append(store.resolve(article_id))
-            except AmbiguousArticle as exc:
-                _exit_ambiguous(store, exc, color)
-        if as_html:  # not stored: parsed again from the source file, if unchanged
-            htmls = [store.original_html(full_id) for full_id in full_ids]
-        else:
-            articles = [store.get(full_id) for full_id in full_ids]
+    if _bound(data_dir):
+        if query is not None:
+            from newsarc.engine import embedded_dir, open_engine
+
+            embedded_dir(open_engine(data_dir), "show --query")
+        articles, htmls = _cluster_articles(data_dir, article_ids, as_html, color)
+    else:
+        with open_store(data_dir) as store:
+            full_ids = []
+            for article_id in article_ids:
+                try:
+                    full_ids.append(store.resolve(article_id))
+                except AmbiguousArticle as exc:
+                    _exit_ambiguous(store, exc, color)
+            if as_html:  # not stored: parsed again from the source file, if unchanged
+                htmls = [store.original_html(full_id) for full_id in full_ids]
+            else:
+                articles = [store.get(full_id) for full_id in full_ids]
     out = _stdout()
     if as_html:
         for html in htmls:
@@ -583,25 +630,52 @@ def show(ctx: click.Context, article_ids: tuple[str, ...], as_json: bool, as_htm
     out.flush()
 
 
+def _cluster_articles(data_dir: Path, article_ids: tuple[str, ...], as_html: bool,
+                      color: str) -> tuple[list, list[str]]:
+    """`show` on a cluster-bound archive: the articles, or with ``as_html`` their original HTML."""
+    from newsarc import opensearch
+
+    with opensearch.open_cluster(data_dir) as cluster:
+        full_ids = []
+        for article_id in article_ids:
+            try:
+                full_ids.append(opensearch.resolve(cluster, article_id))
+            except AmbiguousArticle as exc:
+                _exit_ambiguous_on(opensearch.summaries(cluster, exc.candidates), exc, color)
+        if as_html:
+            return [], [opensearch.original_html(cluster, full_id) for full_id in full_ids]
+        return [opensearch.get_article(cluster, full_id) for full_id in full_ids], []
+
+
 # ----------------------------------------------------------------------------- explore
 
 
 def _explore_id(func: Callable, data_dir: Path, article_id: str, limit: int, color: str) -> Any:
-    """Run ``func(article_id, limit)``; an ambiguous id lists the candidates and exits 1."""
+    """Run ``func(article_id, limit)`` (an engine's method); an ambiguous id lists the candidates
+    and exits 1."""
     from newsarc.store import open_store
 
     try:
         return func(article_id, limit)
     except AmbiguousArticle as exc:
+        if _bound(data_dir):
+            from newsarc import opensearch
+
+            with opensearch.open_cluster(data_dir) as cluster:
+                _exit_ambiguous_on(opensearch.summaries(cluster, exc.candidates), exc, color)
         with open_store(data_dir) as store:
             _exit_ambiguous(store, exc, color)
 
 
 def _exit_ambiguous(store: Any, exc: AmbiguousArticle, color: str) -> None:
     """List the articles an ambiguous id prefix matches on stderr, and exit 1."""
+    _exit_ambiguous_on(store.summaries(exc.candidates), exc, color)
+
+
+def _exit_ambiguous_on(summaries: dict, exc: AmbiguousArticle, color: str) -> None:
+    """List the candidates of an ambiguous id prefix (``summaries`` by id) on stderr, and exit 1."""
     from newsarc.render import render_candidates
 
-    summaries = store.summaries(exc.candidates)
     click.echo(f"newsarc: {exc}:", err=True)
     render_candidates(
         [(s.id, s.published[:10], s.title) for s in (summaries[c] for c in exc.candidates if c in summaries)],
@@ -772,7 +846,7 @@ def kwic(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...], s
     if as_csv and as_json:
         raise click.UsageError("--csv and --json exclude each other")
     options = SearchOptions(sources=sources, since=since, until=until)
-    result = run_kwic(_data_dir(ctx, data), " ".join(query), options,
+    result = run_kwic(_embedded(_data_dir(ctx, data), "kwic"), " ".join(query), options,
                       width=KWIC_WIDTH if width is None else width, sort=sort,
                       cross_paragraphs=cross_paragraphs, aliases=not no_aliases)
     out = _stdout()
@@ -837,7 +911,8 @@ def stats(ctx: click.Context, as_json: bool, color: str, data: Path | None) -> N
 
     data_dir = _data_dir(ctx, data)
     figures = open_engine(data_dir).stats()
-    figures["size_bytes"] = archive_size(data_dir)
+    if not _bound(data_dir):  # a cluster's size is the cluster's (in its figures)
+        figures["size_bytes"] = archive_size(data_dir)
     out = _stdout()
     if as_json:
         render_stats_json(figures, out)
@@ -877,7 +952,7 @@ def history(ctx: click.Context, article_id: str, as_json: bool, color: str, data
     from newsarc.history import history as run_history
     from newsarc.render import render_history, render_history_json
 
-    _full, versions = _with_id(run_history, _data_dir(ctx, data), article_id)
+    _full, versions = _with_id(run_history, _embedded(_data_dir(ctx, data), "history"), article_id)
     out = _stdout()
     if as_json:
         render_history_json(versions, out)
@@ -914,7 +989,8 @@ def diff(ctx: click.Context, article_id: str, old: int | None, new: int | None, 
     from newsarc.history import diff as run_diff
     from newsarc.render import render_diff, render_edit_ops_json
 
-    before, after, comparison = _with_id(run_diff, _data_dir(ctx, data), article_id, old=old, new=new)
+    before, after, comparison = _with_id(run_diff, _embedded(_data_dir(ctx, data), "diff"), article_id,
+                                        old=old, new=new)
     out = _stdout()
     if as_json:
         render_edit_ops_json(comparison.edit_ops(), out)
@@ -954,7 +1030,7 @@ def changes(ctx: click.Context, since: str | None, until: str | None, sources: t
     from newsarc.history import changes as run_changes
     from newsarc.render import render_changes, render_changes_json
 
-    found = run_changes(_data_dir(ctx, data), since=since, until=until, sources=sources,
+    found = run_changes(_embedded(_data_dir(ctx, data), "changes"), since=since, until=until, sources=sources,
                         headlines=headlines)
     if limit is not None:
         found = found[:limit]
@@ -1060,7 +1136,14 @@ def export(ctx: click.Context, query: tuple[str, ...], sources: tuple[str, ...],
         damaged.append(article_id)
         click.echo(f"newsarc: skipped {reason}", err=True)
 
-    records = export_records(data_dir, text, options, aliases=not no_aliases, on_damage=skip)
+    if _bound(data_dir):
+        from newsarc.engine import open_engine
+
+        if text.strip() or sources or since or until or all_versions:
+            _embedded(data_dir, "export with a query, filters or --versions")
+        records = open_engine(data_dir).records()
+    else:
+        records = export_records(data_dir, text, options, aliases=not no_aliases, on_damage=skip)
     if all_versions:
         from newsarc.history import version_records
 
@@ -1113,15 +1196,22 @@ def reindex(ctx: click.Context, as_json: bool, wait: float, data: Path | None) -
         progress.clear()
         click.echo(_printable(message), err=True)
 
+    data_dir = _data_dir(ctx, data)
+    started = time.perf_counter()
     with _interruptible(progress, "run `newsarc reindex` again (or any ingest) to finish"):
-        summary = run_reindex(_data_dir(ctx, data), on_progress=progress, wait=wait, on_wait=_on_wait(wait),
-                              on_message=on_message)
+        if _bound(data_dir):
+            from newsarc.opensearch import reindex as cluster_reindex
+
+            count = cluster_reindex(data_dir)
+        else:
+            count = run_reindex(data_dir, on_progress=progress, wait=wait, on_wait=_on_wait(wait),
+                                on_message=on_message).reindexed
     progress.clear()
     if as_json:
         import json
 
-        click.echo(json.dumps({"reindexed": summary.reindexed, "seconds": round(summary.seconds, 3)}))
-    click.echo(f"re-indexed {summary.reindexed} articles", err=True)
+        click.echo(json.dumps({"reindexed": count, "seconds": round(time.perf_counter() - started, 3)}))
+    click.echo(f"re-indexed {count} articles", err=True)
 
 
 @cli.command()
@@ -1144,7 +1234,7 @@ def check(ctx: click.Context, as_json: bool, data: Path | None) -> None:
     from newsarc.check import check_archive
     from newsarc.render import sanitize_line
 
-    report = check_archive(_data_dir(ctx, data))
+    report = check_archive(_embedded(_data_dir(ctx, data), "check"))
     if as_json:
         import json
 
@@ -1190,7 +1280,7 @@ def serve(ctx: click.Context, host: str, port: int, open_browser: bool, data: Pa
     """
     from newsarc.web import listen, run_server
 
-    data_dir = _data_dir(ctx, data)
+    data_dir = _embedded(_data_dir(ctx, data), "serve")
     server = listen(data_dir, host, port)
     if not server.loopback:
         click.echo(f"newsarc: warning: listening on {_printable(host)}: anyone who can reach this "
@@ -1201,6 +1291,87 @@ def serve(ctx: click.Context, host: str, port: int, open_browser: bool, data: Pa
 
         webbrowser.open(server.url)
     run_server(server)
+
+
+# ----------------------------------------------------------------------------- cluster
+
+
+@cli.command()
+@click.option("--opensearch", "url", envvar="NEWSARC_OPENSEARCH_URL", required=True, metavar="URL",
+              help="The cluster: https://user:password@host:9200 (several nodes: comma-separated) "
+                   "[env NEWSARC_OPENSEARCH_URL].")
+@click.option("--index", "index_name", default="newsarc", show_default=True, metavar="NAME",
+              help="The index (created with newsarc's mapping when it does not exist).")
+@click.option("--ca-file", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="CA certificate(s) that sign the cluster's TLS certificate.")
+@click.option("--user", "username", metavar="NAME", help="Basic-auth user (or user:password@ in the URL).")
+@click.option("--shards", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Primary shards of a new index.")
+@click.option("--replicas", type=click.IntRange(0, 8), default=None,
+              help="Replicas of a new index [default: the cluster's].")
+@click.option("--save-password", is_flag=True,
+              help="Keep the password in DATA/opensearch.secret (mode 0600); otherwise give it each "
+                   "time through NEWSARC_OPENSEARCH_URL or NEWSARC_OPENSEARCH_PASSWORD.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def init(ctx: click.Context, url: str, index_name: str, ca_file: str | None, username: str | None,
+         shards: int, replicas: int | None, save_password: bool, data: Path | None) -> None:
+    """Bind the archive directory to an OpenSearch index: from then on every command uses the cluster.
+
+    The directory keeps no articles: only where the cluster is (engine.json,
+    no password unless --save-password) and the segmentation dictionary.
+
+    \b
+    Examples:
+      newsarc init --opensearch https://alice@search.example.org:9200 --ca-file ca.pem
+      newsarc --data try init --opensearch http://127.0.0.1:9250,http://127.0.0.1:9251 --shards 3
+    """
+    from newsarc.opensearch import init_cluster
+
+    data_dir = _data_dir(ctx, data)
+    password = os.environ.get("NEWSARC_OPENSEARCH_PASSWORD")
+    cluster, created = init_cluster(data_dir, url, index_name, ca_file=ca_file, username=username,
+                                    password=password, shards=shards, replicas=replicas,
+                                    keep_password=save_password)
+    with cluster:
+        count = cluster.check()
+    what = "created" if created else "uses the existing"
+    click.echo(f"{data_dir} is bound to {_printable(cluster.config.url)}: {what} index "
+               f"{_printable(index_name)} ({count} articles)", err=True)
+
+
+@cli.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes for segmentation [default: CPU count].")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@_data_option
+@click.pass_context
+@_reports_errors
+def push(ctx: click.Context, dest: Path, workers: int | None, as_json: bool, data: Path | None) -> None:
+    """Copy this (embedded) archive into DEST, an archive directory bound to a cluster.
+
+    The stored records are sent, not the files parsed again; the newer version
+    of an article wins on the cluster.  Exit code 1 if the cluster refused any.
+
+    \b
+    Example:
+      newsarc push team                 ./data into the cluster-bound archive ./team
+    """
+    from newsarc.opensearch import push as run_push
+    from newsarc.render import render_ingest_summary
+
+    summary = run_push(_data_dir(ctx, data), dest, workers=workers)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+    render_ingest_summary(summary.as_dict(), sys.stderr)
+    for aid, reason in summary.failed[:10]:
+        click.echo(f"newsarc: the cluster refused article {aid}: {_printable(reason)}", err=True)
+    if summary.failed:
+        sys.exit(1)
 
 
 # ----------------------------------------------------------------------------- entry point

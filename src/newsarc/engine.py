@@ -48,7 +48,7 @@ ENGINE_FILE = "engine.json"
 #: Engine names and where their classes live (``module:Class``).
 ENGINES: dict[str, str] = {
     "embedded": "newsarc.engine:EmbeddedEngine",
-    "opensearch": "newsarc.cluster:OpenSearchEngine",
+    "opensearch": "newsarc.opensearch:OpenSearchEngine",
 }
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -264,21 +265,27 @@ def timeline_in(
     for docnum in dated:
         day = local_day(docnum)
         counts[_day_label(day, by) if day else period_label(published(docnum), by)] += 1
-    rows: list[tuple[str, int]] = []
-    if counts:
-        first, last = min(counts), max(counts)
-        if options.since:
-            first = min(first, _bound_label(options.since, by, end=False))
-        if options.until:
-            last = max(last, _bound_label(options.until, by, end=True))
-        periods = _period_count(first, last, by)
-        if periods > MAX_PERIODS:
-            raise QueryError(
-                f"a timeline by {by} from {first} to {last} would have {periods:,} periods "
-                f"(at most {MAX_PERIODS:,}): narrow --since/--until or use a longer --by"
-            )
-        rows = [(label, counts.get(label, 0)) for label in period_axis(first, last, by)]
-    return Timeline(rows=rows, total=len(docs), undated=len(docs) - len(dated))
+    return Timeline(rows=timeline_rows(counts, by, options), total=len(docs), undated=len(docs) - len(dated))
+
+
+def timeline_rows(counts: Mapping[str, int], by: str, options: SearchOptions) -> list[tuple[str, int]]:
+    """A timeline's rows from the hits' counts per period label (any engine's): the axis runs from
+    ``since``, else the first label, to ``until``, else the last, empty periods included with 0;
+    no counts, no rows.  An axis longer than :data:`MAX_PERIODS` raises :class:`QueryError`."""
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    if options.since:
+        first = min(first, _bound_label(options.since, by, end=False))
+    if options.until:
+        last = max(last, _bound_label(options.until, by, end=True))
+    periods = _period_count(first, last, by)
+    if periods > MAX_PERIODS:
+        raise QueryError(
+            f"a timeline by {by} from {first} to {last} would have {periods:,} periods "
+            f"(at most {MAX_PERIODS:,}): narrow --since/--until or use a longer --by"
+        )
+    return [(label, counts.get(label, 0)) for label in period_axis(first, last, by)]
 
 
 def _day_label(day: int, by: str) -> str:

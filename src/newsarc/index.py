@@ -503,9 +503,23 @@ def _keys_after(part: _List, base: int) -> Iterator[int]:
     return accumulate(chain((base + gaps[0],), gaps[1:]))
 
 
+def _pin_columns(reader) -> None:  # type: ignore[no-untyped-def]
+    """Open every column file of one segment (a Whoosh ``SegmentReader``) now, as Whoosh would on
+    first use: columns read later come from these files even once a merge has deleted them."""
+    perdoc = reader._perdoc
+    for name, field in reader.schema.items():
+        columns = [(name, field.column_type)] if field.column_type else []
+        if field.scorable:
+            columns.append((f"_{name}_len", LENGTHS_COLUMN))
+        for colname, coltype in columns:
+            if perdoc.has_column(colname):
+                perdoc.column_reader(colname, coltype)
+
+
 def column_values(reader, name: str) -> array:  # type: ignore[no-untyped-def]
     """A numeric column of one segment (a Whoosh ``SegmentReader``) read whole: one value per
-    document, indexed by its number in the segment (C-level: the file's big-endian values)."""
+    document, indexed by its number in the segment (C-level: the file's big-endian values).
+    A column file opened before (see :func:`_pin_columns`) is read even if it was deleted since."""
     if name.endswith("_len"):
         colname, coltype = f"_{name}", LENGTHS_COLUMN
     else:
@@ -513,7 +527,7 @@ def column_values(reader, name: str) -> array:  # type: ignore[no-untyped-def]
     count = reader.doc_count_all()
     values = array(coltype._typecode)
     perdoc = reader._perdoc
-    if perdoc.has_column(colname):
+    if colname in perdoc._colfiles or perdoc.has_column(colname):
         column = perdoc.column_reader(colname, coltype)
         stored = min(column._count, count)
         values.frombytes(column._dbfile.get(column._basepos, stored * values.itemsize))
@@ -690,12 +704,13 @@ class IndexReader:
     def __init__(self, ix: index.Index) -> None:
         self._reader = ix.reader()
         try:
-            # Whoosh opens stored-fields files lazily; an ingest that merges segments
-            # deletes their files.  A file opened now stays readable after deletion.
+            # Whoosh opens stored-fields and column files lazily; an ingest that merges
+            # segments deletes their files.  A file opened now stays readable after deletion.
             self._segments: list[tuple[object, int, frozenset[int], CompactTermsReader]] = []
             for leaf, offset in segment_readers(self._reader):
                 if leaf.doc_count_all():
                     leaf.stored_fields(0)
+                _pin_columns(leaf)
                 terms = leaf._terms
                 if not isinstance(terms, CompactTermsReader):
                     raise ArchiveError(

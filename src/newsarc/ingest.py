@@ -23,6 +23,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from whoosh.index import Index, LockError
 
@@ -254,6 +255,12 @@ def _die_with_parent() -> None:
         pass
 
 
+def worker_segmenter() -> Segmenter:
+    """The segmenter of this worker process (set up by the pool of :func:`_analysed_batches`)."""
+    assert _SEGMENTER is not None
+    return _SEGMENTER
+
+
 def _init_pool_worker(spec: SegmenterSpec) -> None:
     """A pool worker's set-up.
 
@@ -394,7 +401,7 @@ def _dictionary_signature(spec: SegmenterSpec) -> str:
     return h.hexdigest()
 
 
-def _sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) -> bool:
+def sync_dictionary(store: Store, segmenter: Segmenter, spec: SegmenterSpec) -> bool:
     """Bring the store's dictionaries up to the segmenter's; True when the stored articles are to
     be re-indexed with a changed dictionary, which waits beside the query dictionary until then
     (see :meth:`~newsarc.store.Store.load_dictionary`; ``switch_dictionary`` ends the wait)."""
@@ -531,7 +538,7 @@ def _resume(
             store.mark_all_unindexed()
     spec = segmenter_spec(data)
     segmenter = Segmenter(*spec)
-    changed = _sync_dictionary(store, segmenter, spec)
+    changed = sync_dictionary(store, segmenter, spec)
     pending = store.unindexed()
     if changed and pending and on_message:
         on_message(f"dictionary changed: re-indexing {len(pending)} stored articles")
@@ -786,23 +793,32 @@ def _ledger_key(path: Path) -> str:
 
 
 def _analysed_batches(
-    batches: Iterable[list[FileTask] | list[BlobTask]], count: int, workers: int | None, spec: SegmenterSpec
-) -> Iterator[Iterator[FileResult]]:
+    batches: Iterable[list[Any]],
+    count: int,
+    workers: int | None,
+    spec: SegmenterSpec,
+    work: Callable[[Any], Any] = _work_any,
+) -> Iterator[Iterator[Any]]:
     """Analyse batches of tasks (``count`` in all), each batch's results as they come (at most two
     batches in flight: bounded memory, and the workers go on with the next batch while one is
-    committed)."""
+    committed).
+
+    ``work`` (a module-level function, run in the workers with the segmenter of ``spec``, see
+    :func:`worker_segmenter`) defaults to this ingest's :func:`_work_any`; the cluster engine
+    passes its own.
+    """
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers <= 1 or count < POOL_THRESHOLD:
         _init_worker(spec)
         for batch in batches:
-            yield (_work_any(t) for t in batch)
+            yield (work(t) for t in batch)
         return
     ctx = get_context("fork") if hasattr(os, "fork") else get_context()
     # Pool.__exit__ stops the workers, also on an interrupt: they ignore it (see _init_pool_worker)
     with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(spec,)) as pool:
         inflight = None
         for batch in batches:
-            nxt = pool.imap(_work_any, batch, chunksize=8)
+            nxt = pool.imap(work, batch, chunksize=8)
             if inflight is not None:
                 yield inflight
             inflight = nxt
@@ -1018,7 +1034,7 @@ def reindex(
                 ix = _sound_index(data)
                 spec = segmenter_spec(data)
                 segmenter = Segmenter(*spec)
-                _sync_dictionary(store, segmenter, spec)
+                sync_dictionary(store, segmenter, spec)
                 with store.transaction():
                     store.mark_all_unindexed()
                 _reindex(store, ix, segmenter, store.unindexed(), default_batch_size(), summary, progress)

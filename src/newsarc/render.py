@@ -987,6 +987,8 @@ def render_ingest_summary(summary: Mapping[str, Any], err_stream: TextIO) -> Non
             older += f" ({int(summary['versions'])} new older versions kept)"
         parts.append(older)
     parts.append(f"{int(summary.get('rejected', 0))} rejected")
+    if summary.get("failed"):
+        parts.append(f"{int(summary['failed'])} failed")
     seconds = float(summary.get("seconds", 0.0))
     timing = f"{seconds:.1f} s"
     written = int(summary.get("added", 0)) + int(summary.get("updated", 0))
