@@ -685,7 +685,8 @@ def top_bm25f(
     theta = 0.0
     closed = False
     for scorer in scorers:
-        remaining -= scorer.upper
+        # the sum less each bound, in floating point, can end a hair below zero: never trust that
+        remaining = max(remaining - scorer.upper, 0.0)
         ids, tfs = scorer.postings()
         if not closed:
             scorer.add(scores, zip(ids, tfs, strict=True))
@@ -699,7 +700,8 @@ def top_bm25f(
         for docnum in excluded:
             scores.pop(docnum, None)
         if len(scores) >= k:
-            theta = heapq.nlargest(k, scores.values())[-1]
+            # a margin for rounding: scores summed in another order differ in the last bits
+            theta = heapq.nlargest(k, scores.values())[-1] * (1 - 1e-9)
             if remaining < theta:
                 closed = True
                 scores = {d: v for d, v in scores.items() if v + remaining >= theta}
