@@ -686,11 +686,16 @@ def push(source_dir: str | Path, data_dir: str | Path, *, workers: int | None = 
     return summary
 
 
-def _scan_records(cluster: Cluster) -> Iterator[dict]:
-    """Every document's ``_source`` (record and newsarc's extra fields), in id order."""
+def _scan_sources(
+    cluster: Cluster, sort: list[dict[str, str]], includes: list[str] | None = None
+) -> Iterator[dict]:
+    """Every document's ``_source`` (``includes`` only, when given) in ``sort`` order, a thousand
+    at a time through ``search_after`` (``sort`` must end in a unique field)."""
     after: list[Any] | None = None
     while True:
-        body: dict[str, Any] = {"size": 1000, "sort": [{"id": "asc"}], "query": {"match_all": {}}}
+        body: dict[str, Any] = {"size": 1000, "sort": sort, "query": {"match_all": {}}}
+        if includes is not None:
+            body["_source"] = {"includes": includes}
         if after is not None:
             body["search_after"] = after
         with cluster.errors():
@@ -715,7 +720,7 @@ def reindex(data_dir: str | Path, *, workers: int | None = None) -> int:
         _sync_local_dictionary(data_dir)
 
         def items() -> Iterator[tuple[dict, int, str | None]]:
-            for source in _scan_records(cluster):
+            for source in _scan_sources(cluster, [{"id": "asc"}]):
                 yield _record_of(source), int(source.get("archived_ms", 0)), source.get("file_sha1")
 
         _send_records(cluster, items(), summary, segmenter_spec(data_dir), workers, "external_gte")
@@ -818,23 +823,9 @@ def original_html(cluster: Cluster, article_id: str) -> str:
 
 def iter_records(cluster: Cluster) -> Iterator[dict]:
     """Every record (``newsarc export``), oldest publication first as the embedded store gives them."""
-    after: list[Any] | None = None
-    while True:
-        body: dict[str, Any] = {
-            "size": 1000,
-            "sort": [{"published_ts": "asc"}, {"id": "asc"}],
-            "_source": {"includes": list(ARTICLE_FIELDS)},
-            "query": {"match_all": {}},
-        }
-        if after is not None:
-            body["search_after"] = after
-        with cluster.errors():
-            hits = cluster.client.search(index=cluster.index, body=body)["hits"]["hits"]
-        if not hits:
-            return
-        for hit in hits:
-            yield _record_of(hit["_source"])
-        after = hits[-1]["sort"]
+    sort = [{"published_ts": "asc"}, {"id": "asc"}]
+    for source in _scan_sources(cluster, sort, list(ARTICLE_FIELDS)):
+        yield _record_of(source)
 
 
 def stats(cluster: Cluster) -> dict:
