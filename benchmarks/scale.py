@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from speed import distinct_copy  # benchmarks/ is the script's folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 PY = sys.executable
@@ -73,17 +75,7 @@ def write_copies(sources: list[Path], start: int, stop: int, folder: Path) -> in
     total = 0
     for n in range(start, stop):
         src = sources[n % len(sources)]
-        text = src.read_text(encoding="utf-8", errors="surrogateescape")
-        copy = n // len(sources)
-        if copy:  # a distinct URL (so a distinct article id) for every copy after the first
-            lines = text.split("\n")
-            for i, line in enumerate(lines):
-                if line.startswith("[") and line.rstrip().endswith(")"):
-                    line = line.rstrip()
-                    sep = "&" if "?" in line[line.rfind("](") :] else "?"
-                    lines[i] = f"{line[:-1]}{sep}copy={copy})"
-                    break
-            text = "\n".join(lines)
+        text = distinct_copy(src.read_text(encoding="utf-8", errors="surrogateescape"), n // len(sources))
         data = text.encode("utf-8", errors="surrogateescape")
         (folder / f"{n:07d}.md").write_bytes(data)
         total += len(data)

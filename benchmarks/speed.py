@@ -48,6 +48,21 @@ def corpus_files(folder: str, limit: int | None = None) -> list[Path]:
     return files[:limit] if limit else files
 
 
+def distinct_copy(text: str, copy: int) -> str:
+    """An archive file's text as copy number ``copy``: from the second copy on (``copy`` > 0) its
+    title line's URL gains ``copy=N``, so that every copy is an article of its own."""
+    if not copy:
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("[") and line.rstrip().endswith(")"):
+            line = line.rstrip()
+            sep = "&" if "?" in line[line.rfind("](") :] else "?"
+            lines[i] = f"{line[:-1]}{sep}copy={copy})"
+            break
+    return "\n".join(lines)
+
+
 def dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -233,16 +248,7 @@ def bench_scale(target_articles: int, runs: int) -> None:
             if copies >= target_articles:
                 break
             text = f.read_text(encoding="utf-8", errors="surrogateescape")
-            n = copies // len(sources)
-            if n:  # a distinct URL (so a distinct article id) for every copy after the first
-                lines = text.split("\n")
-                for i, line in enumerate(lines):
-                    if line.startswith("[") and line.rstrip().endswith(")"):
-                        line = line.rstrip()
-                        sep = "&" if "?" in line[line.rfind("](") :] else "?"
-                        lines[i] = f"{line[:-1]}{sep}copy={n})"
-                        break
-                text = "\n".join(lines)
+            text = distinct_copy(text, copies // len(sources))
             (raw / f"{copies:06d}.md").write_text(text, encoding="utf-8", errors="surrogateescape")
             copies += 1
     rawbytes = dir_bytes(raw)
