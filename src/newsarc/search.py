@@ -811,11 +811,10 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
             if store.count():
                 raise
             ix = empty_index()  # a new archive killed before its index was made: nothing to find
-        check_doc_count(index_dir(data_dir), ix.doc_count(), indexed)
         alias_table = load_aliases(data_dir) if aliases else None
         for attempt in range(1, SEARCH_ATTEMPTS + 1):
             try:
-                return Searcher(store, IndexReader(ix), alias_table)
+                reader = IndexReader(ix)
             except FileNotFoundError as exc:
                 # an ingest merged away a segment between reading the TOC and opening it
                 if not segment_vanished(exc):
@@ -823,6 +822,13 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
                 if attempt == SEARCH_ATTEMPTS:
                     raise ArchiveError("the index changed while it was opened; try again") from None
                 time.sleep(0.05 * attempt)
+                continue
+            try:
+                check_doc_count(index_dir(data_dir), reader.doc_count(), indexed)
+                return Searcher(store, reader, alias_table)
+            except BaseException:
+                reader.close()
+                raise
     except BaseException:
         store.close()
         raise

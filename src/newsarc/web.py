@@ -280,15 +280,16 @@ class Archive:
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
 
-    def _searcher(self) -> tuple[Searcher, tuple]:
-        signature = archive_signature(self.data_dir)
+    def _searcher(self) -> Searcher:
+        """The thread's searcher, of the archive as it is now (its signature: ``_local.current``)."""
+        signature = self._local.current = archive_signature(self.data_dir)
         searcher: Searcher | None = getattr(self._local, "searcher", None)
         if searcher is not None and self._local.signature == signature:
-            return searcher, signature
+            return searcher
         self._drop()
         searcher = open_searcher(self.data_dir)
         self._local.searcher, self._local.signature = searcher, signature
-        return searcher, signature
+        return searcher
 
     def _drop(self) -> None:
         searcher = getattr(self._local, "searcher", None)
@@ -300,9 +301,8 @@ class Archive:
     def run(self, work: Callable[[Searcher], Any]) -> Any:
         """``work(searcher)``; started again on a fresh searcher if the archive changed under it."""
         for attempt in range(1, SEARCH_ATTEMPTS + 1):
-            searcher, self._local.current = self._searcher()
             try:
-                return work(searcher)
+                return work(self._searcher())
             except NewsarcError:
                 raise
             except (*_INDEX_CHANGED, sqlite3.Error) as exc:
