@@ -27,7 +27,7 @@ from newsarc.store import open_store
 
 FILES = 300
 #: Enough that an ingest on a quiet machine is still running when its bar shows a rate (after 0.5 s).
-TERMINAL_FILES = 3000
+TERMINAL_FILES = 5000
 #: (signal, delay before it in seconds, exit code)
 TRIALS = [
     (signal.SIGINT, 1.4, 130),
@@ -148,9 +148,9 @@ def test_on_a_terminal_the_progress_line_is_cleared_before_the_message(
             os.killpg(proc.pid, signal.SIGINT)
             sent = True
     os.close(master)
-    assert proc.wait(timeout=EXIT_WITHIN) == 130
     out = b"".join(chunks).decode(errors="replace")
-    assert sent and BAR.search(out), out
+    assert sent and BAR.search(out), f"no progress bar with a rate before the ingest ended: {out[-400:]!r}"
+    assert proc.wait(timeout=EXIT_WITHIN) == 130
     assert "Traceback" not in out
     erased = out.rindex("\r\x1b[K\x1b[?25h")
     message = out[erased:].replace("\r\x1b[K\x1b[?25h", "").strip()
