@@ -38,9 +38,8 @@ from newsarc.errors import ArchiveError
 
 if TYPE_CHECKING:
     from newsarc.explore import Timeline
-    from newsarc.ingest import IngestSummary
     from newsarc.query import Node
-    from newsarc.records import Article, Hit
+    from newsarc.records import Article, Hit, IngestSummary
     from newsarc.search import SearchOptions, SearchResult
 
 #: The file of an archive directory that names its engine.

@@ -20,7 +20,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ from newsarc.index import (
 )
 from newsarc.integrity import verify_all
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock, check_archive_dir, open_no_follow
-from newsarc.records import Article, file_kind, printable_path
+from newsarc.records import Article, IngestSummary, file_kind, printable_path
 from newsarc.store import (
     DB_NAME,
     USER_DICT_NAME,
@@ -83,37 +83,6 @@ def default_batch_size() -> int:
 
 #: Below this many files, work in-process (a worker pool costs more than it saves).
 POOL_THRESHOLD = 64
-
-
-@dataclass
-class IngestSummary:
-    """What an ingest did.  ``rejected`` lists ``(path, reason)``."""
-
-    files: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    older: int = 0
-    versions: int = 0
-    commits: int = 0
-    reindexed: int = 0
-    rejected: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict:
-        """The summary as plain data (for JSON and the renderer)."""
-        return {
-            "files": self.files,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "older": self.older,
-            "versions": self.versions,
-            "commits": self.commits,
-            "reindexed": self.reindexed,
-            "rejected": len(self.rejected),
-            "seconds": round(self.seconds, 3),
-        }
 
 
 class Interrupted(KeyboardInterrupt):

@@ -50,7 +50,7 @@ from newsarc.binding import (
 from newsarc.errors import ArchiveError, NewsarcError, QueryError, UnknownArticle
 from newsarc.index import TITLE_BOOST, IndexDocument
 from newsarc.query import Node, Not, Or, Term, parse_query
-from newsarc.records import ARTICLE_FIELDS, Article, Hit
+from newsarc.records import ARTICLE_FIELDS, Article, Hit, IngestSummary
 from newsarc.search import (
     COVERAGE_WEIGHT,
     RERANK_DEPTH,
@@ -374,34 +374,16 @@ def init_cluster(
 
 
 @dataclass
-class ClusterIngestSummary:
-    """What an ingest into a cluster did.  ``failed`` lists ``(id, reason)`` of documents the cluster refused."""
+class ClusterIngestSummary(IngestSummary):
+    """What an ingest into a cluster did: :class:`~newsarc.records.IngestSummary`'s counts, plus
+    ``failed`` (``(id, reason)`` of documents the cluster refused) and ``retried`` (documents sent again)."""
 
-    files: int = 0
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    older: int = 0
-    reindexed: int = 0
     retried: int = 0
-    rejected: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
 
     def as_dict(self) -> dict:
-        """The summary as plain data (the embedded ingest's fields plus ``failed`` and ``retried``)."""
-        return {
-            "files": self.files,
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "older": self.older,
-            "reindexed": self.reindexed,
-            "rejected": len(self.rejected),
-            "failed": len(self.failed),
-            "retried": self.retried,
-            "seconds": round(self.seconds, 3),
-        }
+        """The embedded ingest's fields plus ``failed`` (a count) and ``retried``."""
+        return {**super().as_dict(), "failed": len(self.failed), "retried": self.retried}
 
 
 #: Documents per ``_bulk`` request, and rounds of re-sending documents the cluster could not take.

@@ -308,3 +308,34 @@ def file_kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a regular file"
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest did.  ``rejected`` lists ``(path, reason)``."""
+
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    older: int = 0
+    versions: int = 0
+    commits: int = 0
+    reindexed: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        """The summary as plain data (for JSON and the renderer)."""
+        return {
+            "files": self.files,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "older": self.older,
+            "versions": self.versions,
+            "commits": self.commits,
+            "reindexed": self.reindexed,
+            "rejected": len(self.rejected),
+            "seconds": round(self.seconds, 3),
+        }
