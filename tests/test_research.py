@@ -190,8 +190,9 @@ def test_kwic_matches_fold_to_the_query_words_on_the_corpus(sample_archive: Path
 # --------------------------------------------------------------------------- facets, timeline
 
 
-@pytest.mark.parametrize("query", ["香港", "美国 OR 中国", "疫情 -美国"])
+@pytest.mark.parametrize("query", ["香港", "美国 OR 中国", "疫情 -美国", "中国 --since 2020-01-01 --source voa --source bbc"])
 def test_facets_sum_to_the_search_total(sample_archive: Path, query: str) -> None:
+    """Facets (counted from the index) are exactly the counts of every hit's outlet and year."""
     result = run("search", *query.split(" "), "--facets", "--json", data=sample_archive)
     assert result.exit_code == 0, result.stderr
     records = jsonl(result.stdout)
@@ -206,7 +207,12 @@ def test_facets_sum_to_the_search_total(sample_archive: Path, query: str) -> Non
     for hit in every:
         by_source[hit["source"]] = by_source.get(hit["source"], 0) + 1
     assert facets["source"] == dict(sorted(by_source.items(), key=lambda x: (-x[1], x[0])))
-    assert len(records) == 11  # a page of ten hits, then the facets
+    by_year: dict[str, int] = {}
+    for hit in every:
+        year = hit["published"][:4] if hit["published"] else "undated"
+        by_year[year] = by_year.get(year, 0) + 1
+    assert facets["year"] == dict(sorted(by_year.items()))
+    assert len(records) == min(total, 10) + 1  # a page of hits, then the facets
 
 
 def test_facets_on_the_terminal_format(sample_archive: Path) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -254,18 +254,25 @@ def timeline_in(
         raise QueryError(f"unknown period {by!r} (use {', '.join(PERIODS)})")
     options = options or SearchOptions()
     node = parse_query(text) if isinstance(text, str) else text
-    docs = searcher.matching(node)
-    flt = searcher._filter(options)
-    if flt is not None:
-        docs &= flt
+    docs = searcher.matching_docs(node, options)
+    counts, undated = period_counts(searcher, docs, by)
+    return Timeline(rows=timeline_rows(counts, by, options), total=len(docs), undated=undated)
+
+
+def period_counts(searcher: Searcher, docs: Iterable[int], by: str) -> tuple[Counter[str], int]:
+    """How many of ``docs`` were published in each period (``year``/``month``/``day`` label of
+    the local date, from the index's columns), and how many have no publication date."""
     published = searcher.reader.published
     local_day = searcher.reader.day
-    dated = [d for d in docs if published(d)]
     counts: Counter[str] = Counter()
-    for docnum in dated:
+    undated = 0
+    for docnum in docs:
+        if not published(docnum):
+            undated += 1
+            continue
         day = local_day(docnum)
         counts[_day_label(day, by) if day else period_label(published(docnum), by)] += 1
-    return Timeline(rows=timeline_rows(counts, by, options), total=len(docs), undated=len(docs) - len(dated))
+    return counts, undated
 
 
 def timeline_rows(counts: Mapping[str, int], by: str, options: SearchOptions) -> list[tuple[str, int]]:

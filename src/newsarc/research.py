@@ -36,7 +36,7 @@ from pathlib import Path
 
 from newsarc.analysis import fold
 from newsarc.errors import DamagedArchive, QueryError
-from newsarc.explore import PERIODS, period_axis
+from newsarc.explore import PERIODS, period_axis, period_counts
 from newsarc.ingest import local_day
 from newsarc.query import Node, Not, Term, parse_query
 from newsarc.records import Article, ArticleMarks, Facets, Hit, KwicLine
@@ -209,14 +209,30 @@ def all_hits(
 
 
 def facets_in(searcher: Searcher, text: str, options: SearchOptions | None = None) -> Facets:
-    """Hits of the whole result set per outlet (most first) and per local publication year."""
-    hits = all_hits(searcher, text, options).hits
-    sources = Counter(hit.source for hit in hits)
-    names = {hit.source: hit.source_name for hit in hits}
-    years = Counter(_local_date(hit.published)[:4] or "undated" for hit in hits)
+    """Hits of the whole result set per outlet (most first) and per local publication year.
+
+    Counted from the index (``source`` postings, date columns): the cost is that
+    of matching, whatever the number of hits.  With ``all_versions`` the hits of
+    older versions (which the index does not hold) are counted from their records.
+    """
+    options = options or SearchOptions()
+    names = searcher.store.stats()["source_names"]
+    if options.all_versions:
+        hits = all_hits(searcher, text, options).hits
+        sources = Counter(hit.source for hit in hits)
+        names = {**names, **{hit.source: hit.source_name for hit in hits}}
+        years = Counter(_local_date(hit.published)[:4] or "undated" for hit in hits)
+        total = len(hits)
+    else:
+        docs = searcher.matching_docs(parse_query(text), options)
+        sources = Counter(searcher.source_counts(docs))
+        years, undated = period_counts(searcher, docs, "year")
+        if undated:
+            years["undated"] = undated
+        total = len(docs)
     return Facets(
-        total=len(hits),
-        sources=[(key, names[key], n) for key, n in sorted(sources.items(), key=lambda x: (-x[1], x[0]))],
+        total=total,
+        sources=[(key, names.get(key, key), n) for key, n in sorted(sources.items(), key=lambda x: (-x[1], x[0]))],
         years=sorted(years.items()),
     )
 
@@ -246,25 +262,23 @@ def timeline_by_source_in(
     """``timeline --split source``: matches of ``text`` per period and outlet."""
     if by not in PERIODS:
         raise QueryError(f"unknown period {by!r} (use {', '.join(PERIODS)})")
-    hits = all_hits(searcher, text, options).hits
-    width = {"year": 4, "month": 7, "day": 10}[by]
+    docs = searcher.matching_docs(parse_query(text), options or SearchOptions())
     counts: Counter[tuple[str, str]] = Counter()
     per_source: Counter[str] = Counter()
     undated = 0
-    for hit in hits:
-        day = _local_date(hit.published)
-        if not day:
-            undated += 1
-            continue
-        counts[(day[:width], hit.source)] += 1
-        per_source[hit.source] += 1
+    for source in searcher.source_counts(docs):
+        periods, none = period_counts(searcher, docs.intersection(searcher.reader.doc_ids("source", source)), by)
+        undated += none
+        for period, n in periods.items():
+            counts[(period, source)] += n
+            per_source[source] += n
     sources = [s for s, _n in sorted(per_source.items(), key=lambda x: (-x[1], x[0]))]
     rows: list[tuple[str, str, int]] = []
     if counts:
         periods = [p for p, _s in counts]
         for period in period_axis(min(periods), max(periods), by):
             rows.extend((period, source, counts.get((period, source), 0)) for source in sources)
-    return SourceTimeline(rows=rows, sources=sources, total=len(hits), undated=undated)
+    return SourceTimeline(rows=rows, sources=sources, total=len(docs), undated=undated)
 
 
 # --------------------------------------------------------------------------- kwic

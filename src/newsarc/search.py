@@ -316,6 +316,23 @@ class Searcher:
             result -= self.matching(neg.child)
         return result
 
+    def matching_docs(self, node: Node, options: SearchOptions) -> set[int]:
+        """The docnums of articles matching a query tree and the filters of ``options``."""
+        docs = self.matching(node)
+        flt = self._filter(options)
+        if flt is not None:
+            docs &= flt
+        return docs
+
+    def source_counts(self, docs: set[int]) -> dict[str, int]:
+        """How many of ``docs`` each outlet key has (outlets with none left out), from the
+        ``source`` postings: no record or summary is read."""
+        out = {}
+        for key in self.reader.terms("source"):
+            if n := len(docs.intersection(self.reader.doc_ids("source", key))):
+                out[key] = n
+        return out
+
     def outlets(self) -> dict[str, str]:
         """The outlets of the archive: key -> display name (the outlet table's; else the key)."""
         from newsarc.sources import OUTLET_NAMES  # only a --source filter needs the table
@@ -377,10 +394,7 @@ class Searcher:
         options = options or SearchOptions()
         if options.sort not in SORTS:
             raise QueryError(f"unknown sort {options.sort!r} (use {', '.join(SORTS)})")
-        docs = self.matching(node)
-        flt = self._filter(options)
-        if flt is not None:
-            docs &= flt
+        docs = self.matching_docs(node, options)
         limit = options.limit
         offset = (max(options.page, 1) - 1) * (limit or 0)
         ordered = self._order(node, docs, options.sort, None if limit is None else offset + limit)
