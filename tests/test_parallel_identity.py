@@ -63,20 +63,28 @@ def test_merging_segments_changes_no_result_or_score(tmp_path: Path, monkeypatch
 
 
 def test_a_long_ingest_keeps_its_segments_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segments count like digits (here base 3, levels from 2 documents): a long ingest never holds
+    more than two of a level, and they stay in order of size, the oldest the largest."""
     files = sample_files()[:40]
     monkeypatch.setenv("NEWSARC_BATCH_SIZE", "2")
-    monkeypatch.setattr(newsarc.ingest, "MAX_SEGMENTS", 3)
+    monkeypatch.setattr(newsarc.index, "MERGE_FACTOR", 3)
+    monkeypatch.setattr(newsarc.index, "MERGE_FLOOR_DOCS", 2)
     counts: list[int] = []
 
     def segments(phase: str, done: int, total: int) -> None:
         if phase == "index":  # before each batch is committed: the segments the previous ones left
             with open_index(tmp_path / "data").reader() as reader:
-                counts.append(len(reader.leaf_readers()))
+                sizes = [leaf.doc_count_all() for leaf, _ in reader.leaf_readers()]
+            levels = [newsarc.index.segment_level(n) for n in sizes]
+            assert levels == sorted(levels, reverse=True), sizes
+            assert all(levels.count(level) < 3 for level in levels), sizes
+            counts.append(len(sizes))
 
     ingest(files, tmp_path / "data", workers=1, on_progress=segments)
-    assert len(counts) == 20 and max(counts) <= 3
+    assert len(counts) == 20 and max(counts) <= 6
     with open_index(tmp_path / "data").reader() as reader:
-        assert len(reader.leaf_readers()) == 1 and reader.doc_count_all() == 40
+        sizes = [leaf.doc_count_all() for leaf, _ in reader.leaf_readers()]
+    assert sum(sizes) == 40 and sizes == [18, 18, 2, 2]  # 40 = 18 + 18 + 2 + 2: levels 3, 3, 1, 1
 
 
 def test_merge_drops_replaced_versions(tmp_path: Path) -> None:
@@ -95,24 +103,40 @@ def test_merge_drops_replaced_versions(tmp_path: Path) -> None:
 
 
 class _Seg:
-    def __init__(self, n: int) -> None:
-        self.n = n
+    def __init__(self, n: int, deleted: int = 0) -> None:
+        self.n, self.deleted = n, deleted
 
     def doc_count(self) -> int:
+        return self.n - self.deleted
+
+    def doc_count_all(self) -> int:
         return self.n
+
+    def deleted_count(self) -> int:
+        return self.deleted
 
 
 @pytest.mark.parametrize(
-    ("sizes", "kept"),
+    ("sizes", "final", "kept"),
     [
-        ([13_000, 500, 500, 500], 1),  # a day's batches merge together, the big segment stays
-        ([13_000, 9_000, 500], 2),  # 9,000 is more than twice 500: kept
-        ([13_000, 2_000, 500, 500, 500], 1),  # 2,000 ≤ 2 × 1,500: absorbed
-        ([5, 3, 1], 0),  # under the floor: everything merges
-        ([20_000], 0),
+        ([500] * 8, False, 0),  # eight batches of one level: merged into one of the next
+        ([13_000, 500, 500, 500], False, 4),  # during an ingest, three small ones wait
+        ([13_000, 500, 500, 500], True, 1),  # at its end, the small ones merge; the big segment stays
+        ([13_000, 9_000, 500], True, 3),  # one small segment: nothing to merge
+        ([13_000, *[2_000] * 8], False, 1),  # eight of a level, whatever is older
+        ([13_000, *[2_000] * 7], True, 8),  # seven of a level wait, even at the end
+        ([5, 3, 1], True, 0),  # under the floor: everything merges at the end
+        ([20_000], True, 1),
     ],
 )
-def test_tiered_merge_policy(sizes: list[int], kept: int) -> None:
+def test_tiered_merge_policy(sizes: list[int], final: bool, kept: int) -> None:
     segments = [_Seg(n) for n in sizes]
-    keep, merge = tiered_segments(segments)
+    keep, merge = tiered_segments(segments, final=final)
     assert keep == segments[:kept] and merge == segments[kept:]
+
+
+def test_a_newest_segment_a_tenth_replaced_is_rewritten_alone_at_the_end() -> None:
+    segments = [_Seg(20_000), _Seg(3_000, deleted=400)]
+    assert tiered_segments(segments, final=True) == (segments[:1], segments[1:])
+    assert tiered_segments(segments, final=False) == (segments, [])
+    assert tiered_segments([_Seg(20_000), _Seg(3_000, deleted=200)], final=True)[1] == []

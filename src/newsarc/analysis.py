@@ -34,6 +34,7 @@ import importlib.util
 import math
 import re
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -243,14 +244,15 @@ class Terms:
     grams: set[str]
 
 
-def char_positions(folded: str) -> dict[str, list[int]]:
-    """Every CJK character of ``folded`` → its offsets in it, ascending."""
-    out: dict[str, list[int]] = {}
+def char_positions(folded: str) -> dict[str, array]:
+    """Every CJK character of ``folded`` → its offsets in it, ascending, as an ``array("I")``
+    (four bytes an offset: what a worker sends the writer, and what the writer keeps per batch)."""
+    out: dict[str, array] = {}
     for m in CJK_RUN.finditer(folded):
         for at, ch in enumerate(m.group(), m.start()):
             found = out.get(ch)
             if found is None:
-                out[ch] = [at]
+                out[ch] = array("I", (at,))
             else:
                 found.append(at)
     return out

@@ -33,9 +33,9 @@ import heapq
 import sys
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain, groupby
+from itertools import accumulate, chain, groupby, islice
 from operator import sub
 from pathlib import Path
 from typing import Any
@@ -209,8 +209,9 @@ class BatchWriter(SegmentWriter):
     def __init__(self, ix: index.Index) -> None:
         super().__init__(ix, codec=NewsarcCodec(), compound=False, limitmb=1)
         self._postings: dict[str, dict[bytes, _Postings]] = {}
-        # position keys of the positional field's terms, and where each document's slot starts
-        self._keys: dict[bytes, list[int]] = {}
+        # per term of the positional field: (slot base, offsets) of each document holding it;
+        # and where each document's slot starts
+        self._keys: dict[bytes, list[tuple[int, Sequence[int]]]] = {}
         self._bases: list[int] = []
         self._end = 0
         # per field: the shortest and longest length in the batch, the bounds every term's info
@@ -261,20 +262,24 @@ class BatchWriter(SegmentWriter):
         self.docnum += 1
 
     def _add_positions(
-        self, terms: dict[bytes, _Postings], docnum: int, value: Mapping[str, list[int]]
+        self, terms: dict[bytes, _Postings], docnum: int, value: Mapping[str, Sequence[int]]
     ) -> None:
+        """One document's character offsets: kept as they came (one entry per distinct
+        character), turned into key gaps at commit (:func:`_chunk_gaps`)."""
         base = self._bases[docnum]
         allkeys = self._keys
         for term, offsets in value.items():
+            if not len(offsets):
+                continue
             tbytes = term.encode("utf-8", "surrogatepass")
             entry = terms.get(tbytes)
             if entry is None:
                 terms[tbytes] = ([docnum], [1.0])
-                allkeys[tbytes] = [base + o for o in offsets]
+                allkeys[tbytes] = [(base, offsets)]
             else:
                 entry[0].append(docnum)
                 entry[1].append(1.0)
-                allkeys[tbytes].extend(base + o for o in offsets)
+                allkeys[tbytes].append((base, offsets))
 
     def delete_ids(self, ids: Iterable[str]) -> int:
         """Mark the documents with these unique ``id`` values deleted (one reader for all)."""
@@ -339,7 +344,7 @@ class BatchWriter(SegmentWriter):
         positional = isinstance(self.schema[fieldname], PositionField)
         for tbytes in sorted(terms):
             ids, weights = terms[tbytes]
-            gaps = _key_gaps(self._bases[ids[0]], self._keys[tbytes]) if positional else None
+            gaps = _chunk_gaps(self._bases[ids[0]], self._keys[tbytes]) if positional else None
             add(tbytes, ids, weights, shortest, longest, gaps)
 
     def _write_merged_field(self, fieldname: str) -> None:
@@ -365,7 +370,7 @@ class BatchWriter(SegmentWriter):
                         *terms[t],
                         shortest,
                         longest,
-                        _key_gaps(self._bases[terms[t][0][0]], self._keys[t]) if positional else None,
+                        _chunk_gaps(self._bases[terms[t][0][0]], self._keys[t]) if positional else None,
                     ),
                 )
                 for t in sorted(terms)
@@ -412,6 +417,18 @@ def _key_gaps(base: int, keys: list[int]) -> array:
     return array("Q", map(sub, keys, chain((base,), keys)))
 
 
+def _chunk_gaps(base: int, chunks: list[tuple[int, Sequence[int]]]) -> array:
+    """Key gaps of a batch's positional list: ``chunks`` are each document's ``(slot base,
+    ascending offsets)``, the first gap taken from ``base`` (its first document's)."""
+    out = array("Q")
+    last = base
+    for start, offsets in chunks:
+        out.append(start + offsets[0] - last)
+        out.extend(map(sub, islice(offsets, 1, None), offsets))
+        last = start + offsets[-1]
+    return out
+
+
 def _join_key_gaps(lists: list[_List], bases: list[int]) -> array:
     """The key gaps of lists of consecutive document runs joined into one (C-level sums).
 
@@ -426,10 +443,10 @@ def _join_key_gaps(lists: list[_List], bases: list[int]) -> array:
             continue
         base = bases[part.ids[0]]
         if last is None:
-            out.extend(gaps.tolist())
+            out.append(gaps[0])
         else:
             out.append(base + gaps[0] - last)
-            out.extend(gaps[1:].tolist())
+        out.extend(gaps[1:] if gaps.typecode == "Q" else array("Q", gaps[1:]))
         last = base + sum(gaps)
     return out
 
@@ -552,28 +569,47 @@ def segment_readers(reader) -> list[tuple[Any, int]]:  # type: ignore[no-untyped
     return [(leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.segment() is not None]
 
 
-#: Segments of fewer live documents than this are always worth merging.
+#: Segments of fewer live documents than this are level 0: an ingest ends by merging them into one.
 MERGE_FLOOR_DOCS = 1_000
+#: How many segments of one size level merge into one of the next (and the size ratio of the levels).
+MERGE_FACTOR = 8
 
 
-def tiered_segments(segments: Sequence) -> tuple[list, list]:  # type: ignore[type-arg]
-    """Split a table of contents into ``(kept, to merge)``.
+def segment_level(size: int) -> int:
+    """The size level of a segment of ``size`` live documents: 0 under :data:`MERGE_FLOOR_DOCS`,
+    then one more for each :data:`MERGE_FACTOR`-fold."""
+    level, bound = 0, MERGE_FLOOR_DOCS
+    while size >= bound:
+        level += 1
+        bound *= MERGE_FACTOR
+    return level
 
-    The newest segments are merged together, absorbing older ones while each
-    is no larger than twice what has been gathered so far (or under
-    :data:`MERGE_FLOOR_DOCS`).  Segment sizes then grow geometrically, so an
-    archive keeps a handful of segments and every article is rewritten a
-    logarithmic number of times however it was ingested.
+
+def tiered_segments(segments: Sequence, *, final: bool = False) -> tuple[list, list]:  # type: ignore[type-arg]
+    """Split a table of contents (oldest segment first) into ``(kept, to merge)``.
+
+    Only the newest segments ever merge, so documents keep their order.  They
+    merge when the newest :data:`MERGE_FACTOR` segments are all of one size
+    level (:func:`segment_level`): segments then count like the digits of a
+    number in base :data:`MERGE_FACTOR`, and an article is rewritten once per
+    level — about log₈(articles / 1,000) times — however the archive
+    grew, instead of twice as often with a binary merge.  With ``final`` (the
+    end of an ingest) the newest segments under the floor also merge, whatever
+    their number, and a newest segment a tenth of whose documents were replaced
+    is rewritten alone.
     """
-    gathered = 0
+    if not segments:
+        return [], []
+    levels = [segment_level(seg.doc_count()) for seg in segments]
     cut = len(segments)
-    for seg in reversed(segments):
-        size = seg.doc_count()
-        if cut < len(segments) and size > max(2 * gathered, MERGE_FLOOR_DOCS):
-            break
-        gathered += size
+    while cut and levels[cut - 1] == levels[-1]:
         cut -= 1
-    return list(segments[:cut]), list(segments[cut:])
+    run = len(segments) - cut
+    if run >= MERGE_FACTOR or (final and levels[-1] == 0 and run >= 2):
+        return list(segments[:cut]), list(segments[cut:])
+    if final and _mostly_deleted(segments[-1]):
+        return list(segments[:-1]), list(segments[-1:])
+    return list(segments), []
 
 
 #: A segment is rewritten on its own once this share of its documents is deleted (replaced).
@@ -584,57 +620,38 @@ def _mostly_deleted(segment) -> bool:  # type: ignore[no-untyped-def]
     return segment.deleted_count() > EXPUNGE_SHARE * segment.doc_count_all()
 
 
-def _worth_merging(merge: Sequence) -> bool:  # type: ignore[type-arg]
-    """Two segments or more, or one that would shed its replaced documents."""
-    return len(merge) >= 2 or any(_mostly_deleted(seg) for seg in merge)
+def merge_segments(ix: index.Index, *, final: bool = True) -> int:
+    """Merge what :func:`tiered_segments` picks, again and again while it picks something (a merge
+    can complete a run of the next level); returns how many segments were merged.
 
-
-#: During a long ingest, segments are merged (tiered) whenever there are more than this many.
-MAX_SEGMENTS = 12
-
-
-def merge_segments(
-    ix: index.Index,
-    *,
-    above: int = 1,
-    choose: Callable[[Sequence], tuple[list, list]] = tiered_segments,  # type: ignore[type-arg]
-) -> int:
-    """Merge the segments ``choose`` picks (by default :func:`tiered_segments`) when there are
-    more than ``above``; returns how many were merged.
-
-    An ingest calls it with ``above=MAX_SEGMENTS`` after each batch (so a long
-    ingest never holds hundreds of segments, each with open files and a block
-    cache, and never merges more than a dozen at once) and with the default at
-    the end.
+    An ingest calls it with ``final=False`` after each batch and with
+    ``final=True`` (the default) at its end.
     """
     from whoosh.reading import SegmentReader
 
     picked: list = []  # type: ignore[type-arg]
 
     def policy(writer, segments):  # type: ignore[no-untyped-def]
-        kept, merge = choose(segments)
-        if not _worth_merging(merge):
-            return list(segments)
+        kept, merge = tiered_segments(segments, final=final)
         for seg in merge:
             writer.add_reader(SegmentReader(writer.storage, writer.schema, seg))
         picked.extend(merge)
         return kept
 
-    with ix.reader() as reader:
-        segments = [leaf.segment() for leaf, _offset in segment_readers(reader)]
-    if len(segments) <= above and not (
-        above <= 1 and any(_mostly_deleted(seg) for seg in segments)
-    ):
-        return 0
-    if not _worth_merging(choose(segments)[1]):
-        return 0
-    writer = BatchWriter(ix)
-    try:
-        writer.commit(mergetype=policy)
-    except BaseException:
-        writer.cancel()
-        raise
-    return len(picked)
+    while True:
+        with ix.reader() as reader:
+            segments = [leaf.segment() for leaf, _offset in segment_readers(reader)]
+        if not tiered_segments(segments, final=final)[1]:
+            return len(picked)
+        before = len(picked)
+        writer = BatchWriter(ix)
+        try:
+            writer.commit(mergetype=policy)
+        except BaseException:
+            writer.cancel()
+            raise
+        if len(picked) == before:
+            return len(picked)
 
 
 def index_dir(data_dir: str | Path) -> Path:

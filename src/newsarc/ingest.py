@@ -47,7 +47,6 @@ from newsarc.errors import (
 from newsarc.gitmirror import GitMirror, find_mirror
 from newsarc.index import (
     INDEX_NAME,
-    MAX_SEGMENTS,
     IndexDocument,
     index_dir,
     index_writer,
@@ -635,7 +634,7 @@ def _commit_batches(
             progress("parse", done, total)
         progress("index", done, total)
         _commit_batch(store, ix, results, summary, reject)
-        merge_segments(ix, above=MAX_SEGMENTS)
+        merge_segments(ix, final=False)
     progress("merge", 0, 1)
     merge_segments(ix)
     progress("merge", 1, 1)
@@ -953,7 +952,7 @@ def _reindex(
         except BaseException:
             writer.cancel()
             raise
-        merge_segments(ix, above=MAX_SEGMENTS)
+        merge_segments(ix, final=False)
         with store.transaction():
             store.mark_indexed(chunk)
         summary.reindexed += len(chunk)
