@@ -79,6 +79,11 @@ _HAS_KEYS = 0x40
 # --------------------------------------------------------------------------- postings
 
 
+def key_gap_type(top: int) -> str:
+    """The array type code in which :func:`encode_postings` stores key gaps up to ``top``."""
+    return _narrowest(top, _KEY_TYPES)
+
+
 def _narrowest(top: int, types: str) -> str:
     for code in types:
         if top < 1 << (8 * array(code).itemsize):
@@ -126,25 +131,31 @@ def encode_postings(
             kind = 1 if top < 256 else 2 if top < 65536 else 3
         else:
             kind = 3
-    body = _le_bytes(array(id_code, gaps))
+    parts = [_le_bytes(array(id_code, gaps))]
     if kind:
         code = _WEIGHT_KINDS[kind]
         assert code is not None and weights is not None
-        body += _le_bytes(array(code, map(int, weights)) if kind < 3 else array(code, weights))
+        parts.append(_le_bytes(array(code, map(int, weights)) if kind < 3 else array(code, weights)))
     flags = _ID_TYPES.index(id_code) | (kind << 2)
     if key_gaps is not None:
-        key_code = _narrowest(max(key_gaps), _KEY_TYPES)
+        key_code = key_gap_type(max(key_gaps))
         flags |= _HAS_KEYS | (_KEY_TYPES.index(key_code) << 4)
         gaps_array = key_gaps if isinstance(key_gaps, array) and key_gaps.typecode == key_code \
             else array(key_code, key_gaps)
         raw = _le_bytes(gaps_array)
         width = gaps_array.itemsize
-        body += b"".join(raw[i::width] for i in range(width)) if width > 1 else raw
-    if len(body) >= COMPRESS_MIN_BYTES:
-        packed = zlib.compress(body, 6)
-        if len(packed) < len(body):
+        if width > 1:
+            parts.extend(raw[i::width] for i in range(width))
+        else:
+            parts.append(raw)
+        del raw  # the planes are copies: a long list is held twice at most, not four times
+    size = sum(map(len, parts))
+    if size >= COMPRESS_MIN_BYTES:
+        packer = zlib.compressobj(6)
+        packed = b"".join([*map(packer.compress, parts), packer.flush()])
+        if len(packed) < size:
             return bytes([flags | 0x80]) + packed
-    return bytes([flags]) + body
+    return bytes([flags]) + b"".join(parts)
 
 
 def decode_postings(data: bytes, first: int, count: int) -> tuple[list[int], array | None]:

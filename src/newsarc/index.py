@@ -54,6 +54,7 @@ from newsarc.codec import (
     Row,
     decode_key_gaps,
     decode_postings,
+    key_gap_type,
     row_lengths,
 )
 from newsarc.errors import ArchiveError, DamagedArchive
@@ -430,24 +431,29 @@ def _chunk_gaps(base: int, chunks: list[tuple[int, Sequence[int]]]) -> array:
 
 
 def _join_key_gaps(lists: list[_List], bases: list[int]) -> array:
-    """The key gaps of lists of consecutive document runs joined into one (C-level sums).
+    """The key gaps of lists of consecutive document runs joined into one (C-level copies), in
+    the narrowest array type that holds them (a common character's list is the largest thing a
+    merge holds: it is built once, at the width it is stored in).
 
     ``bases`` are the new segment's document bases; only where two lists meet
     is a gap computed anew.
     """
-    out = array("Q")
+    parts: list[tuple[int, array]] = []
+    top = 0
     last = None
     for part in lists:
         gaps = part.key_gaps
         if gaps is None or not len(gaps):
             continue
         base = bases[part.ids[0]]
-        if last is None:
-            out.append(gaps[0])
-        else:
-            out.append(base + gaps[0] - last)
-        out.extend(gaps[1:] if gaps.typecode == "Q" else array("Q", gaps[1:]))
+        first = gaps[0] if last is None else base + gaps[0] - last
+        top = max(top, first, max(gaps))
+        parts.append((first, gaps))
         last = base + sum(gaps)
+    out = array(key_gap_type(top))
+    for first, gaps in parts:
+        out.append(first)
+        out.extend(gaps[1:] if gaps.typecode == out.typecode else array(out.typecode, gaps[1:]))
     return out
 
 
