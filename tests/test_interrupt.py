@@ -52,11 +52,19 @@ def _whoosh_ids(data: Path) -> Counter:
         return Counter(fields["id"] for _n, fields in reader.iter_docs())
 
 
+def _default_signals() -> None:
+    """In the child: SIGINT and SIGTERM as a terminal's foreground command has them. A suite run in
+    the background of a non-interactive shell (``pytest &``) inherits SIGINT ignored, and Python then
+    leaves it ignored: the ingest would never see the Ctrl-C these tests send."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _ingest(data: Path, corpus: Path, **kw) -> subprocess.Popen:  # type: ignore[no-untyped-def]
     env = {**os.environ, "NEWSARC_BATCH_SIZE": "50", "NO_COLOR": "1"}
     return subprocess.Popen(
         [sys.executable, "-m", "newsarc", "--data", str(data), "ingest", "--wait", "0", str(corpus)],
-        start_new_session=True, env=env, **kw,
+        start_new_session=True, env=env, preexec_fn=_default_signals, **kw,
     )
 
 
@@ -150,7 +158,7 @@ def test_on_a_terminal_the_progress_line_is_cleared_before_the_message(
     os.close(master)
     out = b"".join(chunks).decode(errors="replace")
     assert sent and BAR.search(out), f"no progress bar with a rate before the ingest ended: {out[-400:]!r}"
-    assert proc.wait(timeout=EXIT_WITHIN) == 130
+    assert proc.wait(timeout=EXIT_WITHIN) == 130, out[-600:]
     assert "Traceback" not in out
     erased = out.rindex("\r\x1b[K\x1b[?25h")
     message = out[erased:].replace("\r\x1b[K\x1b[?25h", "").strip()
