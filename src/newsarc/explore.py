@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import compress
 from pathlib import Path
 
 from newsarc.analysis import Segmenter, analyze
@@ -262,17 +263,20 @@ def timeline_in(
 def period_counts(searcher: Searcher, docs: Iterable[int], by: str) -> tuple[Counter[str], int]:
     """How many of ``docs`` were published in each period (``year``/``month``/``day`` label of
     the local date, from the index's columns), and how many have no publication date."""
-    published = searcher.reader.published
-    local_day = searcher.reader.day
+    published = searcher.reader.column("published")
+    days = searcher.reader.column("day")
+    docs = list(docs)
+    dated = list(compress(docs, map(published.__getitem__, docs)))  # C-level passes, no per-doc call
+    per_day = Counter(map(days.__getitem__, dated))
     counts: Counter[str] = Counter()
-    undated = 0
-    for docnum in docs:
-        if not published(docnum):
-            undated += 1
-            continue
-        day = local_day(docnum)
-        counts[_day_label(day, by) if day else period_label(published(docnum), by)] += 1
-    return counts, undated
+    for day, n in per_day.items():
+        if day:
+            counts[_day_label(day, by)] += n
+    if per_day.get(0):  # published, but with no local date of its own: the UTC date
+        for docnum in dated:
+            if not days[docnum]:
+                counts[period_label(published[docnum], by)] += 1
+    return counts, len(docs) - len(dated)
 
 
 def timeline_rows(counts: Mapping[str, int], by: str, options: SearchOptions) -> list[tuple[str, int]]:

@@ -492,8 +492,16 @@ class Store:
         return [r[0] for r in self.conn.execute("SELECT rowid FROM articles WHERE indexed = 0")]
 
     def indexed_count(self) -> int:
-        """Number of stored articles the index has committed (see :meth:`mark_indexed`)."""
-        return int(self.conn.execute("SELECT count(*) FROM articles WHERE indexed = 1").fetchone()[0])
+        """Number of stored articles the index has committed (see :meth:`mark_indexed`).
+
+        All articles less the unindexed ones: both counts come from indexes (a
+        ``WHERE indexed = 1`` count scanned the whole table — 0.27 s at 400,000
+        articles, on every search).
+        """
+        row = self.conn.execute(
+            "SELECT (SELECT count(*) FROM articles) - (SELECT count(*) FROM articles WHERE indexed = 0)"
+        ).fetchone()  # one statement: one snapshot of both counts
+        return int(row[0])
 
     def count(self) -> int:
         """Number of stored articles."""
