@@ -225,7 +225,7 @@ def facets_in(searcher: Searcher, text: str, options: SearchOptions | None = Non
         total = len(hits)
     else:
         docs = searcher.matching_docs(parse_query(text), options)
-        sources = Counter(searcher.source_counts(docs))
+        sources = Counter({key: len(found) for key, found in searcher.docs_by_source(docs).items()})
         years, undated = period_counts(searcher, docs, "year")
         if undated:
             years["undated"] = undated
@@ -266,8 +266,8 @@ def timeline_by_source_in(
     counts: Counter[tuple[str, str]] = Counter()
     per_source: Counter[str] = Counter()
     undated = 0
-    for source in searcher.source_counts(docs):
-        periods, none = period_counts(searcher, docs.intersection(searcher.reader.doc_ids("source", source)), by)
+    for source, found in searcher.docs_by_source(docs).items():
+        periods, none = period_counts(searcher, found, by)
         undated += none
         for period, n in periods.items():
             counts[(period, source)] += n

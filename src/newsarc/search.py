@@ -324,13 +324,13 @@ class Searcher:
             docs &= flt
         return docs
 
-    def source_counts(self, docs: set[int]) -> dict[str, int]:
-        """How many of ``docs`` each outlet key has (outlets with none left out), from the
-        ``source`` postings: no record or summary is read."""
+    def docs_by_source(self, docs: set[int]) -> dict[str, set[int]]:
+        """``docs`` split by outlet key (outlets with none left out), from the ``source``
+        postings: no record or summary is read."""
         out = {}
         for key in self.reader.terms("source"):
-            if n := len(docs.intersection(self.reader.doc_ids("source", key))):
-                out[key] = n
+            if found := docs.intersection(self.reader.doc_ids("source", key)):
+                out[key] = found
         return out
 
     def outlets(self) -> dict[str, str]:

@@ -1135,9 +1135,8 @@ def prepare_archive_dir(data_dir: str | Path) -> Path:
     except OSError as exc:
         raise ArchiveError(f"cannot read archive directory {data}: {exc.strerror}") from None
     foreign = [n for n in names if not n.startswith(".") and n not in _PRE_DB_NAMES]
-    if foreign and (data / DB_NAME).is_file():
-        return data  # another newsarc made the archive between the first look and the listing
-    if foreign:
+    # (a database there now: another newsarc made the archive between the first look and the listing)
+    if foreign and not (data / DB_NAME).is_file():
         raise ArchiveError(
             f"{data} is not a newsarc archive and not empty ({', '.join(sorted(foreign)[:3])}…); "
             "choose another --data directory"
