@@ -570,7 +570,7 @@ def _tasks(
         if problem:
             _reject(summary, on_reject, str(path), problem)
             continue
-        ledger = _ledger_key(path)
+        ledger = ledger_key(path)
         known = store.file_state(ledger)
         if known is not None:
             try:
@@ -753,7 +753,9 @@ def _clean_index_debris(data: Path) -> None:
                 os.remove(folder / name)
 
 
-def _ledger_key(path: Path) -> str:
+def ledger_key(path: Path) -> str:
+    """The path an archive records for a file it ingests: resolved (symbolic links followed), else
+    absolute (both engines: ``show`` and ``export`` give the same path whichever holds the article)."""
     try:
         return str(path.resolve())
     except (OSError, RuntimeError):  # a symbolic link loop made since the walk (RuntimeError before 3.13)

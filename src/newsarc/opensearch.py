@@ -50,7 +50,7 @@ from newsarc.binding import (
 from newsarc.errors import ArchiveError, NewsarcError, QueryError, UnknownArticle
 from newsarc.index import TITLE_BOOST, IndexDocument
 from newsarc.query import Node, Not, Or, Term, parse_query
-from newsarc.records import ARTICLE_FIELDS, Article, Hit, IngestSummary
+from newsarc.records import ARTICLE_FIELDS, Article, Hit, IngestSummary, printable_path
 from newsarc.search import (
     COVERAGE_WEIGHT,
     RERANK_DEPTH,
@@ -401,13 +401,15 @@ def _file_work(path: str) -> tuple[dict, None, tuple[int, str]] | tuple[str, str
     import hashlib
 
     from newsarc.errors import RejectedFile
-    from newsarc.ingest import analyse_article, worker_segmenter
+    from newsarc.ingest import analyse_article, ledger_key, worker_segmenter
     from newsarc.parse import parse_bytes, read_regular_file
     from newsarc.versions import content_digest
 
     try:
         data, st = read_regular_file(path)  # never blocks on a FIFO put in the file's place
-        article = parse_bytes(data, path)
+        ledger = ledger_key(Path(path))
+        article = parse_bytes(data, ledger)  # recorded as the embedded ingest records it
+        article.path = printable_path(ledger)
         folded, doc = analyse_article(article, worker_segmenter())
         order = (st.st_mtime_ns, content_digest(article))
         return analysed_document(article, folded, doc, hashlib.sha1(data).hexdigest()), None, order
