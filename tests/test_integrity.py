@@ -376,3 +376,28 @@ def test_a_kill_right_after_the_dictionary_commit_leaves_searches_right(data: Pa
     result = run("ingest", str(one_file), data=data)
     assert result.exit_code == 0, result.stderr
     assert counts(data) == truth
+
+
+def test_a_search_opened_before_a_dictionary_switch_starts_again_after_it(data: Path, tmp_path: Path) -> None:
+    """The race behind a search that found nothing mid-switch: a searcher opened its index while
+    the re-index was under way, and cut the query with the dictionary switched in after that."""
+    from newsarc.errors import ArchiveChanged
+    from newsarc.search import SearchOptions, open_searcher, searching
+
+    word = WORDS[1]  # 新冠疫情: cut as characters before the change, one word after
+    truth = substring_count(data, word)
+    stale = open_searcher(data)
+    one_file = sorted(corpus_dir("feeds").glob("*.txt"))[0]
+    result = run("ingest", "--dict", str(_words_file(tmp_path)), str(one_file), data=data)
+    assert result.exit_code == 0, result.stderr
+    with stale, pytest.raises(ArchiveChanged):  # its index may predate the re-index
+        stale.search(word)
+    opened = []
+
+    def work(searcher):  # type: ignore[no-untyped-def]
+        opened.append(searcher)
+        if len(opened) == 1:
+            raise ArchiveChanged("switched")
+        return searcher.search(word, SearchOptions(limit=100)).total
+
+    assert searching(data, work) == truth and len(opened) == 2 and opened[0] is not opened[1]

@@ -28,6 +28,12 @@ class DamagedArchive(ArchiveError):
     """A file of the archive is not what newsarc wrote (truncated, overwritten, corrupted)."""
 
 
+class ArchiveChanged(Exception):
+    """The archive changed under an open searcher in a way it cannot follow (its query dictionary
+    was switched).  Not a user's error: the search starts again on a newly opened searcher
+    (:func:`newsarc.search.searching`), and only a search that keeps meeting it is reported."""
+
+
 class ArchiveLocked(ArchiveError):
     """Another process is writing to the archive."""
 

@@ -38,7 +38,7 @@ from newsarc.errors import QueryError, UnknownArticle
 from newsarc.ingest import archive_segmenter
 from newsarc.query import Node, parse_query
 from newsarc.records import Hit
-from newsarc.search import Searcher, SearchOptions, open_searcher, parse_date_bound, top_bm25f
+from newsarc.search import Searcher, SearchOptions, parse_date_bound, searching, top_bm25f
 
 PERIODS = ("year", "month", "day")
 #: The longest timeline axis, in periods (27 years of days); a longer one is refused.
@@ -314,18 +314,22 @@ def _day_label(day: int, by: str) -> str:
 
 def similar(data_dir: str | Path, article_id: str, limit: int = 10) -> tuple[str, list[Hit]]:
     """``newsarc similar``: the full id of ``article_id`` (a unique prefix) and its similar articles."""
-    with open_searcher(data_dir, aliases=False) as searcher:
+    def work(searcher: Searcher) -> tuple[str, list[Hit]]:
         full = searcher.store.resolve(article_id)
         return full, similar_in(searcher, full, limit)
+
+    return searching(data_dir, work, aliases=False)
 
 
 def keywords(
     data_dir: str | Path, article_id: str, limit: int = 20
 ) -> tuple[str, list[tuple[str, float]]]:
     """``newsarc keywords``: the full id of ``article_id`` and its characteristic terms."""
-    with open_searcher(data_dir, aliases=False) as searcher:
+    def work(searcher: Searcher) -> tuple[str, list[tuple[str, float]]]:
         full = searcher.store.resolve(article_id)
         return full, keywords_in(searcher, full, limit)
+
+    return searching(data_dir, work, aliases=False)
 
 
 def timeline(
@@ -337,5 +341,4 @@ def timeline(
     aliases: bool = True,
 ) -> Timeline:
     """``newsarc timeline``: matches of ``text`` per period in the archive at ``data_dir``."""
-    with open_searcher(data_dir, aliases=aliases) as searcher:
-        return timeline_in(searcher, text, by, options)
+    return searching(data_dir, lambda searcher: timeline_in(searcher, text, by, options), aliases=aliases)

@@ -904,7 +904,9 @@ class ClusterSearcher(Searcher):
         self.cluster = cluster
         self.store = store
         self.aliases = aliases
-        self._total = store.dictionary_total()
+        # No check of the dictionary's signature on lookup (None): the cluster is asked after the
+        # lookups, and a dictionary is switched only once the cluster's articles are re-analysed.
+        self._signature, self._total = None, store.dictionary_state()[1]
         self._lookup_cache: dict[str, int | None] = {}
         self._names: dict[str, tuple[int, str]] = {}
         self._term_index: dict[int, int] = {}

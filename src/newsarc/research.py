@@ -40,7 +40,7 @@ from newsarc.explore import PERIODS, period_axis, period_counts
 from newsarc.ingest import local_day
 from newsarc.query import Node, Not, Term, parse_query
 from newsarc.records import Article, ArticleMarks, Facets, Hit, KwicLine
-from newsarc.search import Searcher, SearchOptions, SearchResult, open_searcher, parse_date_bound
+from newsarc.search import Searcher, SearchOptions, SearchResult, parse_date_bound, searching
 from newsarc.store import open_store
 
 #: Characters of context on each side of a concordance line, unless asked otherwise.
@@ -432,14 +432,15 @@ def export_records(
     if text is None or not text.strip():
         yield from _filtered_records(data_dir, options, on_damage)
         return
-    with open_searcher(data_dir, aliases=aliases) as searcher:
-        for hit in all_hits(searcher, text, options).hits:
+    ids = searching(data_dir, lambda searcher: [hit.id for hit in all_hits(searcher, text, options).hits], aliases=aliases)
+    with open_store(data_dir) as store:
+        for article_id in ids:
             try:
-                yield searcher.store.get(hit.id).to_dict()
+                yield store.get(article_id).to_dict()
             except DamagedArchive as exc:
                 if on_damage is None:
                     raise
-                on_damage(hit.id, str(exc))
+                on_damage(article_id, str(exc))
 
 
 # --------------------------------------------------------------------------- archive-level API
@@ -456,16 +457,20 @@ def kwic(
     aliases: bool = True,
 ) -> Kwic:
     """``newsarc kwic``: the concordance of the query ``text`` in the archive at ``data_dir``."""
-    with open_searcher(data_dir, aliases=aliases) as searcher:
-        return kwic_in(searcher, text, options, width=width, sort=sort, cross_paragraphs=cross_paragraphs)
+    return searching(
+        data_dir,
+        lambda searcher: kwic_in(searcher, text, options, width=width, sort=sort, cross_paragraphs=cross_paragraphs),
+        aliases=aliases,
+    )
 
 
 def search_with_facets(
     data_dir: str | Path, text: str, options: SearchOptions | None = None, *, aliases: bool = True
 ) -> tuple[SearchResult, Facets]:
     """``newsarc search --facets``: one page of hits and the facets of the whole result set."""
-    with open_searcher(data_dir, aliases=aliases) as searcher:
-        return searcher.search(text, options), facets_in(searcher, text, options)
+    return searching(
+        data_dir, lambda searcher: (searcher.search(text, options), facets_in(searcher, text, options)), aliases=aliases
+    )
 
 
 def timeline_by_source(
@@ -477,14 +482,12 @@ def timeline_by_source(
     aliases: bool = True,
 ) -> SourceTimeline:
     """``newsarc timeline --split source`` on the archive at ``data_dir``."""
-    with open_searcher(data_dir, aliases=aliases) as searcher:
-        return timeline_by_source_in(searcher, text, by, options)
+    return searching(data_dir, lambda searcher: timeline_by_source_in(searcher, text, by, options), aliases=aliases)
 
 
 def highlight_articles(
     data_dir: str | Path, articles: list[Article], text: str, *, aliases: bool = True
 ) -> list[ArticleMarks]:
     """``newsarc show --query``: where the query ``text`` matches in each article."""
-    with open_searcher(data_dir, aliases=aliases) as searcher:
-        terms = query_terms(searcher, text)
+    terms = searching(data_dir, lambda searcher: query_terms(searcher, text), aliases=aliases)
     return [article_marks(article, terms) for article in articles]

@@ -23,10 +23,11 @@ import math
 import re
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import (
@@ -39,7 +40,7 @@ from newsarc.analysis import (
     search_tokens,
     segment_query,
 )
-from newsarc.errors import ArchiveError, QueryError, UnknownSource
+from newsarc.errors import ArchiveChanged, ArchiveError, QueryError, UnknownSource
 from newsarc.index import (
     INDEX_NAME,
     TITLE_BOOST,
@@ -124,12 +125,16 @@ class Searcher:
     lists, statistics, columns) and the store (records, dictionary).
     """
 
-    def __init__(self, store: Store, reader: IndexReader, aliases: Aliases | None = None) -> None:
+    def __init__(
+        self, store: Store, reader: IndexReader, dictionary: tuple[str, int], aliases: Aliases | None = None
+    ) -> None:
         self.store = store
         self.reader = reader
         self.aliases = aliases
         self._alias_docs: dict[tuple[str, str | None], set[int]] = {}
-        self._total = store.dictionary_total()
+        # the query dictionary's state, read *before* the index was opened (Store.dictionary_state):
+        # lookups refuse a dictionary switched since, for ``reader`` may predate the re-index behind it
+        self._signature, self._total = dictionary
         self._lookup_cache: dict[str, int | None] = {}
 
     def close(self) -> None:
@@ -150,7 +155,7 @@ class Searcher:
         words = list(words)
         missing = [w for w in words if w not in self._lookup_cache]
         if missing:
-            found = self.store.lookup_words(missing)
+            found = self.store.lookup_words(missing, expect=self._signature)
             for w in missing:
                 self._lookup_cache[w] = found.get(w)
         return {w: f for w in words if (f := self._lookup_cache.get(w))}
@@ -819,6 +824,7 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
     store = open_store(data_dir)
     try:
         indexed = store.indexed_count()  # before the index: see check_doc_count
+        dictionary = store.dictionary_state()  # before the index: see Searcher.__init__
         try:
             ix = open_index(data_dir)
         except ArchiveError:
@@ -839,7 +845,7 @@ def open_searcher(data_dir: str | Path, *, aliases: bool = True) -> Searcher:
                 continue
             try:
                 check_doc_count(index_dir(data_dir), reader.doc_count(), indexed)
-                return Searcher(store, reader, alias_table)
+                return Searcher(store, reader, dictionary, alias_table)
             except BaseException:
                 reader.close()
                 raise
@@ -862,20 +868,29 @@ def search(
     return run_query(data_dir, parse_query(text), options, aliases=aliases)
 
 
+T = TypeVar("T")
+
+
 def run_query(
     data_dir: str | Path, node: Node, options: SearchOptions | None = None, *, aliases: bool = True
 ) -> SearchResult:
-    """Run a parsed query on the embedded archive at ``data_dir``: one page of hits.
+    """Run a parsed query on the embedded archive at ``data_dir``: one page of hits."""
+    return searching(data_dir, lambda searcher: searcher.run(node, options), aliases=aliases)
 
-    While an ingest commits, a segment this search opened may be merged away; the
-    search then starts again on the newer commit (a few times at most).
+
+def searching(data_dir: str | Path, work: Callable[[Searcher], T], *, aliases: bool = True) -> T:
+    """``work(searcher)`` on a searcher of the archive at ``data_dir``, opened for it.
+
+    While an ingest commits, a segment this searcher opened may be merged away,
+    or a re-index may switch the query dictionary (:class:`ArchiveChanged`):
+    ``work`` then starts again on a searcher of the newer commit (a few times at most).
     """
     for attempt in range(1, SEARCH_ATTEMPTS + 1):
         with open_searcher(data_dir, aliases=aliases) as searcher:
             try:
-                return searcher.run(node, options)
-            except FileNotFoundError as exc:
-                if not segment_vanished(exc):
+                return work(searcher)
+            except (FileNotFoundError, ArchiveChanged) as exc:
+                if isinstance(exc, FileNotFoundError) and not segment_vanished(exc):
                     raise
                 if attempt == SEARCH_ATTEMPTS:
                     raise ArchiveError("the index changed during the search; try again") from None

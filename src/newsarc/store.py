@@ -39,6 +39,7 @@ from pathlib import Path
 
 from newsarc.errors import (
     AmbiguousArticle,
+    ArchiveChanged,
     ArchiveError,
     DamagedArchive,
     NewsarcError,
@@ -838,14 +839,30 @@ class Store:
 
     # ------------------------------------------------------------------ dictionary
 
-    def dictionary_total(self) -> int:
-        """Sum of dictionary frequencies (jieba's ``total``)."""
-        return int(self.meta("dict_total", "0") or 0)
+    def dictionary_state(self) -> tuple[str, int]:
+        """The query dictionary's signature ("" before any) and the sum of its frequencies (jieba's
+        ``total``), read together."""
+        rows = dict(self.conn.execute("SELECT key, value FROM meta WHERE key IN ('dict_signature', 'dict_total')"))
+        return rows.get("dict_signature", ""), int(rows.get("dict_total") or 0)
 
-    def lookup_words(self, words: Iterable[str]) -> dict[str, int]:
-        """The given strings that are dictionary words, with their frequencies."""
-        sql = "SELECT word, freq FROM dictionary WHERE word IN ({}) AND freq > 0"
-        return dict(self._select_in(sql, words))
+    def lookup_words(self, words: Iterable[str], *, expect: str | None = None) -> dict[str, int]:
+        """The given strings that are words of the query dictionary, with their frequencies.
+
+        With ``expect`` (a signature of :meth:`dictionary_state`), raises
+        :class:`~newsarc.errors.ArchiveChanged` when the query dictionary is no
+        longer that one: a re-index switched it (:meth:`switch_dictionary`)
+        since the caller read the state.  Each statement reads the words and
+        the signature in one snapshot.
+        """
+        sql = ("SELECT word, freq FROM dictionary WHERE word IN ({}) AND freq > 0 "
+               "UNION ALL SELECT NULL, coalesce((SELECT value FROM meta WHERE key = 'dict_signature'), '')")
+        found = {}
+        for word, freq in self._select_in(sql, words):
+            if word is not None:
+                found[word] = freq
+            elif expect is not None and freq != expect:
+                raise ArchiveChanged("the query dictionary was switched by a re-index")
+        return found
 
     def load_dictionary(self, base: Path, user_words: dict[str, int], signature: str, *, pending: bool) -> None:
         """Load the prepared ``base`` database plus ``user_words`` as the query dictionary.

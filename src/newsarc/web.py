@@ -58,7 +58,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsarc.analysis import fold_aligned
-from newsarc.errors import AmbiguousArticle, ArchiveError, NewsarcError, QueryError, UnknownArticle
+from newsarc.errors import (
+    AmbiguousArticle,
+    ArchiveChanged,
+    ArchiveError,
+    NewsarcError,
+    QueryError,
+    UnknownArticle,
+)
 from newsarc.explore import PERIODS, keywords_in, similar_in, timeline_in
 from newsarc.query import parse_query
 from newsarc.records import Facets, Hit
@@ -305,7 +312,7 @@ class Archive:
                 return work(self._searcher())
             except NewsarcError:
                 raise
-            except (*_INDEX_CHANGED, sqlite3.Error) as exc:
+            except (*_INDEX_CHANGED, ArchiveChanged, sqlite3.Error) as exc:
                 if archive_signature(self.data_dir) == self._local.current:
                     raise  # the archive did not change: a bug, reported as one
                 # an ingest merged segments away, or the database was replaced or damaged:
