@@ -904,9 +904,9 @@ class IndexReader:
         """The live documents whose folded title or body (or title alone) contain ``needle``.
 
         ``needle`` is a run of CJK characters (``analysis.is_cjk``), folded.
-        Answered from the ``chars`` positions: per segment, the start keys of
-        the rarest character, shifted to each other character's place in the
-        needle and intersected with its keys (C-level set operations), so the
+        Answered from the ``chars`` positions: per segment, the keys of each
+        character shifted back by its place in the needle, the rarest first,
+        intersected (C-level set operations on the decoder's output), so the
         cost is that of reading the characters' lists.  A match never spans
         title and body (a newline lies between them).
         """
@@ -931,14 +931,11 @@ class IndexReader:
                 infos.sort(key=lambda x: x[0])
                 starts: set[int] | None = None
                 for _df, ch, info in infos:
-                    keys: Iterable[int] = terms.keys_of(info, bases[info._minid])
-                    if len(places[ch]) > 1:  # a character the needle repeats: read its keys once
-                        keys = set(keys)
                     for k in places[ch]:
-                        if starts is None:
-                            starts = {key - k for key in keys}
-                        else:
-                            starts = {x - k for x in {s + k for s in starts}.intersection(keys)}
+                        # the character's keys shifted to where the needle would start (by the
+                        # decoder: no Python-level pass over them), intersected with the others'
+                        keys = terms.keys_of(info, bases[info._minid] - k)
+                        starts = set(keys) if starts is None else starts.intersection(keys)
                         if not starts:
                             break
                     if not starts:
