@@ -221,6 +221,31 @@ def row_lengths(row: Row) -> tuple[int | None, int]:
     return (byte_to_length(minbyte) if minbyte else None), byte_to_length(maxbyte)
 
 
+class _Block:
+    """One decoded block of the term dictionary: its keys, their raw :data:`_ENTRY` fields, and
+    where the first entry's posting list starts (each list follows the one before)."""
+
+    __slots__ = ("keys", "entries", "posts_offset")
+
+    def __init__(self, keys: list[bytes], entries: list[tuple], posts_offset: int) -> None:
+        self.keys = keys
+        self.entries = entries
+        self.posts_offset = posts_offset
+
+    def row(self, j: int) -> Row:
+        """Entry ``j`` as a :data:`Row`."""
+        _keylen, df, weight, maxweight, minbyte, maxbyte, minid, maxid, length = self.entries[j]
+        offset = self.posts_offset + sum(entry[8] for entry in islice(self.entries, j))
+        return (weight, df, minbyte, maxbyte, maxweight, minid, maxid, offset, length)
+
+    def rows(self) -> Iterator[Row]:
+        """Every entry as a :data:`Row`, in order."""
+        offset = self.posts_offset
+        for _keylen, df, weight, maxweight, minbyte, maxbyte, minid, maxid, length in self.entries:
+            yield (weight, df, minbyte, maxbyte, maxweight, minid, maxid, offset, length)
+            offset += length
+
+
 def _info(row: Row) -> CompactTermInfo:
     """A fresh info object for an entry (Whoosh's MultiReader changes the ones it is given)."""
     weight, df, _minbyte, _maxbyte, maxweight, minid, maxid, offset, length = row
@@ -410,37 +435,36 @@ class CompactTermsReader(base.TermsReader):
         self._firsts: list[bytes] = [
             firsts[a:b] for a, b in zip(chain((0,), ends), ends, strict=False)
         ]
-        self._cache: dict[int, tuple[list[bytes], list[Row]]] = {}
+        self._cache: dict[int, _Block] = {}
 
     # blocks ------------------------------------------------------------------------
 
-    def _block(self, i: int) -> tuple[list[bytes], list[Row]]:
+    def _block(self, i: int) -> _Block:
         cached = self._cache.get(i)
         if cached is not None:
             return cached
         self._terms.seek(self._offsets[i])
         (length,) = struct.unpack("<I", self._terms.read(4))
         data = zlib.decompress(self._terms.read(length))
+        # only the entries' fields and keys here: a lookup wants one row of the block
+        # (_Block.row), a merge all of them in order (_Block.rows)
         keys: list[bytes] = []
-        infos: list[Row] = []
+        entries: list[tuple] = []
         pos = 0
-        offset = self._posts_offsets[i]
         unpack = _ENTRY.unpack_from
         size = _ENTRY.size
         end = len(data)
         while pos < end:
-            keylen, df, weight, maxweight, minbyte, maxbyte, minid, maxid, length = unpack(
-                data, pos
-            )
+            entry = unpack(data, pos)
             pos += size
-            keys.append(data[pos : pos + keylen])
-            pos += keylen
-            infos.append((weight, df, minbyte, maxbyte, maxweight, minid, maxid, offset, length))
-            offset += length
+            keys.append(data[pos : pos + entry[0]])
+            pos += entry[0]
+            entries.append(entry)
+        block = _Block(keys, entries, self._posts_offsets[i])
         if len(self._cache) >= self.CACHED_BLOCKS:
             self._cache.pop(next(iter(self._cache)))
-        self._cache[i] = (keys, infos)
-        return keys, infos
+        self._cache[i] = block
+        return block
 
     def _key(self, fieldname: str, tbytes: bytes) -> bytes | None:
         num = self._fieldmap.get(fieldname)
@@ -452,9 +476,9 @@ class CompactTermsReader(base.TermsReader):
         i = bisect_right(self._firsts, key) - 1
         if i < 0:
             return None
-        keys, infos = self._block(i)
-        j = bisect_right(keys, key) - 1
-        return _info(infos[j]) if j >= 0 and keys[j] == key else None
+        block = self._block(i)
+        j = bisect_right(block.keys, key) - 1
+        return _info(block.row(j)) if j >= 0 and block.keys[j] == key else None
 
     def lookup(self, fieldname: str, tbytes: bytes) -> CompactTermInfo | None:
         """The info of a term, or None when this segment does not hold it."""
@@ -464,10 +488,10 @@ class CompactTermsReader(base.TermsReader):
         i = max(bisect_right(self._firsts, key) - 1, 0)
         names = self._fieldnames
         for b in range(i, len(self._firsts)):
-            keys, infos = self._block(b)
-            for k, info in zip(keys, infos, strict=True):
+            block = self._block(b)
+            for k, row in zip(block.keys, block.rows(), strict=True):
                 if k >= key:
-                    yield (names[struct.unpack(">H", k[:2])[0]], k[2:]), _info(info)
+                    yield (names[struct.unpack(">H", k[:2])[0]], k[2:]), _info(row)
 
     # Whoosh's TermsReader ------------------------------------------------------------
 
@@ -533,8 +557,8 @@ class CompactTermsReader(base.TermsReader):
         if prefix is None:
             return
         for b in range(max(bisect_right(self._firsts, prefix) - 1, 0), len(self._firsts)):
-            keys, rows = self._block(b)
-            for k, row in zip(keys, rows, strict=True):
+            block = self._block(b)
+            for k, row in zip(block.keys, block.rows(), strict=True):
                 if k[:2] == prefix:
                     yield k[2:], row
                 elif k > prefix:
