@@ -717,6 +717,13 @@ class TermStats:
     min_length: int
 
 
+#: A segment holding a term: its document offset, its deleted documents, the term's info there,
+#: and the segment's terms reader.
+_Found = tuple[int, frozenset[int], CompactTermInfo, CompactTermsReader]
+#: Term lookups an :class:`IndexReader` remembers (all forgotten at once past this many).
+TERM_CACHE_SIZE = 4096
+
+
 class IndexReader:
     """A point-in-time view of the embedded index: posting lists, statistics and columns.
 
@@ -750,6 +757,7 @@ class IndexReader:
         self._columns: dict[str, array] = {}
         self._norms: dict[tuple[str, float, float], list[float]] = {}
         self._segment_bases: dict[int, list[int]] = {}
+        self._term_cache: dict[tuple[str, str], list[_Found]] = {}
 
     def close(self) -> None:
         """Release the index files."""
@@ -822,13 +830,21 @@ class IndexReader:
 
     # terms -------------------------------------------------------------------------
 
-    def _found(self, field: str, term: str) -> list[tuple[int, frozenset[int], CompactTermInfo, CompactTermsReader]]:
+    def _found(self, field: str, term: str) -> list[_Found]:
+        """Where each segment holding ``term`` in ``field`` has it; remembered, for a query
+        (and ``similar``) asks for a term's statistics and then for its postings."""
+        cached = self._term_cache.get((field, term))
+        if cached is not None:
+            return cached
         tbytes = term.encode("utf-8", "surrogatepass")
         found = []
         for _leaf, offset, deleted, terms in self._segments:
             info = terms.lookup(field, tbytes)
             if info is not None:
                 found.append((offset, deleted, info, terms))
+        if len(self._term_cache) >= TERM_CACHE_SIZE:
+            self._term_cache.clear()
+        self._term_cache[(field, term)] = found
         return found
 
     def postings(self, field: str, term: str) -> tuple[list[int], list[float] | None]:
