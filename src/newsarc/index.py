@@ -29,6 +29,7 @@ Fields:
 
 from __future__ import annotations
 
+import errno
 import heapq
 import sys
 from array import array
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import columns, fields, formats, index
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, W3Codec
 from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
@@ -526,17 +527,31 @@ def _keys_after(part: _List, base: int) -> Iterator[int]:
     return accumulate(chain((base + gaps[0],), gaps[1:]))
 
 
-def _pin_columns(reader) -> None:  # type: ignore[no-untyped-def]
+def _pin_columns(reader) -> str | None:  # type: ignore[no-untyped-def]
     """Open every column file of one segment (a Whoosh ``SegmentReader``) now, as Whoosh would on
-    first use: columns read later come from these files even once a merge has deleted them."""
-    perdoc = reader._perdoc
+    first use: columns read later come from these files even once a merge has deleted them.
+    Returns the name of a column file that is not there (see :func:`_pin_file`)."""
+    absent = None
     for name, field in reader.schema.items():
-        columns = [(name, field.column_type)] if field.column_type else []
+        if field.column_type:
+            absent = _pin_file(reader, name, field.column_type) or absent
         if field.scorable:
-            columns.append((f"_{name}_len", LENGTHS_COLUMN))
-        for colname, coltype in columns:
-            if perdoc.has_column(colname):
-                perdoc.column_reader(colname, coltype)
+            absent = _pin_file(reader, f"_{name}_len", LENGTHS_COLUMN) or absent
+    return absent
+
+
+def _pin_file(reader, colname: str, coltype=STORED_COLUMN) -> str | None:  # type: ignore[no-untyped-def]
+    """Open one column file of a segment (``_stored``: its stored fields); its name when there is
+    none — a column no document of the segment filled, or a file a merge has deleted."""
+    perdoc = reader._perdoc
+    if colname in perdoc._readers:
+        return None
+    try:
+        # what Whoosh's _cached_reader keeps, without its check that the file still exists
+        perdoc._readers[colname] = perdoc.column_reader(colname, coltype)
+    except FileNotFoundError:
+        return W3Codec.column_filename(reader.segment(), colname)
+    return None
 
 
 def column_values(reader, name: str) -> array:  # type: ignore[no-untyped-def]
@@ -737,10 +752,11 @@ class IndexReader:
             # Whoosh opens stored-fields and column files lazily; an ingest that merges
             # segments deletes their files.  A file opened now stays readable after deletion.
             self._segments: list[tuple[object, int, frozenset[int], CompactTermsReader]] = []
+            absent: str | None = None
             for leaf, offset in segment_readers(self._reader):
                 if leaf.doc_count_all():
-                    leaf.stored_fields(0)
-                _pin_columns(leaf)
+                    absent = _pin_file(leaf, "_stored") or absent
+                absent = _pin_columns(leaf) or absent
                 terms = leaf._terms
                 if not isinstance(terms, CompactTermsReader):
                     raise ArchiveError(
@@ -749,6 +765,10 @@ class IndexReader:
                 self._segments.append(
                     (leaf, offset, frozenset(leaf.segment().deleted_docs()), terms)
                 )
+            if absent is not None and ix.latest_generation() != self._reader.generation():
+                # a file missing from a segment of a table of contents no longer the newest:
+                # merged away before it could be opened (Whoosh would read it as empty)
+                raise FileNotFoundError(errno.ENOENT, "merged away by an ingest", absent)
         except BaseException:
             self._reader.close()
             raise

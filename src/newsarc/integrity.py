@@ -131,11 +131,20 @@ class _SegmentUnpickler(pickle.Unpickler):
 def read_toc(storage: Storage, indexname: str, schema) -> index.TOC:  # type: ignore[no-untyped-def]
     """The latest table of contents of an index, read without trusting its pickles
     (``schema`` replaces the pickled one); raises :class:`DamagedArchive`."""
-    gen = index.TOC._latest_generation(storage, indexname)
-    if gen < 0:
-        raise index.EmptyIndexError(f"no index {indexname} in {storage}")
-    name = index.TOC._filename(indexname, gen)
-    stream = storage.open_file(name)
+    for _attempt in range(10):
+        gen = index.TOC._latest_generation(storage, indexname)
+        if gen < 0:
+            raise index.EmptyIndexError(f"no index {indexname} in {storage}")
+        name = index.TOC._filename(indexname, gen)
+        try:
+            stream = storage.open_file(name)
+            break
+        except FileNotFoundError:
+            # an ingest committed a newer table of contents and removed this one since the listing
+            if index.TOC._latest_generation(storage, indexname) == gen:
+                raise
+    else:
+        raise DamagedArchive(f"the search index in {storage} kept changing while it was opened; try again")
     try:
         sizes = [stream.read_varint() for _ in range(3)]
         if sizes != [index._INT_SIZE, index._LONG_SIZE, index._FLOAT_SIZE] or stream.read_int() != -12345:
