@@ -126,3 +126,24 @@ def test_full_mode_covers_every_dictionary_word(segmenter: Segmenter) -> None:
                 if run[i:j] in words:
                     assert run[i:j] in indexed, run[i:j]
     assert re.search("崔善姬", text)
+
+
+def test_a_segmenter_loads_one_dictionary_not_rjiebas_default_too() -> None:
+    """Importing the rjieba package builds a default instance (a whole dictionary load) that
+    newsarc never uses: a segmenter loads the extension alone, and the package still imports."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from newsarc.analysis import Segmenter\n"
+        "s = Segmenter(extra_words=('泽连斯基',))\n"
+        "print('rjieba' in sys.modules, s.cut_for_search('泽连斯基访问香港'))\n"
+        "import rjieba\n"
+        "print(type(s._jieba) is rjieba.Jieba, rjieba.cut_for_search('泽连斯基访问香港', True))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [
+        "False ['连斯基', '泽连斯基', '访问', '香港']",
+        "True ['泽', '连斯基', '访问', '香港']",  # the package's own instance, without newsarc's words
+    ]
