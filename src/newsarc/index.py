@@ -547,11 +547,43 @@ def _pin_file(reader, colname: str, coltype=STORED_COLUMN) -> str | None:  # typ
     if colname in perdoc._readers:
         return None
     try:
-        # what Whoosh's _cached_reader keeps, without its check that the file still exists
-        perdoc._readers[colname] = perdoc.column_reader(colname, coltype)
+        perdoc._colfiles[colname] = perdoc._get_column_file(colname)  # where column_reader looks
     except FileNotFoundError:
         return W3Codec.column_filename(reader.segment(), colname)
+    # what Whoosh's _cached_reader keeps, without its check that the file still exists
+    perdoc._readers[colname] = _LazyColumnReader(perdoc, colname, coltype)
     return None
+
+
+class _LazyColumnReader:
+    """A segment's column reader, made on first use from the file :func:`_pin_file` opened.
+
+    Making one reads the column's whole table of offsets — 40 ms for the stored
+    fields of 400,000 documents — which a query that reads no stored field of
+    that segment need not pay.
+    """
+
+    __slots__ = ("_perdoc", "_colname", "_coltype", "_reader")
+
+    def __init__(self, perdoc, colname: str, coltype) -> None:  # type: ignore[no-untyped-def]
+        self._perdoc = perdoc
+        self._colname = colname
+        self._coltype = coltype
+        self._reader = None
+
+    def _made(self):  # type: ignore[no-untyped-def]
+        if self._reader is None:
+            self._reader = self._perdoc.column_reader(self._colname, self._coltype)
+        return self._reader
+
+    def __getitem__(self, docnum: int):  # type: ignore[no-untyped-def]
+        return self._made()[docnum]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._made())
+
+    def __len__(self) -> int:
+        return len(self._made())
 
 
 def column_values(reader, name: str) -> array:  # type: ignore[no-untyped-def]
