@@ -917,7 +917,7 @@ class IndexReader:
                 weights = [1.0] * len(ids)
             if weights is not None:
                 weights.extend(seg_weights if seg_weights is not None else [1.0] * len(seg_ids))
-            ids.extend(d + offset for d in seg_ids) if offset else ids.extend(seg_ids)
+            ids.extend(map(offset.__add__, seg_ids) if offset else seg_ids)
         return ids, weights
 
     def doc_ids(self, field: str, term: str) -> list[int]:
