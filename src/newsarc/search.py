@@ -628,13 +628,14 @@ def outlet_keys(outlets: dict[str, str], values: Iterable[str]) -> list[str]:
 class _FieldScorer:
     """BM25 contributions of one weighted term in one field (see :func:`bm25f`)."""
 
-    __slots__ = ("reader", "term", "field", "factor", "idf", "upper")
+    __slots__ = ("reader", "term", "field", "factor", "idf", "upper", "doc_frequency")
 
     def __init__(self, reader: IndexReader, term: str, field: str, factor: float, stats: TermStats) -> None:
         self.reader = reader
         self.term = term
         self.field = field
         self.factor = factor
+        self.doc_frequency = stats.doc_frequency
         self.idf = math.log(reader.doc_count_all() / (stats.doc_frequency + 1)) + 1
         # the best this term can give a document: its largest frequency at the shortest length
         norm = BM25_K1 * ((1 - BM25_B) + BM25_B * stats.min_length / reader.avg_field_length(field))
@@ -650,6 +651,11 @@ class _FieldScorer:
         norms = self.reader.length_norms(self.field, BM25_K1, BM25_B)
         lengths = self.reader.column(f"{self.field}_len")
         factor, idf, k1 = self.factor, self.idf, BM25_K1 + 1
+        if not scores:  # the first term: 0.0 + its score is its score, to the bit
+            scores.update(
+                {docnum: factor * (idf * ((tf * k1) / (tf + norms[lengths[docnum]]))) for docnum, tf in pairs}
+            )
+            return
         get = scores.get
         for docnum, tf in pairs:
             scores[docnum] = get(docnum, 0.0) + factor * (
@@ -680,9 +686,15 @@ def bm25f(
     scores: dict[int, float] = {}
     if not docs:
         return scores
-    for scorer in _scorers(reader, terms):
+    scorers = _scorers(reader, terms)
+    if len(scorers) == 2:  # a sum of two is the same either way round: the longer list first
+        scorers.sort(key=lambda sc: -sc.doc_frequency)
+    for scorer in scorers:
         ids, tfs = scorer.postings()
-        scorer.add(scores, ((d, tf) for d, tf in zip(ids, tfs, strict=True) if d in docs))
+        if docs.issuperset(ids):  # every posting is a match (one word, say): no test per posting
+            scorer.add(scores, zip(ids, tfs, strict=True))
+        else:
+            scorer.add(scores, ((d, tf) for d, tf in zip(ids, tfs, strict=True) if d in docs))
     return scores
 
 
