@@ -142,19 +142,20 @@ def encode_postings(
         flags |= _HAS_KEYS | (_KEY_TYPES.index(key_code) << 4)
         gaps_array = key_gaps if isinstance(key_gaps, array) and key_gaps.typecode == key_code \
             else array(key_code, key_gaps)
-        raw = _le_bytes(gaps_array)
+        if not _LITTLE:
+            gaps_array = array(key_code, gaps_array)
+            gaps_array.byteswap()
+        # each plane copied straight out of the array: a long list is held twice at most
+        raw = memoryview(gaps_array).cast("B")
         width = gaps_array.itemsize
-        if width > 1:
-            parts.extend(raw[i::width] for i in range(width))
-        else:
-            parts.append(raw)
-        del raw  # the planes are copies: a long list is held twice at most, not four times
+        parts.extend(raw[i::width].tobytes() for i in range(width))
+        raw.release()
     size = sum(map(len, parts))
     if size >= COMPRESS_MIN_BYTES:
         packer = zlib.compressobj(6)
-        packed = b"".join([*map(packer.compress, parts), packer.flush()])
-        if len(packed) < size:
-            return bytes([flags | 0x80]) + packed
+        packed = b"".join([bytes((flags | 0x80,)), *map(packer.compress, parts), packer.flush()])
+        if len(packed) <= size:  # the flag byte joined in at once: no second copy of a long list
+            return packed
     return bytes([flags]) + b"".join(parts)
 
 

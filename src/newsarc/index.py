@@ -397,6 +397,7 @@ class BatchWriter(SegmentWriter):
             minimums = [p.minlength for p in lists if p.minlength is not None]
             maxlength = max(p.maxlength for p in lists)
             gaps = _join_key_gaps(lists, self._bases) if positional else None
+            del lists, parts  # the decoded parts, a common character's positions: not held while encoding
             writer.add_term(
                 tbytes, ids, weights, min(minimums) if minimums else None, maxlength, gaps
             )
@@ -451,10 +452,16 @@ def _join_key_gaps(lists: list[_List], bases: list[int]) -> array:
         top = max(top, first, max(gaps))
         parts.append((first, gaps))
         last = base + sum(gaps)
-    out = array(key_gap_type(top))
+    code = key_gap_type(top)
+    out = array(code, (0,)) * sum(len(gaps) for _first, gaps in parts)  # allocated once, not grown
+    view = memoryview(out)
+    at = 0
     for first, gaps in parts:
-        out.append(first)
-        out.extend(gaps[1:] if gaps.typecode == out.typecode else array(out.typecode, gaps[1:]))
+        out[at] = first
+        rest = memoryview(gaps)[1:] if gaps.typecode == code else array(code, islice(gaps, 1, None))
+        view[at + 1 : at + len(gaps)] = rest
+        at += len(gaps)
+    view.release()
     return out
 
 
