@@ -212,8 +212,8 @@ def _jieba_class() -> type:
 
     name = "rjieba.rjieba"
     module = sys.modules.get(name)
-    spec = importlib.util.find_spec("rjieba")  # finds the package without running it
-    if module is None and spec is not None and spec.submodule_search_locations:
+    spec = None if module is not None else importlib.util.find_spec("rjieba")  # the package, not run
+    if spec is not None and spec.submodule_search_locations:
         folder = Path(next(iter(spec.submodule_search_locations)))
         for suffix in importlib.machinery.EXTENSION_SUFFIXES:
             path = folder / f"rjieba{suffix}"

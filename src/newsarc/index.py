@@ -547,7 +547,7 @@ def _pin_columns(reader) -> str | None:  # type: ignore[no-untyped-def]
     return absent
 
 
-def _pin_file(reader, colname: str, coltype=STORED_COLUMN) -> str | None:  # type: ignore[no-untyped-def]
+def _pin_file(reader, colname: str, coltype) -> str | None:  # type: ignore[no-untyped-def]
     """Open one column file of a segment (``_stored``: its stored fields); its name when there is
     none — a column no document of the segment filled, or a file a merge has deleted."""
     perdoc = reader._perdoc
@@ -794,7 +794,7 @@ class IndexReader:
             absent: str | None = None
             for leaf, offset in segment_readers(self._reader):
                 if leaf.doc_count_all():
-                    absent = _pin_file(leaf, "_stored") or absent
+                    absent = _pin_file(leaf, "_stored", STORED_COLUMN) or absent
                 absent = _pin_columns(leaf) or absent
                 terms = leaf._terms
                 if not isinstance(terms, CompactTermsReader):
