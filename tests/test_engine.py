@@ -81,6 +81,32 @@ def test_pruned_similar_ranking_equals_the_exhaustive_one(archive: Path) -> None
             assert [round(s, 9) for _, s in got] == [round(s, 9) for _, s in want]
 
 
+@pytest.mark.parametrize(
+    "query", ["香港", "香港 警察", "美国 OR 中国", "的 -香港", '"国家安全"', "title:香港", "林郑月娥 OR 普京", "source:hkcnews"]
+)
+def test_the_array_ranking_equals_the_per_posting_one(
+    archive: Path, query: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rankings over numpy arrays (for many postings) give the same hits and the same
+    scores, to the bit, as the per-posting one, for every page size."""
+    import newsarc.search
+
+    monkeypatch.setattr(newsarc.search, "RERANK_DEPTH", 3)  # heads smaller than the sample's hits
+    calls: list[int] = []
+    head_bm25f = newsarc.search.head_bm25f
+    monkeypatch.setattr(newsarc.search, "head_bm25f", lambda *a: calls.append(a[3]) or head_bm25f(*a))
+    with open_searcher(archive, aliases=False) as searcher:
+        for limit in (1, 5, 150):
+            pages = []
+            for threshold in (10**12, 0):
+                monkeypatch.setattr(newsarc.search, "VECTOR_POSTINGS", threshold)
+                result = searcher.search(query, SearchOptions(limit=limit, snippets=False))
+                pages.append([(h.id, h.score) for h in result.hits])
+            assert pages[0] == pages[1], (query, limit)
+            assert len(pages[0]) == min(limit, result.total)
+    assert calls[:2] == [3, 5], f"the array ranking was not used ({calls})"
+
+
 def test_stats_counts_follow_replacements(archive: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(archive, data)

@@ -33,8 +33,8 @@ list's first document — in the narrowest array type, its bytes split into
 planes (all low bytes, then the next …) so that zlib squeezes the mostly-zero
 high bytes: about 1.6 bytes an occurrence.  The gaps do not change when a
 merge moves a segment's documents (only where two lists meet), a whole list
-decodes with ``itertools.accumulate`` (C speed), and a phrase is an
-intersection of sets of keys shifted by each character's place in it.
+decodes to a numpy array with one cumulative sum, and a phrase is an
+intersection of sorted key arrays shifted by each character's place in it.
 
 Postings can be added one by one (Whoosh's ``FieldWriter`` protocol, so any
 Whoosh writer can use the codec) or a whole list at a time
@@ -53,6 +53,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import accumulate, chain, islice
 from operator import sub
+from typing import TYPE_CHECKING
 
 from whoosh.codec import base
 from whoosh.codec.whoosh3 import W3Codec
@@ -62,6 +63,9 @@ from whoosh.system import emptybytes
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from newsarc.errors import DamagedArchive
+
+if TYPE_CHECKING:  # imported where used: most commands never need it
+    import numpy as np
 
 #: Terms per block of the term dictionary (a lookup decompresses one block).
 BLOCK_TERMS = 64
@@ -159,32 +163,59 @@ def encode_postings(
     return bytes([flags]) + b"".join(parts)
 
 
-def decode_postings(data: bytes, first: int, count: int) -> tuple[list[int], array | None]:
-    """``(document numbers, weights or None for all 1.0)`` of :func:`encode_postings` bytes."""
+def _layout(data: bytes, count: int) -> tuple[bytes, str, int, str | None]:
+    """An encoded list's body, the type of its document gaps, their byte length and the
+    type of its weights (None: every weight is 1)."""
     flags = data[0]
     body = zlib.decompress(data[1:]) if flags & 0x80 else data[1:]
     id_code = _ID_TYPES[flags & 0x3]
-    width = array(id_code).itemsize * (count - 1)
+    return body, id_code, array(id_code).itemsize * (count - 1), _WEIGHT_KINDS[(flags >> 2) & 0x3]
+
+
+def decode_postings(data: bytes, first: int, count: int) -> tuple[list[int], array | None]:
+    """``(document numbers, weights or None for all 1.0)`` of :func:`encode_postings` bytes."""
+    body, id_code, width, weight_code = _layout(data, count)
     ids = list(accumulate(_from_le(id_code, body[:width]), initial=first))
-    weight_code = _WEIGHT_KINDS[(flags >> 2) & 0x3]
     if weight_code is None:
         return ids, None
     weights = _from_le(weight_code, body[width : width + array(weight_code).itemsize * count])
     return ids, weights if weight_code == "f" else array("f", weights)
 
 
-def decode_key_gaps(data: bytes, count: int) -> array:
-    """The key gaps of a positional list (:func:`encode_postings`); empty when it has none."""
+def decode_posting_arrays(data: bytes, first: int, count: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`decode_postings` as numpy arrays: ``int64`` document numbers, ``float64``
+    weights (the same values) or None."""
+    import numpy as np
+
+    body, id_code, width, weight_code = _layout(data, count)
+    ids = np.empty(count, np.int64)
+    ids[0] = first
+    gaps = np.frombuffer(body, f"<u{array(id_code).itemsize}", count - 1)
+    np.cumsum(gaps, dtype=np.int64, out=ids[1:])
+    ids[1:] += first
+    if weight_code is None:
+        return ids, None
+    dtype = "<f4" if weight_code == "f" else f"<u{array(weight_code).itemsize}"
+    return ids, np.frombuffer(body, dtype, count, width).astype(np.float64)
+
+
+def _key_planes(data: bytes, count: int) -> tuple[str, bytes] | None:
+    """The key gaps' array type and their byte planes in a positional list (None: no keys)."""
     flags = data[0]
     if not flags & _HAS_KEYS:
-        return array("Q")
-    body = zlib.decompress(data[1:]) if flags & 0x80 else data[1:]
-    start = array(_ID_TYPES[flags & 0x3]).itemsize * (count - 1)
-    weight_code = _WEIGHT_KINDS[(flags >> 2) & 0x3]
+        return None
+    body, _id_code, start, weight_code = _layout(data, count)
     if weight_code is not None:
         start += array(weight_code).itemsize * count
-    code = _KEY_TYPES[(flags >> 4) & 0x3]
-    planes = body[start:]
+    return _KEY_TYPES[(flags >> 4) & 0x3], body[start:]
+
+
+def decode_key_gaps(data: bytes, count: int) -> array:
+    """The key gaps of a positional list (:func:`encode_postings`); empty when it has none."""
+    found = _key_planes(data, count)
+    if found is None:
+        return array("Q")
+    code, planes = found
     width = array(code).itemsize
     if width > 1:
         joined = bytearray(len(planes))
@@ -195,12 +226,24 @@ def decode_key_gaps(data: bytes, count: int) -> array:
     return _from_le(code, planes)
 
 
-def decode_keys(data: bytes, base: int, count: int) -> Iterator[int]:
-    """The position keys of a positional list whose first document's base is ``base``, ascending."""
-    gaps = decode_key_gaps(data, count)
-    if not gaps:
-        return iter(())
-    return accumulate(chain((base + gaps[0],), islice(gaps, 1, None)))
+def decode_key_array(data: bytes, base: int, count: int) -> np.ndarray:
+    """The position keys of a positional list whose first document's base is ``base``:
+    an ascending ``int64`` array (empty when the list has none), decoded without a
+    Python-level step per key — a common character has millions."""
+    import numpy as np
+
+    found = _key_planes(data, count)
+    if found is None:
+        return np.empty(0, np.int64)
+    code, planes = found
+    width = array(code).itemsize
+    size = len(planes) // width
+    # planes (all low bytes, then the next …) back to little-endian values, widened
+    interleaved = np.frombuffer(planes, np.uint8).reshape(width, size).T.copy()
+    keys = interleaved.view(f"<u{width}").reshape(size).astype(np.int64)
+    if size:
+        keys[0] += base
+    return np.cumsum(keys, out=keys)
 
 
 # --------------------------------------------------------------------------- term info
@@ -542,10 +585,14 @@ class CompactTermsReader(base.TermsReader):
         """The decoded posting list of a term: ``(document numbers, weights or None)``."""
         return decode_postings(self.raw_postings(info.offset, info.length), info._minid, info._df)
 
-    def keys_of(self, info: CompactTermInfo, base: int) -> Iterator[int]:
+    def posting_arrays(self, info: CompactTermInfo) -> tuple[np.ndarray, np.ndarray | None]:
+        """The decoded posting list of a term as numpy arrays (see :func:`decode_posting_arrays`)."""
+        return decode_posting_arrays(self.raw_postings(info.offset, info.length), info._minid, info._df)
+
+    def key_array(self, info: CompactTermInfo, base: int) -> np.ndarray:
         """The position keys of a term of a positional field whose first document's base is
-        ``base`` (see :func:`decode_keys`)."""
-        return decode_keys(self.raw_postings(info.offset, info.length), base, info._df)
+        ``base`` (see :func:`decode_key_array`)."""
+        return decode_key_array(self.raw_postings(info.offset, info.length), base, info._df)
 
     def raw_postings(self, offset: int, length: int) -> bytes:
         """An encoded posting list, as :func:`encode_postings` made it (a :data:`Row` ends with both)."""

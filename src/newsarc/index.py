@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from itertools import accumulate, chain, groupby, islice
 from operator import sub
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import columns, fields, formats, index
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, STORED_COLUMN, W3Codec
@@ -60,6 +60,9 @@ from newsarc.codec import (
 )
 from newsarc.errors import ArchiveError, DamagedArchive
 from newsarc.integrity import open_trusted, write_segment_checksums
+
+if TYPE_CHECKING:  # imported where used: most commands never need it
+    import numpy as np
 
 INDEX_NAME = "MAIN"
 #: How much a title word weighs against a body word in ranking (BM25F here, ``^3`` in OpenSearch).
@@ -815,7 +818,7 @@ class IndexReader:
         self._lengths: dict[str, float] = {}
         self._columns: dict[str, array] = {}
         self._norms: dict[tuple[str, float, float], list[float]] = {}
-        self._segment_bases: dict[int, list[int]] = {}
+        self._segment_bases: dict[int, np.ndarray] = {}
         self._term_cache: dict[tuple[str, str], list[_Found]] = {}
 
     def close(self) -> None:
@@ -927,6 +930,30 @@ class IndexReader:
             ids.extend(map(offset.__add__, seg_ids) if offset else seg_ids)
         return ids, weights
 
+    def posting_arrays(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`postings` as numpy arrays — ``int64`` docnums, ``float64`` weights or
+        None — decoded without a Python object per posting (for long lists)."""
+        import numpy as np
+
+        id_parts: list[np.ndarray] = []
+        weight_parts: list[np.ndarray | None] = []
+        for offset, deleted, info, terms in self._found(field, term):
+            ids, weights = terms.posting_arrays(info)
+            if deleted:
+                live = ~np.isin(ids, np.fromiter(deleted, np.int64, len(deleted)))
+                ids = ids[live]
+                weights = None if weights is None else weights[live]
+            id_parts.append(ids + offset if offset else ids)
+            weight_parts.append(weights)
+        if not id_parts:
+            return np.empty(0, np.int64), None
+        ids = np.concatenate(id_parts)
+        if all(w is None for w in weight_parts):
+            return ids, None
+        return ids, np.concatenate(
+            [np.ones(len(i)) if w is None else w for i, w in zip(id_parts, weight_parts, strict=True)]
+        )
+
     def doc_ids(self, field: str, term: str) -> list[int]:
         """The live documents holding ``term`` in ``field``, ascending."""
         return self.postings(field, term)[0]
@@ -976,24 +1003,26 @@ class IndexReader:
     # verbatim ----------------------------------------------------------------------
 
     def substring_docs(self, needle: str, *, title_only: bool = False) -> set[int]:
-        """The live documents whose folded title or body (or title alone) contain ``needle``.
+        """The live documents whose folded title and body (or title alone) contain ``needle``.
 
         ``needle`` is a run of CJK characters (``analysis.is_cjk``), folded.
-        Answered from the ``chars`` positions: per segment, the keys of each
-        character shifted back by its place in the needle, the rarest first,
-        intersected (C-level set operations on the decoder's output), so the
-        cost is that of reading the characters' lists.  A match never spans
-        title and body (a newline lies between them).
+        Answered from the ``chars`` positions: per segment, the keys of the
+        rarest character shifted back by its place in the needle are the
+        candidate starts, and each other character keeps those found (binary
+        search) among its own keys shifted the same way — numpy arrays
+        throughout, so the cost is that of decoding the characters' lists.  A
+        match never spans title and body (a newline lies between them).
         """
         if not needle:
             return set()
         if len(needle) == 1 and not title_only:
             return set(self.doc_ids("chars", needle))
+        import numpy as np
+
         places: dict[str, list[int]] = {}
         for k, ch in enumerate(needle):
             places.setdefault(ch, []).append(k)
-        out: set[int] = set()
-        length = len(needle)
+        found: list[np.ndarray] = []
         for n, (_leaf, offset, deleted, terms) in enumerate(self._segments):
             infos = []
             for ch in places:
@@ -1004,38 +1033,46 @@ class IndexReader:
             else:
                 bases = self._bases(n)
                 infos.sort(key=lambda x: x[0])
-                starts: set[int] | None = None
+                starts: np.ndarray | None = None
                 for _df, ch, info in infos:
+                    keys = terms.key_array(info, int(bases[info._minid]))
                     for k in places[ch]:
-                        # the character's keys shifted to where the needle would start (by the
-                        # decoder: no Python-level pass over them), intersected with the others'
-                        keys = terms.keys_of(info, bases[info._minid] - k)
-                        starts = set(keys) if starts is None else starts.intersection(keys)
-                        if not starts:
+                        starts = keys - k if starts is None else starts[_holds(keys, starts + k)]
+                        if not len(starts):
                             break
-                    if not starts:
+                    if not len(starts):
                         break
-                if not starts:
+                if starts is None or not len(starts):
                     continue
-                tlen = self.column("tlen") if title_only else None
-                for start in starts:
-                    docnum = bisect_right(bases, start) - 1
-                    if docnum in deleted:
-                        continue
-                    if tlen is not None and start - bases[docnum] + length > tlen[docnum + offset]:
-                        continue
-                    out.add(docnum + offset)
-        return out
+                docnums = np.searchsorted(bases, starts, side="right") - 1
+                if title_only:
+                    tlen = np.asarray(self.column("tlen"))[offset : offset + len(bases) - 1]
+                    docnums = docnums[starts - bases[docnums] + len(needle) <= tlen[docnums]]
+                docnums = np.unique(docnums)
+                if deleted:
+                    docnums = docnums[~np.isin(docnums, list(deleted))]
+                found.append(docnums + offset)
+        return set(np.concatenate(found).tolist()) if found else set()
 
-    def _bases(self, n: int) -> list[int]:
-        """Where each document of segment ``n`` starts in its position space."""
+    def _bases(self, n: int) -> np.ndarray:
+        """Where each document of segment ``n`` starts in its position space, and where
+        the last one ends (``int64``)."""
         found = self._segment_bases.get(n)
         if found is None:
-            leaf = self._segments[n][0]
-            found = self._segment_bases[n] = list(
-                accumulate(column_values(leaf, "clen"), initial=0)
-            )
+            import numpy as np
+
+            lengths = np.asarray(column_values(self._segments[n][0], "clen"), np.int64)
+            found = self._segment_bases[n] = np.concatenate(([0], np.cumsum(lengths)))
         return found
+
+
+def _holds(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are in the ascending array ``keys`` (a boolean mask)."""
+    if not len(keys):
+        return values != values
+    at = keys.searchsorted(values)
+    at[at == len(keys)] = 0
+    return keys[at] == values
 
 
 class IndexWriter:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from newsarc.aliases import Aliases, load_aliases
 from newsarc.analysis import (
@@ -55,12 +55,18 @@ from newsarc.query import Node, Not, Or, Term, parse_query
 from newsarc.records import Hit
 from newsarc.store import Store, open_store, published_timestamp
 
+if TYPE_CHECKING:  # imported where used: most searches never need it
+    import numpy as np
+
 #: BM25's free parameters (Whoosh's defaults, with which the ranking was tuned).
 BM25_B = 0.75
 BM25_K1 = 1.2
 #: How many top hits are re-ranked by title coverage, and how much coverage counts.
 RERANK_DEPTH = 100
 COVERAGE_WEIGHT = 1.0
+#: From how many postings a relevance ranking is computed over numpy arrays
+#: (:func:`head_bm25f`): below it, importing numpy costs more than it saves.
+VECTOR_POSTINGS = 50_000
 SORTS = ("relevance", "newest", "oldest")
 #: Attempts of a search whose index changed under it (an ingest merged segments away).
 SEARCH_ATTEMPTS = 3
@@ -531,8 +537,13 @@ class Searcher:
             pairs = ((sign * published[d], sign * d) for d in docs)
             head = sorted(pairs) if upto is None else heapq.nsmallest(upto, pairs)
             return [(sign * d, 0.0) for _p, d in head]
-        scores = bm25f(self.reader, [(t, 1.0) for t in self.ranking_terms(node)], docs)
+        terms = [(t, 1.0) for t in self.ranking_terms(node)]
         depth = None if upto is None else max(upto, RERANK_DEPTH)
+        if depth is not None and depth < len(docs):
+            postings = sum(sc.doc_frequency for sc in _summed_scorers(self.reader, terms))
+            if postings >= VECTOR_POSTINGS:
+                return self._title_coverage(node, head_bm25f(self.reader, terms, docs, depth), published)
+        scores = bm25f(self.reader, terms, docs)
         candidates: Iterable[int] = docs
         if depth is not None and depth < len(docs):
             # only the documents scoring at least the depth-th best score can be in the head
@@ -663,6 +674,16 @@ class _FieldScorer:
             )
 
 
+    def contributions(self, ids: np.ndarray, tfs: np.ndarray | None) -> np.ndarray:
+        """What :meth:`add` adds for postings ``(ids, tfs)`` (None: every tf is 1), as an array."""
+        import numpy as np
+
+        norms = np.asarray(self.reader.length_norms(self.field, BM25_K1, BM25_B))
+        lengths = np.asarray(self.reader.column(f"{self.field}_len"))
+        tf = np.ones(len(ids)) if tfs is None else tfs
+        return self.factor * (self.idf * ((tf * (BM25_K1 + 1)) / (tf + norms[lengths[ids]])))
+
+
 def _scorers(reader: IndexReader, terms: list[tuple[str, float]]) -> list[_FieldScorer]:
     out = []
     for term, weight in terms:
@@ -671,6 +692,14 @@ def _scorers(reader: IndexReader, terms: list[tuple[str, float]]) -> list[_Field
             if stats is not None:
                 out.append(_FieldScorer(reader, term, fname, weight * boost if weight != 1.0 else boost, stats))
     return out
+
+
+def _summed_scorers(reader: IndexReader, terms: list[tuple[str, float]]) -> list[_FieldScorer]:
+    """The scorers of :func:`bm25f` in the order their contributions are added up."""
+    scorers = _scorers(reader, terms)
+    if len(scorers) == 2:  # a sum of two is the same either way round: the longer list first
+        scorers.sort(key=lambda sc: -sc.doc_frequency)
+    return scorers
 
 
 def bm25f(
@@ -686,16 +715,44 @@ def bm25f(
     scores: dict[int, float] = {}
     if not docs:
         return scores
-    scorers = _scorers(reader, terms)
-    if len(scorers) == 2:  # a sum of two is the same either way round: the longer list first
-        scorers.sort(key=lambda sc: -sc.doc_frequency)
-    for scorer in scorers:
+    for scorer in _summed_scorers(reader, terms):
         ids, tfs = scorer.postings()
         if docs.issuperset(ids):  # every posting is a match (one word, say): no test per posting
             scorer.add(scores, zip(ids, tfs, strict=True))
         else:
             scorer.add(scores, ((d, tf) for d, tf in zip(ids, tfs, strict=True) if d in docs))
     return scores
+
+
+def head_bm25f(
+    reader: IndexReader, terms: list[tuple[str, float]], docs: set[int], depth: int
+) -> list[tuple[int, float]]:
+    """The first ``depth`` of ``docs`` with their :func:`bm25f` scores, in search's order
+    (best score, then newest, then docnum).
+
+    The same scores, to the bit (the same operations in the same order, per
+    document), computed over numpy arrays: for a common word the per-posting
+    work of :func:`bm25f` is what a search would spend its time on.
+    """
+    import numpy as np
+
+    matched = np.fromiter(docs, np.int64, len(docs))
+    matched.sort()
+    scores = np.zeros(len(matched))
+    for scorer in _summed_scorers(reader, terms):
+        ids, tfs = reader.posting_arrays(scorer.field, scorer.term)
+        at = matched.searchsorted(ids)
+        at[at == len(matched)] = 0
+        hit = matched[at] == ids
+        scores[at[hit]] += scorer.contributions(ids[hit], None if tfs is None else tfs[hit])
+    if depth < len(matched):
+        # only documents scoring at least the depth-th best score can be in the head
+        cutoff = np.partition(scores, len(matched) - depth)[len(matched) - depth]
+        keep = scores >= cutoff
+        matched, scores = matched[keep], scores[keep]
+    published = np.asarray(reader.column("published"))[matched]
+    order = np.lexsort((matched, -published, -scores))[:depth]
+    return list(zip(matched[order].tolist(), scores[order].tolist(), strict=True))
 
 
 def top_bm25f(
