@@ -1,14 +1,18 @@
 """The posting-list codec: what is encoded decodes to the same values by every decoder.
 
-Lists are decoded two ways — into Python lists (merges, short lists) and into
-numpy arrays (phrases, rankings over common words) — and both must give back
+Lists are packed with zstd (zlib before: such segments stay readable) and
+decoded two ways — into Python lists (merges, short lists) and into numpy arrays (phrases, rankings over common words) — and both must give back
 exactly what was written, for every gap width, weight kind and key width.
 """
 
 from __future__ import annotations
 
+import random
+import zlib
 from itertools import accumulate
 
+import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +23,7 @@ from newsarc.codec import (
     decode_postings,
     encode_postings,
 )
+from newsarc.errors import DamagedArchive
 
 GAPS = st.sampled_from([1, 2, 255, 256, 70_000, 2**31])
 WEIGHTS = st.sampled_from([None, "one", "byte", "short", "float"])
@@ -68,3 +73,23 @@ def test_every_decoder_gives_back_what_was_encoded(lists, base: int) -> None:  #
         assert list(decode_key_gaps(data, len(ids))) == key_gaps
         keys = list(accumulate(key_gaps, initial=base))[1:]
         assert decode_key_array(data, base, len(ids)).tolist() == keys
+
+
+def test_lists_packed_by_zlib_before_zstd_still_decode() -> None:
+    """Segments written before posting lists were packed with zstd stay readable."""
+    ids = list(range(0, 3000, 3))
+    key_gaps = [7] * 5000
+    data = encode_postings(ids, None, key_gaps)
+    assert data[0] & 0x80 and data[1:5] == b"\x28\xb5\x2f\xfd"  # a zstd frame
+    old = bytes([data[0]]) + zlib.compress(zstandard.ZstdDecompressor().decompress(data[1:]), 6)
+    assert decode_postings(old, 0, len(ids)) == decode_postings(data, 0, len(ids))
+    assert decode_key_array(old, 5, len(ids)).tolist() == decode_key_array(data, 5, len(ids)).tolist()
+
+
+def test_a_list_that_does_not_unpack_is_damage() -> None:
+    rng = random.Random(12)
+    data = encode_postings(list(range(0, 3000, 3)), None, [rng.randrange(1000) for _ in range(5000)])
+    assert len(data) > 1000
+    for broken in (data[: len(data) // 2], data[:5] + bytes(len(data) - 5)):
+        with pytest.raises(DamagedArchive, match="damaged search index: a compressed block"):
+            decode_postings(broken, 0, 1000)

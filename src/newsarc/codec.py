@@ -13,7 +13,7 @@ lengths, columns) and replaces the two term files:
 
 ``.ntd`` *term dictionary*
     Terms sorted by (field, text) in blocks of :data:`BLOCK_TERMS`; each block
-    is front-coded and zlib-compressed, an entry holding the term's statistics
+    is front-coded and zstd-compressed, an entry holding the term's statistics
     (document frequency, total and maximum weight, shortest and longest field
     length, first and last document) and the byte length of its posting list
     in a fixed-width record.  A block index at the end of the file (first term
@@ -22,7 +22,7 @@ lengths, columns) and replaces the two term files:
 ``.npo`` *postings*
     Per term, its document numbers delta-encoded into the narrowest array type
     that holds them, then the weights the same way (nothing when all are 1),
-    then — for a positional field — its occurrences, zlib-compressed when that
+    then — for a positional field — its occurrences, zstd-compressed when that
     is smaller.  One read and a C-level decode give the whole list, which
     Whoosh's :class:`~whoosh.matching.ListMatcher` serves.
 
@@ -30,7 +30,7 @@ lengths, columns) and replaces the two term files:
 segment's texts laid end to end (a document's *base* is where its text
 starts), ascending, stored as gaps — the first one after the base of the
 list's first document — in the narrowest array type, its bytes split into
-planes (all low bytes, then the next …) so that zlib squeezes the mostly-zero
+planes (all low bytes, then the next …) so that zstd squeezes the mostly-zero
 high bytes: about 1.6 bytes an occurrence.  The gaps do not change when a
 merge moves a segment's documents (only where two lists meet), a whole list
 decodes to a numpy array with one cumulative sum, and a phrase is an
@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import struct
 import sys
+import threading
 import zlib
 from array import array
 from bisect import bisect_right
@@ -63,6 +64,7 @@ from whoosh.system import emptybytes
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from newsarc.errors import DamagedArchive
+from newsarc.integrity import REPAIR
 
 if TYPE_CHECKING:  # imported where used: most commands never need it
     import numpy as np
@@ -78,6 +80,44 @@ _ID_TYPES = "BHI"
 _WEIGHT_KINDS = (None, "B", "H", "f")  # None: every weight is 1.0
 _KEY_TYPES = "BHIQ"
 _HAS_KEYS = 0x40
+
+
+#: zstd level of posting lists and term-dictionary blocks.  On the corpus's lists level 3
+#: packs within 1 % of zlib's level 6, five times faster, and unpacks twice as fast.
+PACK_LEVEL = 3
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # never the start of a zlib stream (its header check fails)
+
+
+class _Zstd(threading.local):
+    """One compression and one decompression context per thread (neither may be shared)."""
+
+    def __init__(self) -> None:
+        import zstandard  # imported on first use, as the store does
+
+        self.compressor = zstandard.ZstdCompressor(level=PACK_LEVEL)
+        self.decompressor = zstandard.ZstdDecompressor()
+        self.error = zstandard.ZstdError
+
+
+_contexts: _Zstd | None = None
+
+
+def _zstd() -> _Zstd:
+    global _contexts
+    if _contexts is None:
+        _contexts = _Zstd()
+    return _contexts
+
+
+def _inflate(data: bytes) -> bytes:
+    """Unpack a compressed list or block: a zstd frame, or a zlib stream (written before
+    newsarc packed with zstd; a merge copies a list found in one segment as it is)."""
+    try:
+        if data[:4] == _ZSTD_MAGIC:
+            return _zstd().decompressor.decompress(data)
+        return zlib.decompress(data)
+    except (zlib.error, _zstd().error) as exc:
+        raise DamagedArchive(f"damaged search index: a compressed block does not unpack ({exc}); {REPAIR}") from exc
 
 
 # --------------------------------------------------------------------------- postings
@@ -156,7 +196,7 @@ def encode_postings(
         raw.release()
     size = sum(map(len, parts))
     if size >= COMPRESS_MIN_BYTES:
-        packer = zlib.compressobj(6)
+        packer = _zstd().compressor.compressobj(size=size)
         packed = b"".join([bytes((flags | 0x80,)), *map(packer.compress, parts), packer.flush()])
         if len(packed) <= size:  # the flag byte joined in at once: no second copy of a long list
             return packed
@@ -167,7 +207,7 @@ def _layout(data: bytes, count: int) -> tuple[bytes, str, int, str | None]:
     """An encoded list's body, the type of its document gaps, their byte length and the
     type of its weights (None: every weight is 1)."""
     flags = data[0]
-    body = zlib.decompress(data[1:]) if flags & 0x80 else data[1:]
+    body = _inflate(data[1:]) if flags & 0x80 else data[1:]
     id_code = _ID_TYPES[flags & 0x3]
     return body, id_code, array(id_code).itemsize * (count - 1), _WEIGHT_KINDS[(flags >> 2) & 0x3]
 
@@ -251,7 +291,7 @@ def decode_key_array(data: bytes, base: int, count: int) -> np.ndarray:
 #: One term-dictionary entry, followed by its key: key length, then the term info
 #: (document frequency, total weight, maximum weight, shortest and longest field
 #: length bytes, first and last document, posting-list bytes).  Keys are stored
-#: whole: zlib, compressing the block, takes out what consecutive keys share.
+#: whole: zstd, compressing the block, takes out what consecutive keys share.
 _ENTRY = struct.Struct("<HIdfBBIII")
 
 
@@ -418,7 +458,7 @@ class CompactFieldWriter(base.FieldWriter):
             return
         assert self._block_first is not None
         offset = self._terms.tell()
-        packed = zlib.compress(bytes(self._block), 6)
+        packed = _zstd().compressor.compress(self._block)
         self._terms.write(struct.pack("<I", len(packed)))
         self._terms.write(packed)
         self._index.append((self._block_first, offset, self._block_posts_offset))
@@ -435,7 +475,7 @@ class CompactFieldWriter(base.FieldWriter):
         out = bytearray(struct.pack("<II", len(names), len(self._index)))
         out += names
         out += _le_bytes(ends) + _le_bytes(offsets) + _le_bytes(posts) + firsts
-        packed = zlib.compress(bytes(out), 6)
+        packed = _zstd().compressor.compress(out)
         index_offset = self._terms.tell()
         self._terms.write(packed)
         self._terms.write(_TRAILER.pack(index_offset, len(packed), _MAGIC))
@@ -465,7 +505,7 @@ class CompactTermsReader(base.TermsReader):
                 "is not a newsarc term dictionary"
             )
         self._terms.seek(index_offset)
-        raw = zlib.decompress(self._terms.read(index_length))
+        raw = _inflate(self._terms.read(index_length))
         names_length, blocks = struct.unpack_from("<II", raw)
         pos = 8 + names_length
         names = raw[8:pos].decode("utf-8")
@@ -489,7 +529,7 @@ class CompactTermsReader(base.TermsReader):
             return cached
         self._terms.seek(self._offsets[i])
         (length,) = struct.unpack("<I", self._terms.read(4))
-        data = zlib.decompress(self._terms.read(length))
+        data = _inflate(self._terms.read(length))
         # only the entries' fields and keys here: a lookup wants one row of the block
         # (_Block.row), a merge all of them in order (_Block.rows)
         keys: list[bytes] = []
