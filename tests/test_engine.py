@@ -98,8 +98,8 @@ def test_the_array_ranking_equals_the_per_posting_one(
     with open_searcher(archive, aliases=False) as searcher:
         for limit in (1, 5, 150):
             pages = []
-            for threshold in (10**12, 0):
-                monkeypatch.setattr(newsarc.search, "VECTOR_POSTINGS", threshold)
+            for arrays in (False, True):
+                monkeypatch.setattr(newsarc.search, "_arrays_pay", lambda _n, arrays=arrays: arrays)
                 result = searcher.search(query, SearchOptions(limit=limit, snippets=False))
                 pages.append([(h.id, h.score) for h in result.hits])
             assert pages[0] == pages[1], (query, limit)

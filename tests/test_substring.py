@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import newsarc.index
 from conftest import corpus_dir, jsonl, run
 from newsarc.analysis import CJK_RUN, fold
 from newsarc.index import open_reader
@@ -74,9 +75,13 @@ def needles(texts: dict[str, tuple[str, str]], n: int, seed: int) -> list[str]:
     return out
 
 
+@pytest.mark.parametrize("arrays", [False, True], ids=["sets", "arrays"])
 def test_substring_docs_equal_a_scan_of_the_folded_texts(
-    archive: Path, texts: dict[str, tuple[str, str]]
+    archive: Path, texts: dict[str, tuple[str, str]], arrays: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Both ways of intersecting positions (Python sets for short lists, numpy arrays for
+    long ones) give exactly the articles a scan finds."""
+    monkeypatch.setattr(newsarc.index, "_arrays_pay", lambda _n: arrays)
     checked = 0
     with open_reader(archive) as reader:
         assert reader.doc_count() == len(texts) == 150

@@ -33,8 +33,9 @@ list's first document — in the narrowest array type, its bytes split into
 planes (all low bytes, then the next …) so that zstd squeezes the mostly-zero
 high bytes: about 1.6 bytes an occurrence.  The gaps do not change when a
 merge moves a segment's documents (only where two lists meet), a whole list
-decodes to a numpy array with one cumulative sum, and a phrase is an
-intersection of sorted key arrays shifted by each character's place in it.
+decodes at C speed (``itertools.accumulate``, or into a numpy array with one
+cumulative sum), and a phrase is an intersection of the keys of its
+characters, each shifted by its place in it.
 
 Postings can be added one by one (Whoosh's ``FieldWriter`` protocol, so any
 Whoosh writer can use the codec) or a whole list at a time
@@ -264,6 +265,14 @@ def decode_key_gaps(data: bytes, count: int) -> array:
             joined[i::width] = planes[i * size : (i + 1) * size]
         planes = bytes(joined)
     return _from_le(code, planes)
+
+
+def decode_keys(data: bytes, base: int, count: int) -> Iterator[int]:
+    """The position keys of a positional list whose first document's base is ``base``, ascending."""
+    gaps = decode_key_gaps(data, count)
+    if not gaps:
+        return iter(())
+    return accumulate(chain((base + gaps[0],), islice(gaps, 1, None)))
 
 
 def decode_key_array(data: bytes, base: int, count: int) -> np.ndarray:
@@ -628,6 +637,11 @@ class CompactTermsReader(base.TermsReader):
     def posting_arrays(self, info: CompactTermInfo) -> tuple[np.ndarray, np.ndarray | None]:
         """The decoded posting list of a term as numpy arrays (see :func:`decode_posting_arrays`)."""
         return decode_posting_arrays(self.raw_postings(info.offset, info.length), info._minid, info._df)
+
+    def keys_of(self, info: CompactTermInfo, base: int) -> Iterator[int]:
+        """The position keys of a term of a positional field whose first document's base is
+        ``base`` (see :func:`decode_keys`)."""
+        return decode_keys(self.raw_postings(info.offset, info.length), base, info._df)
 
     def key_array(self, info: CompactTermInfo, base: int) -> np.ndarray:
         """The position keys of a term of a positional field whose first document's base is

@@ -779,6 +779,10 @@ class TermStats:
 _Found = tuple[int, frozenset[int], CompactTermInfo, CompactTermsReader]
 #: Term lookups an :class:`IndexReader` remembers (all forgotten at once past this many).
 TERM_CACHE_SIZE = 4096
+#: From how many postings (documents) of its characters' lists a phrase or name is matched
+#: over numpy arrays (:meth:`IndexReader.substring_docs`): below it, unless numpy is loaded
+#: already, importing it (about 50 ms) costs more than it saves (about 0.2 µs a posting).
+VECTOR_KEY_DOCS = 300_000
 
 
 class IndexReader:
@@ -1006,24 +1010,23 @@ class IndexReader:
         """The live documents whose folded title and body (or title alone) contain ``needle``.
 
         ``needle`` is a run of CJK characters (``analysis.is_cjk``), folded.
-        Answered from the ``chars`` positions: per segment, the keys of the
-        rarest character shifted back by its place in the needle are the
-        candidate starts, and each other character keeps those found (binary
-        search) among its own keys shifted the same way — numpy arrays
-        throughout, so the cost is that of decoding the characters' lists.  A
-        match never spans title and body (a newline lies between them).
+        Answered from the ``chars`` positions: per segment, the keys of each
+        character shifted back by its place in the needle, the rarest first,
+        intersected, so the cost is that of decoding the characters' lists —
+        as Python sets (C-level set operations on the decoder's output), or,
+        for lists of :data:`VECTOR_KEY_DOCS` postings or more, as numpy arrays
+        (the candidate starts looked up by binary search in each next array).
+        A match never spans title and body (a newline lies between them).
         """
         if not needle:
             return set()
         if len(needle) == 1 and not title_only:
             return set(self.doc_ids("chars", needle))
-        import numpy as np
-
         places: dict[str, list[int]] = {}
         for k, ch in enumerate(needle):
             places.setdefault(ch, []).append(k)
-        found: list[np.ndarray] = []
-        for n, (_leaf, offset, deleted, terms) in enumerate(self._segments):
+        plans: list[tuple[int, list[tuple[int, str, CompactTermInfo]]]] = []
+        for n, (_leaf, _offset, _deleted, terms) in enumerate(self._segments):
             infos = []
             for ch in places:
                 info = terms.lookup("chars", ch.encode("utf-8", "surrogatepass"))
@@ -1031,28 +1034,66 @@ class IndexReader:
                     break
                 infos.append((info.doc_frequency(), ch, info))
             else:
-                bases = self._bases(n)
-                infos.sort(key=lambda x: x[0])
-                starts: np.ndarray | None = None
-                for _df, ch, info in infos:
-                    keys = terms.key_array(info, int(bases[info._minid]))
-                    for k in places[ch]:
-                        starts = keys - k if starts is None else starts[_holds(keys, starts + k)]
-                        if not len(starts):
-                            break
-                    if not len(starts):
-                        break
-                if starts is None or not len(starts):
-                    continue
-                docnums = np.searchsorted(bases, starts, side="right") - 1
-                if title_only:
-                    tlen = np.asarray(self.column("tlen"))[offset : offset + len(bases) - 1]
-                    docnums = docnums[starts - bases[docnums] + len(needle) <= tlen[docnums]]
-                docnums = np.unique(docnums)
-                if deleted:
-                    docnums = docnums[~np.isin(docnums, list(deleted))]
-                found.append(docnums + offset)
-        return set(np.concatenate(found).tolist()) if found else set()
+                plans.append((n, sorted(infos, key=lambda x: x[0])))
+        size = sum(df for _n, infos in plans for df, _ch, _info in infos)
+        starts = self._array_starts if _arrays_pay(size) else self._set_starts
+        out: set[int] = set()
+        for n, infos in plans:
+            out.update(starts(n, infos, places, len(needle) if title_only else None))
+        return out
+
+    def _set_starts(
+        self, n: int, infos: list[tuple[int, str, CompactTermInfo]], places: dict[str, list[int]],
+        title_length: int | None,
+    ) -> Iterable[int]:
+        """:meth:`substring_docs` in segment ``n`` with Python sets: the matching docnums."""
+        _leaf, offset, deleted, terms = self._segments[n]
+        bases = self._bases(n).tolist()
+        starts: set[int] | None = None
+        for _df, ch, info in infos:
+            for k in places[ch]:
+                # the character's keys shifted to where the needle would start (by the
+                # decoder: no Python-level pass over them), intersected with the others'
+                keys = terms.keys_of(info, bases[info._minid] - k)
+                starts = set(keys) if starts is None else starts.intersection(keys)
+                if not starts:
+                    return ()
+        tlen = self.column("tlen") if title_length is not None else None
+        out = set()
+        for start in starts or ():
+            docnum = bisect_right(bases, start) - 1
+            if docnum in deleted:
+                continue
+            if tlen is not None and start - bases[docnum] + title_length > tlen[docnum + offset]:
+                continue
+            out.add(docnum + offset)
+        return out
+
+    def _array_starts(
+        self, n: int, infos: list[tuple[int, str, CompactTermInfo]], places: dict[str, list[int]],
+        title_length: int | None,
+    ) -> Iterable[int]:
+        """:meth:`substring_docs` in segment ``n`` with numpy arrays: the matching docnums."""
+        import numpy as np
+
+        _leaf, offset, deleted, terms = self._segments[n]
+        bases = self._bases(n)
+        starts: np.ndarray | None = None
+        for _df, ch, info in infos:
+            keys = terms.key_array(info, int(bases[info._minid]))
+            for k in places[ch]:
+                starts = keys - k if starts is None else starts[_holds(keys, starts + k)]
+                if not len(starts):
+                    return ()
+        assert starts is not None
+        docnums = np.searchsorted(bases, starts, side="right") - 1
+        if title_length is not None:
+            tlen = np.asarray(self.column("tlen"))[offset : offset + len(bases) - 1]
+            docnums = docnums[starts - bases[docnums] + title_length <= tlen[docnums]]
+        docnums = np.unique(docnums)
+        if deleted:
+            docnums = docnums[~np.isin(docnums, list(deleted))]
+        return (docnums + offset).tolist()
 
     def _bases(self, n: int) -> np.ndarray:
         """Where each document of segment ``n`` starts in its position space, and where
@@ -1064,6 +1105,12 @@ class IndexReader:
             lengths = np.asarray(column_values(self._segments[n][0], "clen"), np.int64)
             found = self._segment_bases[n] = np.concatenate(([0], np.cumsum(lengths)))
         return found
+
+
+def _arrays_pay(postings: int) -> bool:
+    """Whether a needle whose characters' lists hold ``postings`` postings is matched over
+    numpy arrays: from :data:`VECTOR_KEY_DOCS` on, or whenever numpy is loaded already."""
+    return postings >= VECTOR_KEY_DOCS or "numpy" in sys.modules
 
 
 def _holds(keys: np.ndarray, values: np.ndarray) -> np.ndarray:

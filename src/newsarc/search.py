@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import sys
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
@@ -65,7 +66,8 @@ BM25_K1 = 1.2
 RERANK_DEPTH = 100
 COVERAGE_WEIGHT = 1.0
 #: From how many postings a relevance ranking is computed over numpy arrays
-#: (:func:`head_bm25f`): below it, importing numpy costs more than it saves.
+#: (:func:`head_bm25f`): below it, unless numpy is loaded already, importing it costs
+#: more than it saves.
 VECTOR_POSTINGS = 50_000
 SORTS = ("relevance", "newest", "oldest")
 #: Attempts of a search whose index changed under it (an ingest merged segments away).
@@ -541,7 +543,7 @@ class Searcher:
         depth = None if upto is None else max(upto, RERANK_DEPTH)
         if depth is not None and depth < len(docs):
             postings = sum(sc.doc_frequency for sc in _summed_scorers(self.reader, terms))
-            if postings >= VECTOR_POSTINGS:
+            if _arrays_pay(postings):
                 return self._title_coverage(node, head_bm25f(self.reader, terms, docs, depth), published)
         scores = bm25f(self.reader, terms, docs)
         candidates: Iterable[int] = docs
@@ -692,6 +694,12 @@ def _scorers(reader: IndexReader, terms: list[tuple[str, float]]) -> list[_Field
             if stats is not None:
                 out.append(_FieldScorer(reader, term, fname, weight * boost if weight != 1.0 else boost, stats))
     return out
+
+
+def _arrays_pay(postings: int) -> bool:
+    """Whether a ranking over ``postings`` postings is computed over numpy arrays: from
+    :data:`VECTOR_POSTINGS` on, or whenever numpy is loaded already (a server, say)."""
+    return postings >= VECTOR_POSTINGS or "numpy" in sys.modules
 
 
 def _summed_scorers(reader: IndexReader, terms: list[tuple[str, float]]) -> list[_FieldScorer]:
