@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import compress
+from operator import not_
 from pathlib import Path
 
 from newsarc.analysis import Segmenter, analyze
@@ -262,21 +263,25 @@ def timeline_in(
 
 def period_counts(searcher: Searcher, docs: Iterable[int], by: str) -> tuple[Counter[str], int]:
     """How many of ``docs`` were published in each period (``year``/``month``/``day`` label of
-    the local date, from the index's columns), and how many have no publication date."""
+    the local date, else of the UTC date of the publication time, from the index's columns),
+    and how many have neither."""
     published = searcher.reader.column("published")
     days = searcher.reader.column("day")
     docs = list(docs)
-    dated = list(compress(docs, map(published.__getitem__, docs)))  # C-level passes, no per-doc call
-    per_day = Counter(map(days.__getitem__, dated))
+    day_of = list(map(days.__getitem__, docs))  # C-level passes, no per-doc call
+    per_day = Counter(day_of)
     counts: Counter[str] = Counter()
     for day, n in per_day.items():
         if day:
             counts[_day_label(day, by)] += n
-    if per_day.get(0):  # published, but with no local date of its own: the UTC date
-        for docnum in dated:
-            if not days[docnum]:
+    undated = 0
+    if per_day.get(0):  # no local date of its own: the UTC date of the publication time, if any
+        for docnum in compress(docs, map(not_, day_of)):
+            if published[docnum]:
                 counts[period_label(published[docnum], by)] += 1
-    return counts, len(docs) - len(dated)
+            else:
+                undated += 1
+    return counts, undated
 
 
 def timeline_rows(counts: Mapping[str, int], by: str, options: SearchOptions) -> list[tuple[str, int]]:
