@@ -630,9 +630,10 @@ class CompactTermsReader(base.TermsReader):
             raise KeyError((fieldname, tbytes))
         return info.doc_frequency()
 
-    def postings_of(self, info: CompactTermInfo) -> tuple[list[int], array | None]:
-        """The decoded posting list of a term: ``(document numbers, weights or None)``."""
-        return decode_postings(self.raw_postings(info.offset, info.length), info._minid, info._df)
+    def postings_of(self, info: CompactTermInfo, offset: int = 0) -> tuple[list[int], array | None]:
+        """The decoded posting list of a term: ``(document numbers + offset, weights or None)``."""
+        data = self.raw_postings(info.offset, info.length)
+        return decode_postings(data, info._minid + offset, info._df)
 
     def posting_arrays(self, info: CompactTermInfo) -> tuple[np.ndarray, np.ndarray | None]:
         """The decoded posting list of a term as numpy arrays (see :func:`decode_posting_arrays`)."""

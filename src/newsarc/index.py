@@ -921,9 +921,9 @@ class IndexReader:
         ids: list[int] = []
         weights: list[float] | None = None
         for offset, deleted, info, terms in self._found(field, term):
-            seg_ids, seg_weights = terms.postings_of(info)
+            seg_ids, seg_weights = terms.postings_of(info, offset)  # numbered in the whole reader
             if deleted:
-                keep = [i for i, d in enumerate(seg_ids) if d not in deleted]
+                keep = [i for i, d in enumerate(seg_ids) if d - offset not in deleted]
                 seg_ids = [seg_ids[i] for i in keep]
                 if seg_weights is not None:
                     seg_weights = [seg_weights[i] for i in keep]
@@ -931,7 +931,7 @@ class IndexReader:
                 weights = [1.0] * len(ids)
             if weights is not None:
                 weights.extend(seg_weights if seg_weights is not None else [1.0] * len(seg_ids))
-            ids.extend(map(offset.__add__, seg_ids) if offset else seg_ids)
+            ids.extend(seg_ids)
         return ids, weights
 
     def posting_arrays(self, field: str, term: str) -> tuple[np.ndarray, np.ndarray | None]:

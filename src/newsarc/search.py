@@ -189,8 +189,8 @@ class Searcher:
         self, term: str, fields: tuple[str, ...] = ("title", "body", "grams")
     ) -> set[int]:
         out: set[int] = set()
-        for f in fields:
-            out |= self._docs(f, (term,))
+        for f in fields:  # one set filled from each list: no set per field to join
+            out.update(self.reader.doc_ids(f, term))
         return out
 
     def _verify(self, docs: set[int], needle: str, *, title_only: bool = False) -> set[int]:
