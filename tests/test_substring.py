@@ -13,6 +13,8 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,18 @@ def test_edges_of_verbatim_matching(tmp_path: Path) -> None:
     assert titles('"崔善见"') == ["訪問香港"]
     assert titles('"崔善姬 姬"') == []  # paragraphs are joined by a newline, seen as a space
     assert titles('"崔善见面 姬"') == ["訪問香港"]
+
+
+def test_short_lists_are_matched_without_loading_numpy(archive: Path) -> None:
+    """numpy's import (about 50 ms) is paid only where long lists repay it: an unknown name, a
+    phrase or a title: word in a small archive, and its ranking, never load it."""
+    code = (
+        "import sys\n"
+        "from newsarc.search import search\n"
+        "for query in ('李家超', '\"国家安全\"', 'title:香港', '林郑月娥 OR 普京'):\n"
+        f"    assert search({str(archive)!r}, query).total > 0, query\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -822,7 +822,8 @@ class IndexReader:
         self._lengths: dict[str, float] = {}
         self._columns: dict[str, array] = {}
         self._norms: dict[tuple[str, float, float], list[float]] = {}
-        self._segment_bases: dict[int, np.ndarray] = {}
+        self._segment_bases: dict[int, list[int]] = {}
+        self._segment_base_arrays: dict[int, np.ndarray] = {}
         self._term_cache: dict[tuple[str, str], list[_Found]] = {}
 
     def close(self) -> None:
@@ -1048,7 +1049,7 @@ class IndexReader:
     ) -> Iterable[int]:
         """:meth:`substring_docs` in segment ``n`` with Python sets: the matching docnums."""
         _leaf, offset, deleted, terms = self._segments[n]
-        bases = self._bases(n).tolist()
+        bases = self._bases(n)
         starts: set[int] | None = None
         for _df, ch, info in infos:
             for k in places[ch]:
@@ -1077,7 +1078,7 @@ class IndexReader:
         import numpy as np
 
         _leaf, offset, deleted, terms = self._segments[n]
-        bases = self._bases(n)
+        bases = self._base_array(n)
         starts: np.ndarray | None = None
         for _df, ch, info in infos:
             keys = terms.key_array(info, int(bases[info._minid]))
@@ -1095,15 +1096,24 @@ class IndexReader:
             docnums = docnums[~np.isin(docnums, list(deleted))]
         return (docnums + offset).tolist()
 
-    def _bases(self, n: int) -> np.ndarray:
+    def _bases(self, n: int) -> list[int]:
         """Where each document of segment ``n`` starts in its position space, and where
-        the last one ends (``int64``)."""
+        the last one ends."""
         found = self._segment_bases.get(n)
+        if found is None:
+            found = self._segment_bases[n] = list(
+                accumulate(column_values(self._segments[n][0], "clen"), initial=0)
+            )
+        return found
+
+    def _base_array(self, n: int) -> np.ndarray:
+        """:meth:`_bases` as an ``int64`` numpy array."""
+        found = self._segment_base_arrays.get(n)
         if found is None:
             import numpy as np
 
             lengths = np.asarray(column_values(self._segments[n][0], "clen"), np.int64)
-            found = self._segment_bases[n] = np.concatenate(([0], np.cumsum(lengths)))
+            found = self._segment_base_arrays[n] = np.concatenate(([0], np.cumsum(lengths)))
         return found
 
 
