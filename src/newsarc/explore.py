@@ -36,7 +36,6 @@ from pathlib import Path
 
 from newsarc.analysis import Segmenter, analyze
 from newsarc.errors import QueryError, UnknownArticle
-from newsarc.ingest import archive_segmenter
 from newsarc.query import Node, parse_query
 from newsarc.records import Hit
 from newsarc.search import Searcher, SearchOptions, parse_date_bound, searching, top_bm25f
@@ -83,6 +82,9 @@ def _segmenter(searcher: Searcher) -> Segmenter:
     """The segmenter the archive was indexed with (its user dictionary included)."""
     cached = getattr(searcher, "_explore_segmenter", None)
     if cached is None:
+        # imported here: timelines (and research's counts) never need the ingest's module
+        from newsarc.ingest import archive_segmenter
+
         cached = archive_segmenter(searcher.store.path)
         searcher._explore_segmenter = cached  # type: ignore[attr-defined]
     return cached
