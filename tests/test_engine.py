@@ -99,7 +99,7 @@ def test_the_array_ranking_equals_the_per_posting_one(
         for limit in (1, 5, 150):
             pages = []
             for arrays in (False, True):
-                monkeypatch.setattr(newsarc.search, "_arrays_pay", lambda _n, arrays=arrays: arrays)
+                monkeypatch.setattr(newsarc.search, "arrays_pay", lambda _n, _t, arrays=arrays: arrays)
                 result = searcher.search(query, SearchOptions(limit=limit, snippets=False))
                 pages.append([(h.id, h.score) for h in result.hits])
             assert pages[0] == pages[1], (query, limit)

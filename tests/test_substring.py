@@ -83,7 +83,7 @@ def test_substring_docs_equal_a_scan_of_the_folded_texts(
 ) -> None:
     """Both ways of intersecting positions (Python sets for short lists, numpy arrays for
     long ones) give exactly the articles a scan finds."""
-    monkeypatch.setattr(newsarc.index, "_arrays_pay", lambda _n: arrays)
+    monkeypatch.setattr(newsarc.index, "arrays_pay", lambda _n, _t: arrays)
     checked = 0
     with open_reader(archive) as reader:
         assert reader.doc_count() == len(texts) == 150

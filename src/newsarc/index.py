@@ -1037,13 +1037,13 @@ class IndexReader:
             else:
                 plans.append((n, sorted(infos, key=lambda x: x[0])))
         size = sum(df for _n, infos in plans for df, _ch, _info in infos)
-        starts = self._array_starts if _arrays_pay(size) else self._set_starts
+        matches = self._array_matches if arrays_pay(size, VECTOR_KEY_DOCS) else self._set_matches
         out: set[int] = set()
         for n, infos in plans:
-            out.update(starts(n, infos, places, len(needle) if title_only else None))
+            out.update(matches(n, infos, places, len(needle) if title_only else None))
         return out
 
-    def _set_starts(
+    def _set_matches(
         self, n: int, infos: list[tuple[int, str, CompactTermInfo]], places: dict[str, list[int]],
         title_length: int | None,
     ) -> Iterable[int]:
@@ -1070,7 +1070,7 @@ class IndexReader:
             out.add(docnum + offset)
         return out
 
-    def _array_starts(
+    def _array_matches(
         self, n: int, infos: list[tuple[int, str, CompactTermInfo]], places: dict[str, list[int]],
         title_length: int | None,
     ) -> Iterable[int]:
@@ -1083,7 +1083,7 @@ class IndexReader:
         for _df, ch, info in infos:
             keys = terms.key_array(info, int(bases[info._minid]))
             for k in places[ch]:
-                starts = keys - k if starts is None else starts[_holds(keys, starts + k)]
+                starts = keys - k if starts is None else starts[locate(keys, starts + k)[1]]
                 if not len(starts):
                     return ()
         assert starts is not None
@@ -1117,19 +1117,21 @@ class IndexReader:
         return found
 
 
-def _arrays_pay(postings: int) -> bool:
-    """Whether a needle whose characters' lists hold ``postings`` postings is matched over
-    numpy arrays: from :data:`VECTOR_KEY_DOCS` on, or whenever numpy is loaded already."""
-    return postings >= VECTOR_KEY_DOCS or "numpy" in sys.modules
+def arrays_pay(postings: int, threshold: int) -> bool:
+    """Whether work over ``postings`` postings is done over numpy arrays: from ``threshold``
+    on (below it, importing numpy — about 50 ms — costs more than it saves), or whenever
+    numpy is loaded already (a server, say)."""
+    return postings >= threshold or "numpy" in sys.modules
 
 
-def _holds(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Which of ``values`` are in the ascending array ``keys`` (a boolean mask)."""
-    if not len(keys):
-        return values != values
+def locate(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``values`` is in the ascending array ``keys``, and whether it is there
+    (a boolean mask; the position of a value not there means nothing)."""
     at = keys.searchsorted(values)
+    if not len(keys):
+        return at, values != values
     at[at == len(keys)] = 0
-    return keys[at] == values
+    return at, keys[at] == values
 
 
 class IndexWriter:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import heapq
 import math
 import re
-import sys
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
@@ -47,8 +46,10 @@ from newsarc.index import (
     TITLE_BOOST,
     IndexReader,
     TermStats,
+    arrays_pay,
     empty_index,
     index_dir,
+    locate,
     open_index,
 )
 from newsarc.integrity import check_doc_count
@@ -543,7 +544,7 @@ class Searcher:
         depth = None if upto is None else max(upto, RERANK_DEPTH)
         if depth is not None and depth < len(docs):
             postings = sum(sc.doc_frequency for sc in _summed_scorers(self.reader, terms))
-            if _arrays_pay(postings):
+            if arrays_pay(postings, VECTOR_POSTINGS):
                 return self._title_coverage(node, head_bm25f(self.reader, terms, docs, depth), published)
         scores = bm25f(self.reader, terms, docs)
         candidates: Iterable[int] = docs
@@ -696,12 +697,6 @@ def _scorers(reader: IndexReader, terms: list[tuple[str, float]]) -> list[_Field
     return out
 
 
-def _arrays_pay(postings: int) -> bool:
-    """Whether a ranking over ``postings`` postings is computed over numpy arrays: from
-    :data:`VECTOR_POSTINGS` on, or whenever numpy is loaded already (a server, say)."""
-    return postings >= VECTOR_POSTINGS or "numpy" in sys.modules
-
-
 def _summed_scorers(reader: IndexReader, terms: list[tuple[str, float]]) -> list[_FieldScorer]:
     """The scorers of :func:`bm25f` in the order their contributions are added up."""
     scorers = _scorers(reader, terms)
@@ -749,9 +744,7 @@ def head_bm25f(
     scores = np.zeros(len(matched))
     for scorer in _summed_scorers(reader, terms):
         ids, tfs = reader.posting_arrays(scorer.field, scorer.term)
-        at = matched.searchsorted(ids)
-        at[at == len(matched)] = 0
-        hit = matched[at] == ids
+        at, hit = locate(matched, ids)
         scores[at[hit]] += scorer.contributions(ids[hit], None if tfs is None else tfs[hit])
     if depth < len(matched):
         # only documents scoring at least the depth-th best score can be in the head
