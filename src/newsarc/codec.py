@@ -240,7 +240,7 @@ def decode_posting_arrays(data: bytes, first: int, count: int) -> tuple[np.ndarr
     return ids, np.frombuffer(body, dtype, count, width).astype(np.float64)
 
 
-def _key_planes(data: bytes, count: int) -> tuple[str, bytes] | None:
+def _key_planes(data: bytes, count: int) -> tuple[str, memoryview] | None:
     """The key gaps' array type and their byte planes in a positional list (None: no keys)."""
     flags = data[0]
     if not flags & _HAS_KEYS:
@@ -248,7 +248,7 @@ def _key_planes(data: bytes, count: int) -> tuple[str, bytes] | None:
     body, _id_code, start, weight_code = _layout(data, count)
     if weight_code is not None:
         start += array(weight_code).itemsize * count
-    return _KEY_TYPES[(flags >> 4) & 0x3], body[start:]
+    return _KEY_TYPES[(flags >> 4) & 0x3], memoryview(body)[start:]
 
 
 def decode_key_gaps(data: bytes, count: int) -> array:
@@ -287,12 +287,15 @@ def decode_key_array(data: bytes, base: int, count: int) -> np.ndarray:
     code, planes = found
     width = array(code).itemsize
     size = len(planes) // width
-    # planes (all low bytes, then the next …) back to little-endian values, widened
-    interleaved = np.frombuffer(planes, np.uint8).reshape(width, size).T.copy()
-    keys = interleaved.view(f"<u{width}").reshape(size).astype(np.int64)
-    if size:
-        keys[0] += base
-    return np.cumsum(keys, out=keys)
+    gaps = np.frombuffer(planes, np.uint8)
+    if width > 1:  # planes (all low bytes, then the next …) back to little-endian values
+        interleaved = np.empty((size, width), np.uint8)
+        for i in range(width):
+            interleaved[:, i] = gaps[i * size : (i + 1) * size]
+        gaps = interleaved.view(f"<u{width}").reshape(size)
+    keys = np.cumsum(gaps, dtype=np.int64)  # widened as it sums: no copy of the gaps
+    keys += base
+    return keys
 
 
 # --------------------------------------------------------------------------- term info
@@ -496,6 +499,26 @@ class CompactFieldWriter(base.FieldWriter):
 # --------------------------------------------------------------------------- reading
 
 
+class _Firsts(Sequence[bytes]):
+    """The first key of each block of a term dictionary, sliced out of their joined bytes when
+    asked for: a lookup's binary search reads a few of them, and a segment of a large archive
+    has tens of thousands of blocks (making them all costs more than the lookup)."""
+
+    __slots__ = ("_joined", "_ends")
+
+    def __init__(self, joined: bytes, ends: array) -> None:
+        self._joined = joined
+        self._ends = ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]  # no slices: not needed
+        if i < 0:
+            i += len(self._ends)
+        return self._joined[self._ends[i - 1] if i else 0 : self._ends[i]]
+
+
 class CompactTermsReader(base.TermsReader):
     """Reads a segment written by :class:`CompactFieldWriter`."""
 
@@ -524,10 +547,7 @@ class CompactTermsReader(base.TermsReader):
         ends = _from_le("Q", raw[pos : pos + width])
         self._offsets = _from_le("Q", raw[pos + width : pos + 2 * width])
         self._posts_offsets = _from_le("Q", raw[pos + 2 * width : pos + 3 * width])
-        firsts = raw[pos + 3 * width :]
-        self._firsts: list[bytes] = [
-            firsts[a:b] for a, b in zip(chain((0,), ends), ends, strict=False)
-        ]
+        self._firsts = _Firsts(raw[pos + 3 * width :], ends)
         self._cache: dict[int, _Block] = {}
 
     # blocks ------------------------------------------------------------------------
