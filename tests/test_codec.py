@@ -2,7 +2,8 @@
 
 Lists are packed with zstd (zlib before: such segments stay readable) and
 decoded two ways — into Python lists (merges, short lists) and into numpy arrays (phrases, rankings over common words) — and both must give back
-exactly what was written, for every gap width, weight kind and key width.
+exactly what was written, for every gap width, weight kind and key width.  A merge
+joins encoded lists without decoding them: the bytes must be those of the joined list.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from newsarc.codec import (
     decode_posting_arrays,
     decode_postings,
     encode_postings,
+    join_postings,
 )
 from newsarc.errors import DamagedArchive
 
@@ -73,6 +75,38 @@ def test_every_decoder_gives_back_what_was_encoded(lists, base: int) -> None:  #
         assert list(decode_key_gaps(data, len(ids))) == key_gaps
         keys = list(accumulate(key_gaps, initial=base))[1:]
         assert decode_key_array(data, base, len(ids)).tolist() == keys
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(posting_lists(), min_size=2, max_size=4), st.booleans(), st.data())
+def test_joining_encoded_lists_gives_the_bytes_of_the_joined_list(parts, keyed: bool, data) -> None:  # type: ignore[no-untyped-def]
+    """A merge joins lists of consecutive document runs without decoding them to numbers: the
+    bytes, last document and weight figures are exactly those of the decoded list joined."""
+    ids: list[int] = []
+    weights: list[float] = []
+    key_gaps: list[int] = []
+    joined = []
+    any_weights = False
+    last_key = 0
+    for part_ids, part_weights, part_keys in parts:
+        first = (ids[-1] if ids else 0) + data.draw(st.integers(0 if not ids else 1, 70_000))
+        shifted = [first + d - part_ids[0] for d in part_ids]
+        part_keys = (part_keys or [0] * len(part_ids)) if keyed else None
+        start = last_key + data.draw(st.integers(0, 300))  # the first document's position base
+        encoded = encode_postings(shifted, part_weights, part_keys)
+        joined.append((encoded, first, len(shifted), start))
+        if part_keys is not None:
+            key_gaps.append(start + part_keys[0] - last_key if ids else part_keys[0])
+            key_gaps.extend(part_keys[1:])
+            last_key = start + sum(part_keys)
+        ids.extend(shifted)
+        any_weights = any_weights or part_weights is not None
+        weights.extend(part_weights if part_weights is not None else [1.0] * len(shifted))
+    expected = encode_postings(ids, weights if any_weights else None, key_gaps if keyed else None)
+    got, last, total, top = join_postings(joined)
+    assert got == expected
+    assert last == ids[-1]
+    assert (total, top) == (float(sum(weights)), float(max(weights)))
 
 
 def test_lists_packed_by_zlib_before_zstd_still_decode() -> None:

@@ -40,7 +40,10 @@ characters, each shifted by its place in it.
 Postings can be added one by one (Whoosh's ``FieldWriter`` protocol, so any
 Whoosh writer can use the codec) or a whole list at a time
 (:meth:`CompactFieldWriter.add_term`), which is what newsarc's writer and
-merger do.  Segments name their codec in the index's table of contents, so an
+merger do; a merge joins a term's lists from segments without deletions
+still encoded (:meth:`CompactFieldWriter.add_joined`: document gaps, weights
+and key gaps are copied as arrays, only the gaps where two lists meet are
+new).  Segments name their codec in the index's table of contents, so an
 index written with it opens with plain ``whoosh.index.open_dir``.
 """
 
@@ -167,8 +170,6 @@ def encode_postings(
             return b"\x00"
         if 0 < w < 256 and float(w).is_integer():
             return bytes((1 << 2, int(w)))
-    gaps = array("I", map(sub, islice(ids, 1, None), ids))
-    id_code = _narrowest(max(gaps, default=0), _ID_TYPES)
     kind = 0
     if weights is not None and weights.count(1.0) != len(weights):
         if all(map(float.is_integer, map(float, weights))) and min(weights) >= 0:
@@ -176,11 +177,24 @@ def encode_postings(
             kind = 1 if top < 256 else 2 if top < 65536 else 3
         else:
             kind = 3
-    parts = [_le_bytes(array(id_code, gaps))]
+    stored = None
     if kind:
         code = _WEIGHT_KINDS[kind]
         assert code is not None and weights is not None
-        parts.append(_le_bytes(array(code, map(int, weights)) if kind < 3 else array(code, weights)))
+        stored = array(code, map(int, weights)) if kind < 3 else array(code, weights)
+    return _pack(array("I", map(sub, islice(ids, 1, None), ids)), kind, stored, key_gaps)
+
+
+def _pack(
+    id_gaps: array, kind: int, weights: array | None, key_gaps: Sequence[int] | None
+) -> bytes:
+    """:func:`encode_postings`'s bytes of a list of two documents or more: its document gaps,
+    its weights' kind (0: all 1) and their array (of that kind's type), its key gaps."""
+    id_code = _narrowest(max(id_gaps, default=0), _ID_TYPES)
+    parts = [_le_bytes(id_gaps if id_gaps.typecode == id_code else array(id_code, id_gaps))]
+    if kind:
+        assert weights is not None
+        parts.append(_le_bytes(weights))
     flags = _ID_TYPES.index(id_code) | (kind << 2)
     if key_gaps is not None:
         key_code = key_gap_type(max(key_gaps))
@@ -202,6 +216,89 @@ def encode_postings(
         if len(packed) <= size:  # the flag byte joined in at once: no second copy of a long list
             return packed
     return bytes([flags]) + b"".join(parts)
+
+
+def join_postings(parts: Sequence[tuple[bytes, int, int, int]]) -> tuple[bytes, int, float, float]:
+    """Encode posting lists of consecutive runs of documents as one list, without turning their
+    gaps into document numbers and back (what a merge does with a term most segments hold).
+
+    ``parts`` are, in document order, each list's bytes, its first document
+    number in the joined list, its number of documents, and (positional
+    lists) the position base of that first document.  Returns the joined
+    list's bytes — the very bytes :func:`encode_postings` makes of the decoded
+    and joined list —, its last document number, and its weights' total and
+    largest value.
+    """
+    id_gaps = array("I")
+    kind = 0
+    weighted: list[tuple[int, array | None]] = []
+    keyed: list[tuple[int, array]] = []
+    last: int | None = None
+    for data, first, count, start in parts:
+        flags = data[0]
+        body, id_code, width, weight_code = _layout(data, count)
+        if last is not None:
+            id_gaps.append(first - last)
+        gaps = _from_le(id_code, body[:width])
+        id_gaps.extend(gaps if id_code == "I" else array("I", gaps))
+        last = first + sum(gaps)
+        weights = None
+        if weight_code is not None:
+            end = width + array(weight_code).itemsize * count
+            weights = _from_le(weight_code, body[width:end])
+            width = end
+        kind = max(kind, (flags >> 2) & 0x3)
+        weighted.append((count, weights))
+        if flags & _HAS_KEYS:
+            keyed.append((start, _plane_gaps(_KEY_TYPES[(flags >> 4) & 0x3], memoryview(body)[width:])))
+    assert last is not None
+    stored = None
+    if kind:
+        code = _WEIGHT_KINDS[kind]
+        assert code is not None
+        stored = array(code)
+        for count, weights in weighted:
+            if weights is None:
+                stored.extend(array(code, (1,)) * count)
+            else:
+                stored.extend(weights if weights.typecode == code else array(code, weights))
+        total, top = float(sum(stored)), float(max(stored))
+    else:
+        total, top = float(len(id_gaps) + 1), 1.0
+    data = _pack(id_gaps, kind, stored, join_key_gaps(keyed) if keyed else None)
+    return data, last, total, top
+
+
+def join_key_gaps(parts: Sequence[tuple[int, array]]) -> array:
+    """The key gaps of positional lists of consecutive document runs joined into one (C-level
+    copies), in the narrowest array type that holds them (a common character's list is the
+    largest thing a merge holds: it is built once, at the width it is stored in).
+
+    ``parts`` are each list's key gaps with the position base of its first
+    document in the joined list; only where two lists meet is a gap computed
+    anew.
+    """
+    firsts: list[tuple[int, array]] = []
+    top = 0
+    last = None
+    for start, gaps in parts:
+        if not len(gaps):
+            continue
+        first = gaps[0] if last is None else start + gaps[0] - last
+        top = max(top, first, max(gaps))
+        firsts.append((first, gaps))
+        last = start + sum(gaps)
+    code = key_gap_type(top)
+    out = array(code, (0,)) * sum(len(gaps) for _first, gaps in firsts)  # allocated once, not grown
+    view = memoryview(out)
+    at = 0
+    for first, gaps in firsts:
+        out[at] = first
+        rest = memoryview(gaps)[1:] if gaps.typecode == code else array(code, islice(gaps, 1, None))
+        view[at + 1 : at + len(gaps)] = rest
+        at += len(gaps)
+    view.release()
+    return out
 
 
 def _layout(data: bytes, count: int) -> tuple[bytes, str, int, str | None]:
@@ -256,7 +353,11 @@ def decode_key_gaps(data: bytes, count: int) -> array:
     found = _key_planes(data, count)
     if found is None:
         return array("Q")
-    code, planes = found
+    return _plane_gaps(*found)
+
+
+def _plane_gaps(code: str, planes: bytes | memoryview) -> array:
+    """Key gaps of type ``code`` from their byte planes (all low bytes, then the next …)."""
     width = array(code).itemsize
     if width > 1:
         joined = bytearray(len(planes))
@@ -439,6 +540,17 @@ class CompactFieldWriter(base.FieldWriter):
         minbyte = length_to_byte(minlength) if minlength is not None else 0
         self._add(btext, len(ids), total, maxweight, minbyte, length_to_byte(maxlength or 0), ids[0], ids[-1],
                   encode_postings(ids, weights, key_gaps))  # fmt: skip
+
+    def add_joined(
+        self, btext: bytes, parts: Sequence[tuple[bytes, int, int, int]], minlength: int | None,
+        maxlength: int,
+    ) -> None:
+        """Add one term whose posting list is lists of consecutive document runs joined (see
+        :func:`join_postings`, which says what ``parts`` are)."""
+        data, last, total, maxweight = join_postings(parts)
+        minbyte = length_to_byte(minlength) if minlength is not None else 0
+        self._add(btext, sum(part[2] for part in parts), total, maxweight, minbyte,
+                  length_to_byte(maxlength or 0), parts[0][1], last, data)  # fmt: skip
 
     def add_encoded(self, btext: bytes, row: Row, shift: int, data: bytes) -> None:
         """Add a term of another segment whose list moves ``shift`` documents, copied as it is."""

@@ -55,7 +55,7 @@ from newsarc.codec import (
     Row,
     decode_key_gaps,
     decode_postings,
-    key_gap_type,
+    join_key_gaps,
     row_lengths,
 )
 from newsarc.errors import ArchiveError, DamagedArchive
@@ -387,6 +387,17 @@ class BatchWriter(SegmentWriter):
                 part = parts[0]
                 writer.add_encoded(tbytes, part.row, part.shift, part.data)
                 continue
+            if all(isinstance(p, _Encoded) for p in parts):  # no deletions: joined still encoded
+                encoded = sorted((p.row[5] + p.shift, p) for p in parts if isinstance(p, _Encoded))
+                lengths = [row_lengths(p.row) for _first, p in encoded]
+                minimums = [shortest for shortest, _longest in lengths if shortest is not None]
+                writer.add_joined(
+                    tbytes,
+                    [(p.data, first, p.row[1], self._bases[first]) for first, p in encoded],
+                    min(minimums) if minimums else None,
+                    max(longest for _shortest, longest in lengths),
+                )
+                continue
             lists = [p.decode() if isinstance(p, _Encoded) else p for p in parts]
             lists.sort(key=lambda p: p.ids[0])  # sources are disjoint runs of documents
             ids = [d for p in lists for d in p.ids]
@@ -399,7 +410,11 @@ class BatchWriter(SegmentWriter):
                 ]
             minimums = [p.minlength for p in lists if p.minlength is not None]
             maxlength = max(p.maxlength for p in lists)
-            gaps = _join_key_gaps(lists, self._bases) if positional else None
+            gaps = None
+            if positional:
+                gaps = join_key_gaps(
+                    [(self._bases[p.ids[0]], p.key_gaps) for p in lists if p.key_gaps is not None]
+                )
             del lists, parts  # the decoded parts, a common character's positions: not held while encoding
             writer.add_term(
                 tbytes, ids, weights, min(minimums) if minimums else None, maxlength, gaps
@@ -432,39 +447,6 @@ def _chunk_gaps(base: int, chunks: list[tuple[int, Sequence[int]]]) -> array:
         out.append(start + offsets[0] - last)
         out.extend(map(sub, islice(offsets, 1, None), offsets))
         last = start + offsets[-1]
-    return out
-
-
-def _join_key_gaps(lists: list[_List], bases: list[int]) -> array:
-    """The key gaps of lists of consecutive document runs joined into one (C-level copies), in
-    the narrowest array type that holds them (a common character's list is the largest thing a
-    merge holds: it is built once, at the width it is stored in).
-
-    ``bases`` are the new segment's document bases; only where two lists meet
-    is a gap computed anew.
-    """
-    parts: list[tuple[int, array]] = []
-    top = 0
-    last = None
-    for part in lists:
-        gaps = part.key_gaps
-        if gaps is None or not len(gaps):
-            continue
-        base = bases[part.ids[0]]
-        first = gaps[0] if last is None else base + gaps[0] - last
-        top = max(top, first, max(gaps))
-        parts.append((first, gaps))
-        last = base + sum(gaps)
-    code = key_gap_type(top)
-    out = array(code, (0,)) * sum(len(gaps) for _first, gaps in parts)  # allocated once, not grown
-    view = memoryview(out)
-    at = 0
-    for first, gaps in parts:
-        out[at] = first
-        rest = memoryview(gaps)[1:] if gaps.typecode == code else array(code, islice(gaps, 1, None))
-        view[at + 1 : at + len(gaps)] = rest
-        at += len(gaps)
-    view.release()
     return out
 
 
