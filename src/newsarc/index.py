@@ -387,13 +387,14 @@ class BatchWriter(SegmentWriter):
                 part = parts[0]
                 writer.add_encoded(tbytes, part.row, part.shift, part.data)
                 continue
-            if all(isinstance(p, _Encoded) for p in parts):  # no deletions: joined still encoded
-                encoded = sorted((p.row[5] + p.shift, p) for p in parts if isinstance(p, _Encoded))
-                lengths = [row_lengths(p.row) for _first, p in encoded]
+            encoded = [p for p in parts if isinstance(p, _Encoded)]
+            if len(encoded) == len(parts):  # segments without deletions: joined still encoded
+                encoded.sort(key=_Encoded.first)  # disjoint runs of documents, in order
+                lengths = [row_lengths(p.row) for p in encoded]
                 minimums = [shortest for shortest, _longest in lengths if shortest is not None]
                 writer.add_joined(
                     tbytes,
-                    [(p.data, first, p.row[1], self._bases[first]) for first, p in encoded],
+                    [(p.data, p.first(), p.row[1], self._bases[p.first()]) for p in encoded],
                     min(minimums) if minimums else None,
                     max(longest for _shortest, longest in lengths),
                 )
@@ -457,6 +458,10 @@ class _Encoded:
     row: Row
     shift: int
     data: bytes
+
+    def first(self) -> int:
+        """Its first document's number in the new segment."""
+        return self.row[5] + self.shift
 
     def decode(self) -> _List:
         row = self.row
