@@ -172,11 +172,13 @@ def test_short_lists_are_matched_without_loading_numpy(archive: Path) -> None:
 
 def test_a_search_never_imports_urllib_request_yet_whooshs_urlretrieve_works(archive: Path, tmp_path: Path) -> None:
     """Whoosh's compat module would import urllib.request (about 20 ms of every command) only to
-    re-export urlretrieve: a search leaves it unloaded, and the stand-in still retrieves."""
+    re-export urlretrieve: importing newsarc loads no Whoosh, a search leaves urllib.request
+    unloaded, and the stand-in still retrieves."""
     source = tmp_path / "source.txt"
     source.write_text("朝鮮 Tu-160", encoding="utf-8")
     code = (
-        "import sys\n"
+        "import sys, newsarc\n"
+        "print('whoosh.compat' in sys.modules)\n"
         "from newsarc.search import search\n"
         f"assert search({str(archive)!r}, '香港').total > 0\n"
         "print('urllib.request' in sys.modules)\n"
@@ -186,5 +188,5 @@ def test_a_search_never_imports_urllib_request_yet_whooshs_urlretrieve_works(arc
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "True"]
+    assert result.stdout.split() == ["False", "False", "True"]
     assert (tmp_path / "copy.txt").read_text(encoding="utf-8") == "朝鮮 Tu-160"
