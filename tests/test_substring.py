@@ -155,6 +155,13 @@ def test_edges_of_verbatim_matching(tmp_path: Path) -> None:
     assert titles('"崔善见面 姬"') == ["訪問香港"]
 
 
+def fresh_python(code: str) -> list[str]:
+    """What ``code`` prints, run in a fresh interpreter (what a command has imported)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
 def test_short_lists_are_matched_without_loading_numpy(archive: Path) -> None:
     """numpy's import (about 50 ms) is paid only where long lists repay it: an unknown name, a
     phrase or a title: word in a small archive, and its ranking, never load it."""
@@ -165,9 +172,7 @@ def test_short_lists_are_matched_without_loading_numpy(archive: Path) -> None:
         f"    assert search({str(archive)!r}, query).total > 0, query\n"
         "print('numpy' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    assert fresh_python(code) == ["False"]
 
 
 def test_a_search_never_imports_urllib_request_yet_whooshs_urlretrieve_works(archive: Path, tmp_path: Path) -> None:
@@ -186,7 +191,5 @@ def test_a_search_never_imports_urllib_request_yet_whooshs_urlretrieve_works(arc
         f"urlretrieve({source.as_uri()!r}, {str(tmp_path / 'copy.txt')!r})\n"
         "print('urllib.request' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "False", "True"]
+    assert fresh_python(code) == ["False", "False", "True"]
     assert (tmp_path / "copy.txt").read_text(encoding="utf-8") == "朝鮮 Tu-160"
