@@ -2,11 +2,11 @@
 
 import sys
 import types
-from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec, PathFinder
+from typing import Any
 
 
-class _CompatWithoutUrllib(MetaPathFinder, Loader):
+class _CompatWithoutUrllib:
     """Imports ``whoosh.compat`` without letting it import ``urllib.request``.
 
     Whoosh 2.7's ``compat`` module, which every part of Whoosh imports, imports
@@ -17,11 +17,13 @@ class _CompatWithoutUrllib(MetaPathFinder, Loader):
     ``urllib.request``'s place, whose ``urlretrieve`` imports the real one when
     called; the stand-in is removed right after, so any later ``import
     urllib.request`` is the real module.  The finder removes itself on first use,
-    so a command that never opens an index (``show``, ``stats``) pays nothing.
+    so a command that never opens an index (``show``, ``stats``) pays nothing (nor
+    for ``importlib.abc``, whose import costs more than this saves: the finder and
+    loader protocols are met by the methods alone).
     """
 
     def __init__(self) -> None:
-        self._loader: Loader | None = None
+        self._loader: Any = None
 
     def find_spec(self, fullname, path, target=None) -> ModuleSpec | None:  # type: ignore[no-untyped-def]
         if fullname != "whoosh.compat":
