@@ -188,8 +188,9 @@ def encode_postings(
 def _pack(
     id_gaps: array, kind: int, weights: array | None, key_gaps: Sequence[int] | None
 ) -> bytes:
-    """:func:`encode_postings`'s bytes of a list of two documents or more: its document gaps,
-    its weights' kind (0: all 1) and their array (of that kind's type), its key gaps."""
+    """:func:`encode_postings`'s bytes of any list but its one-document shortcuts (a document
+    with keys, or with a weight that is not a count below 256, comes here too): its document
+    gaps, its weights' kind (0: all 1) and their array (of that kind's type), its key gaps."""
     id_code = _narrowest(max(id_gaps, default=0), _ID_TYPES)
     parts = [_le_bytes(id_gaps if id_gaps.typecode == id_code else array(id_code, id_gaps))]
     if kind:
