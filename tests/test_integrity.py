@@ -303,6 +303,79 @@ def test_a_toc_whose_schema_pickle_runs_code_is_never_unpickled(data: Path, tmp_
     assert not marker.exists()
 
 
+def _segment(data: Path):  # type: ignore[no-untyped-def]
+    from whoosh.filedb.filestore import FileStorage
+
+    from newsarc.index import make_schema
+    from newsarc.integrity import read_toc
+
+    storage = FileStorage(str(index_dir(data)))
+    (segment,) = read_toc(storage, "MAIN", make_schema()).segments
+    return storage, segment
+
+
+def _stored_column(values: dict[int, object], doccount: int, prefix: bytes = b"") -> bytes:
+    """A stored-fields column as Whoosh writes one (after ``prefix``): ``values`` by docnum."""
+    from whoosh.codec.whoosh3 import STORED_COLUMN
+
+    out = io.BytesIO()
+    dbfile = StructFile(out)
+    dbfile.write(prefix)
+    writer = STORED_COLUMN.writer(dbfile)
+    for docnum in sorted(values):
+        writer.add(docnum, values[docnum])
+    writer.finish(doccount)
+    return out.getvalue()
+
+
+def test_stored_fields_whose_pickle_runs_code_are_refused(data: Path, tmp_path: Path) -> None:
+    """Searching, and merging (an ingest), read the stored fields without running any code."""
+    from newsarc.integrity import write_segment_checksums
+
+    marker = tmp_path / "pwned"
+    before = hit_ids(data, "普京")
+    storage, segment = _segment(data)
+    n = segment.doc_count_all()
+    crafted = _stored_column({d: {"id": _RunsCode(marker)} for d in range(n)}, n)
+    segment_file(data, "._stored.col").write_bytes(crafted)
+    write_segment_checksums(storage, segment)  # what someone crafting an archive would do too
+    refusal = (
+        "newsarc: damaged search index: unreadable stored fields "
+        f"(posix.system is not a stored field of a newsarc index); {REPAIRED}\n"
+    )
+    result = run("search", QUERY, data=data)
+    assert not marker.exists()
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", refusal)
+    ingest = run("ingest", str(SEEDS), data=data)  # merges the crafted segment with the seeds'
+    assert not marker.exists()
+    assert (ingest.exit_code, ingest.stderr) == (1, refusal)
+    assert run("reindex", data=data).exit_code == 0
+    assert run("check", data=data).exit_code == 0
+    assert not marker.exists()
+    after = hit_ids(data, "普京")  # the seeds were stored by the ingest, and are indexed now
+    assert set(before) < set(after) and len(after) == len(before) + 5
+
+
+@pytest.mark.parametrize("doccount", [1_000, 40_000], ids=["lengths-only", "with-offsets"])
+def test_stored_fields_are_read_as_whoosh_reads_them(doccount: int) -> None:
+    """Both layouts of the column (Whoosh writes the offsets only above 32,768 documents), one
+    document at a time or the whole table at once, anywhere in a file; empty documents too."""
+    from whoosh.codec.whoosh3 import STORED_COLUMN
+
+    from newsarc.index import _StoredColumn
+
+    values: dict[int, object] = {d: {"id": f"{d * 7919:x}", "x": "國際" * (d % 5)} for d in range(doccount) if d % 13}
+    prefix = b"\x00" * 37
+    raw = _stored_column(values, doccount, prefix)
+    dbfile = StructFile(io.BytesIO(raw))
+    whoosh = STORED_COLUMN.reader(dbfile, len(prefix), len(raw) - len(prefix), doccount)
+    assert whoosh._child.had_stored_offsets is (doccount > 2**15)
+    for whole in (False, True):
+        ours = _StoredColumn(dbfile, len(prefix), len(raw) - len(prefix), doccount, whole=whole)
+        assert [ours[d] for d in range(doccount)] == [whoosh[d] or {} for d in range(doccount)]
+        assert ours[doccount - 1] == values[doccount - 1] and ours[13] == {}
+
+
 # --------------------------------------------------------------------------- a dictionary change
 
 

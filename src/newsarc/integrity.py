@@ -13,8 +13,9 @@ pickles in its ``_MAIN_<generation>.toc`` file, and unpickling runs whatever
 code the pickle names.  :class:`TrustedIndex` never unpickles the schema (it
 is newsarc's own, :func:`~newsarc.index.make_schema`) and reads the segment
 list with an unpickler that builds only the classes a newsarc segment list
-holds (:class:`_SegmentUnpickler`): an archive from someone else cannot run
-code when it is opened.
+holds (:class:`_SegmentUnpickler`), and a document's stored fields with one that
+builds no class at all (:func:`stored_fields`): an archive from someone else
+cannot run code when it is opened or searched.
 """
 
 from __future__ import annotations
@@ -126,6 +127,26 @@ class _SegmentUnpickler(pickle.Unpickler):
             if isinstance(obj, type) and issubclass(obj, Codec):
                 return obj
         raise pickle.UnpicklingError(f"{module}.{name} is not part of a newsarc index")
+
+
+class _ValuesUnpickler(pickle.Unpickler):
+    """Unpickles plain values (dicts, lists, strings, numbers), building no class at all."""
+
+    def find_class(self, module: str, name: str):  # type: ignore[no-untyped-def]
+        raise pickle.UnpicklingError(f"{module}.{name} is not a stored field of a newsarc index")
+
+
+def stored_fields(data: bytes) -> dict:  # type: ignore[type-arg]
+    """A document's stored fields as a segment's ``_stored`` column keeps them (zlib-compressed
+    pickle, Whoosh's ``STORED_COLUMN``), unpickled without building any class; raises
+    :class:`DamagedArchive` for anything else."""
+    try:
+        fields = _ValuesUnpickler(io.BytesIO(zlib.decompress(data))).load()
+    except (zlib.error, ValueError, EOFError, pickle.UnpicklingError, IndexError, KeyError) as exc:
+        raise DamagedArchive(f"damaged search index: unreadable stored fields ({exc}); {REPAIR}") from None
+    if not isinstance(fields, dict):
+        raise DamagedArchive(f"damaged search index: unreadable stored fields; {REPAIR}")
+    return fields
 
 
 def read_toc(storage: Storage, indexname: str, schema) -> index.TOC:  # type: ignore[no-untyped-def]
