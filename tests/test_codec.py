@@ -75,6 +75,9 @@ def test_every_decoder_gives_back_what_was_encoded(lists, base: int) -> None:  #
         assert list(decode_key_gaps(data, len(ids))) == key_gaps
         keys = list(accumulate(key_gaps, initial=base))[1:]
         assert decode_key_array(data, base, len(ids)).tolist() == keys
+        if keys[-1] < 2**31:
+            narrow = decode_key_array(data, base, len(ids), narrow=True)
+            assert narrow.dtype == "int32" and narrow.tolist() == keys
 
 
 @settings(max_examples=300, deadline=None)

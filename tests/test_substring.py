@@ -18,11 +18,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import newsarc.index
 from conftest import corpus_dir, jsonl, run
 from newsarc.analysis import CJK_RUN, fold
-from newsarc.index import open_reader
+from newsarc.index import common, open_reader
 from newsarc.search import open_searcher
 
 NAMES = ["崔善姬", "李家超", "林郑月娥", "林鄭月娥", "嘅", "佢哋", "国家安全", "一国两制", "普京", "习近平"]
@@ -77,13 +79,21 @@ def needles(texts: dict[str, tuple[str, str]], n: int, seed: int) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("arrays", [False, True], ids=["sets", "arrays"])
+@pytest.mark.parametrize(
+    ("arrays", "merge_ratio"),
+    [(False, None), (True, 0), (True, 10**9)],
+    ids=["sets", "arrays-searched", "arrays-merged"],
+)
 def test_substring_docs_equal_a_scan_of_the_folded_texts(
-    archive: Path, texts: dict[str, tuple[str, str]], arrays: bool, monkeypatch: pytest.MonkeyPatch
+    archive: Path, texts: dict[str, tuple[str, str]], arrays: bool, merge_ratio: int | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Both ways of intersecting positions (Python sets for short lists, numpy arrays for
-    long ones) give exactly the articles a scan finds."""
+    """Every way of intersecting positions (Python sets for short lists, numpy arrays for
+    long ones: a binary search of each start, or a merge) gives exactly the articles a
+    scan finds."""
     monkeypatch.setattr(newsarc.index, "arrays_pay", lambda _n, _t: arrays)
+    if merge_ratio is not None:
+        monkeypatch.setattr(newsarc.index, "MERGE_RATIO", merge_ratio)
     checked = 0
     with open_reader(archive) as reader:
         assert reader.doc_count() == len(texts) == 150
@@ -96,6 +106,22 @@ def test_substring_docs_equal_a_scan_of_the_folded_texts(
                 assert got == want, (needle, title_only, sorted(got ^ want)[:5])
                 checked += bool(want)
     assert checked > 150  # the sample is not trivially empty
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(-(2**31), 2**31 - 1), unique=True),
+    st.lists(st.integers(-(2**31), 2**31 - 1), unique=True),
+    st.sampled_from(["int32", "int64"]),
+)
+def test_common_values_are_those_of_both(keys: list[int], values: list[int], dtype: str) -> None:
+    """:func:`~newsarc.index.common` (a merge or binary searches, by the lengths) is the
+    intersection of two ascending arrays without repeats, in order."""
+    import numpy as np
+
+    got = common(np.array(sorted(keys), dtype), np.array(sorted(values), dtype))
+    assert got.dtype == dtype
+    assert got.tolist() == sorted(set(keys) & set(values))
 
 
 def test_search_phrases_names_and_title_terms_are_exact(

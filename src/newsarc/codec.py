@@ -377,10 +377,12 @@ def decode_keys(data: bytes, base: int, count: int) -> Iterator[int]:
     return accumulate(chain((base + gaps[0],), islice(gaps, 1, None)))
 
 
-def decode_key_array(data: bytes, base: int, count: int) -> np.ndarray:
+def decode_key_array(data: bytes, base: int, count: int, *, narrow: bool = False) -> np.ndarray:
     """The position keys of a positional list whose first document's base is ``base``:
     an ascending ``int64`` array (empty when the list has none), decoded without a
-    Python-level step per key — a common character has millions."""
+    Python-level step per key — a common character has millions.  With ``narrow``
+    (the caller knows every key is below 2³¹) an ``int32`` array: half the memory
+    to write and to search."""
     import numpy as np
 
     found = _key_planes(data, count)
@@ -395,7 +397,7 @@ def decode_key_array(data: bytes, base: int, count: int) -> np.ndarray:
         for i in range(width):
             interleaved[:, i] = gaps[i * size : (i + 1) * size]
         gaps = interleaved.view(f"<u{width}").reshape(size)
-    keys = np.cumsum(gaps, dtype=np.int64)  # widened as it sums: no copy of the gaps
+    keys = np.cumsum(gaps, dtype=np.int32 if narrow else np.int64)  # widened as it sums: no copy
     keys += base
     return keys
 
@@ -777,10 +779,10 @@ class CompactTermsReader(base.TermsReader):
         ``base`` (see :func:`decode_keys`)."""
         return decode_keys(self.raw_postings(info.offset, info.length), base, info._df)
 
-    def key_array(self, info: CompactTermInfo, base: int) -> np.ndarray:
+    def key_array(self, info: CompactTermInfo, base: int, *, narrow: bool = False) -> np.ndarray:
         """The position keys of a term of a positional field whose first document's base is
         ``base`` (see :func:`decode_key_array`)."""
-        return decode_key_array(self.raw_postings(info.offset, info.length), base, info._df)
+        return decode_key_array(self.raw_postings(info.offset, info.length), base, info._df, narrow=narrow)
 
     def raw_postings(self, offset: int, length: int) -> bytes:
         """An encoded posting list, as :func:`encode_postings` made it (a :data:`Row` ends with both)."""
