@@ -329,7 +329,8 @@ def _stored_column(values: dict[int, object], doccount: int, prefix: bytes = b""
 
 
 def test_stored_fields_whose_pickle_runs_code_are_refused(data: Path, tmp_path: Path) -> None:
-    """Searching, and merging (an ingest), read the stored fields without running any code."""
+    """Searching, merging (an ingest) and checking read the stored fields without running any
+    code (the code before this test ran it on each)."""
     from newsarc.integrity import write_segment_checksums
 
     marker = tmp_path / "pwned"
@@ -349,6 +350,14 @@ def test_stored_fields_whose_pickle_runs_code_are_refused(data: Path, tmp_path: 
     ingest = run("ingest", str(SEEDS), data=data)  # merges the crafted segment with the seeds'
     assert not marker.exists()
     assert (ingest.exit_code, ingest.stderr) == (1, refusal)
+    check = run("check", data=data)
+    assert not marker.exists()
+    assert (check.exit_code, check.stdout, check.stderr) == (
+        1,
+        f"index: {index_dir(data)}: cannot read: {refusal.removeprefix('newsarc: ').rstrip()} "
+        "(repair: newsarc reindex)\n",
+        "newsarc: the archive is damaged: 1 problem\n",
+    )
     assert run("reindex", data=data).exit_code == 0
     assert run("check", data=data).exit_code == 0
     assert not marker.exists()

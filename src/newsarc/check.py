@@ -5,8 +5,9 @@ It reads everything once and changes nothing:
 * the store: SQLite's ``PRAGMA integrity_check`` (every page and index of
   ``articles.db``), then every stored record and every older version, which
   must decompress (their zstd frames carry a checksum) and parse;
-* the index: its table of contents (read without trusting its pickles) and
-  every file of every segment against the CRC32s written with it;
+* the index: its table of contents (read without trusting its pickles),
+  every file of every segment against the CRC32s written with it, and every
+  document's stored fields (unpickled without building any class);
 * store ↔ index: the index holds each stored article exactly once, and
   nothing else.
 
@@ -22,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from newsarc.errors import ArchiveError, NoArchive
-from newsarc.index import index_dir, open_index, segment_readers
+from newsarc.index import IndexReader, index_dir, open_index
 from newsarc.integrity import verify_segment
 from newsarc.store import DB_NAME, Store, open_store
 
@@ -144,11 +145,8 @@ def _check_index(store: Store, data: Path, report: CheckReport) -> None:
         _listed(report, "index", [f"{where}: {p}" for p in problems], INDEX_REPAIR)
         return  # reading damaged segments would only report the damage again
     try:
-        with ix.reader() as reader:
-            ids: Counter[str] = Counter()
-            for leaf, _offset in segment_readers(reader):
-                for _docnum, stored in leaf.iter_docs():
-                    ids[stored["id"]] += 1
+        with IndexReader(ix) as reader:
+            ids = Counter(reader.live_article_ids())
     except Exception as exc:  # whoosh raises many types for a damaged segment
         report.problems.append(Problem("index", f"{where}: cannot read: {exc}", INDEX_REPAIR))
         return

@@ -882,6 +882,15 @@ class IndexReader:
             stored = self._stored[n] = _stored_column(self._segments[n][0])
         return str(stored[docnum - self._offsets[n]]["id"])
 
+    def live_article_ids(self) -> Iterator[str]:
+        """The article id of every live document, in document order (each segment's
+        stored-fields tables read whole: for reading them all, as ``newsarc check`` does)."""
+        for leaf, _offset, deleted, _terms in self._segments:
+            count = leaf.doc_count_all()  # type: ignore[attr-defined]
+            if count:
+                stored = _stored_column(leaf, whole=True)
+                yield from (str(stored[d]["id"]) for d in range(count) if d not in deleted)
+
     def terms(self, field: str) -> list[str]:
         """Every term of a field (of live and deleted documents), in order: ``source`` gives
         the outlet keys."""
