@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
@@ -62,6 +63,10 @@ def test_char_positions_are_offsets_of_every_cjk_character() -> None:
     assert {ch: list(at) for ch, at in positions.items()} == {"崔": [0], "善": [1, 14], "姬": [2], "说": [3], "嘅": [5]}
     for ch, offsets in positions.items():
         assert all(text[at] == ch for at in offsets)
+    # what a worker sends the writer: three objects, whatever the text
+    assert (positions.chars, list(positions.counts), list(positions.offsets)) == ("崔善姬说嘅", [1, 2, 1, 1, 1], [0, 1, 14, 2, 3, 5])
+    assert pickle.loads(pickle.dumps(positions)) == positions
+    assert list(char_positions(fold("Tu-160 ，")).items()) == []
 
 
 def test_segment_query_splits_dictionary_words_and_keeps_unknown_names(lookup) -> None:  # type: ignore[no-untyped-def]

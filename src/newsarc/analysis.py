@@ -274,18 +274,50 @@ class Terms:
     grams: set[str]
 
 
-def char_positions(folded: str) -> dict[str, array]:
-    """Every CJK character of ``folded`` → its offsets in it, ascending, as an ``array("I")``
-    (four bytes an offset: what a worker sends the writer, and what the writer keeps per batch)."""
-    out: dict[str, array] = {}
+@dataclass(frozen=True, slots=True)
+class CharPositions:
+    """Every CJK character of a folded text with its offsets (:func:`char_positions`): the
+    characters in order of first occurrence, how many offsets each has, and all the
+    offsets laid end to end (each character's ascending), as ``array("I")``.
+
+    Three objects however long the text: a worker pickles them to the writer in
+    microseconds, where a dictionary of one array per character (about 300 in a
+    news article) cost about a millisecond an article each way.
+    """
+
+    chars: str
+    counts: array
+    offsets: array
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.chars)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def items(self) -> Iterator[tuple[str, array]]:
+        """``(character, its offsets)``, in order of first occurrence."""
+        offsets = self.offsets
+        at = 0
+        for ch, count in zip(self.chars, self.counts, strict=True):
+            yield ch, offsets[at : at + count]
+            at += count
+
+
+def char_positions(folded: str) -> CharPositions:
+    """Every CJK character of ``folded`` with its offsets in it, ascending."""
+    found: dict[str, array] = {}
     for m in CJK_RUN.finditer(folded):
         for at, ch in enumerate(m.group(), m.start()):
-            found = out.get(ch)
-            if found is None:
-                out[ch] = array("I", (at,))
+            offsets = found.get(ch)
+            if offsets is None:
+                found[ch] = array("I", (at,))
             else:
-                found.append(at)
-    return out
+                offsets.append(at)
+    joined = array("I")
+    for offsets in found.values():
+        joined.extend(offsets)
+    return CharPositions("".join(found), array("I", map(len, found.values())), joined)
 
 
 def fold_article(title: str, text: str = "", captions: Iterable[str] = ()) -> tuple[str, str]:

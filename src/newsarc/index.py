@@ -47,7 +47,7 @@ from whoosh.system import pack_uint
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import SegmentWriter
 
-from newsarc.analysis import Terms
+from newsarc.analysis import CharPositions, Terms
 from newsarc.codec import (
     CompactTermInfo,
     CompactTermsReader,
@@ -124,7 +124,8 @@ class CountedField(fields.FieldType):
 
 
 class PositionField(CountedField):
-    """A field of terms with positions: the value is a mapping ``term → [offsets]``.
+    """A field of terms with positions: the value is a :class:`~newsarc.analysis.CharPositions`
+    (or a mapping ``term → [offsets]``).
 
     Posting lists hold documents without weights, and the positions as keys:
     offsets in the segment's documents laid end to end, each document taking
@@ -165,8 +166,8 @@ class IndexDocument:
     title: Terms
     body: Terms
     day: int = 0
-    #: CJK character → its offsets in the folded ``title + "\n" + body``
-    chars: dict[str, list[int]] | None = None
+    #: every CJK character with its offsets in the folded ``title + "\n" + body``
+    chars: CharPositions | None = None
     #: length of the folded title
     title_length: int = 0
     #: length of the folded ``title + "\n" + body``
@@ -267,7 +268,7 @@ class BatchWriter(SegmentWriter):
         self.docnum += 1
 
     def _add_positions(
-        self, terms: dict[bytes, _Postings], docnum: int, value: Mapping[str, Sequence[int]]
+        self, terms: dict[bytes, _Postings], docnum: int, value: CharPositions | Mapping[str, Sequence[int]]
     ) -> None:
         """One document's character offsets: kept as they came (one entry per distinct
         character), turned into key gaps at commit (:func:`_chunk_gaps`)."""
