@@ -22,7 +22,7 @@ import pytest
 
 from conftest import make_corpus, template_archive
 from newsarc import ingest as ingest_mod
-from newsarc.index import INDEX_NAME, index_dir
+from newsarc.index import APART_PREFIX, INDEX_NAME, index_dir
 from newsarc.search import SearchOptions, open_searcher
 from newsarc.store import open_store
 
@@ -112,8 +112,10 @@ def test_kill_9_during_ingest(tmp_path: Path, tmp_path_factory: pytest.TempPathF
         urls_stored = {r[0] for r in store.conn.execute("SELECT url FROM articles")}
     assert set(urls) <= urls_stored
     assert all(n == 1 for n in ids.values())
-    # no debris left by the killed Whoosh commits
-    leftovers = [n for n in os.listdir(index_dir(data)) if ".toc." in n or n.endswith(".tmp")]
+    # no debris left by the killed Whoosh commits, nor segments the killed workers wrote apart
+    leftovers = [
+        n for n in os.listdir(index_dir(data)) if ".toc." in n or n.endswith(".tmp") or n.startswith(APART_PREFIX)
+    ]
     assert leftovers == []
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 import newsarc.index
 import newsarc.ingest
-from conftest import CORPUS, SEED_IDS, SEEDS, jsonl, run
-from newsarc.index import open_index, tiered_segments
+from conftest import CORPUS, SEED_IDS, SEEDS, jsonl, make_corpus, run
+from newsarc.index import APART_PREFIX, index_dir, open_index, tiered_segments
 from newsarc.ingest import ingest
 from newsarc.search import SearchOptions, open_searcher
 
@@ -140,3 +142,45 @@ def test_a_newest_segment_a_tenth_replaced_is_rewritten_alone_at_the_end() -> No
     assert tiered_segments(segments, final=True) == (segments[:1], segments[1:])
     assert tiered_segments(segments, final=False) == (segments, [])
     assert tiered_segments([_Seg(20_000), _Seg(3_000, deleted=200)], final=True)[1] == []
+
+
+def test_versions_of_an_article_in_later_batches_of_a_parallel_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers write the segments; each batch's is committed before the next batch's replaces
+    what it holds: every article is indexed once, as its newest version, as in one process."""
+    corpus = tmp_path / "corpus"
+    urls = make_corpus(corpus, 30)
+    for i in range(0, 30, 3):  # newer versions, ingested after the older ones (their names sort last)
+        text = (corpus / f"{i:04d}.txt").read_text(encoding="utf-8")
+        ms = int(text[4 : text.index("-->")])
+        newer = text.replace(str(ms), str(ms + 1000), 1).replace("</p>", f"</p><p>补充报道{i}。</p>", 1)
+        (corpus / f"z{i:04d}.txt").write_text(newer, encoding="utf-8")
+    monkeypatch.setenv("NEWSARC_BATCH_SIZE", "4")
+    ingest([corpus], tmp_path / "single", workers=1)
+    monkeypatch.setattr(newsarc.ingest, "POOL_THRESHOLD", 1)
+    summary = ingest([corpus], tmp_path / "parallel", workers=2)
+    assert (summary.added, summary.updated) == (30, 10)
+    with open_index(tmp_path / "parallel").reader() as reader:
+        assert reader.doc_count() == len(urls) == 30
+    for data in (tmp_path / "single", tmp_path / "parallel"):
+        with open_searcher(data) as s:
+            found = s.search('"补充报道"', SearchOptions(limit=None)).hits
+            assert len(found) == 10 and all("补充报道" in h.snippet for h in found)
+    assert results(tmp_path / "single") == results(tmp_path / "parallel")
+    assert [n for n in os.listdir(index_dir(tmp_path / "parallel")) if n.startswith(APART_PREFIX)] == []
+
+
+def test_a_segment_written_apart_and_never_committed_is_removed(tmp_path: Path) -> None:
+    """What a killed ingest's worker wrote is never read, and the next ingest removes it."""
+    data = tmp_path / "data"
+    assert run("ingest", str(SEEDS), data=data).exit_code == 0
+    before = results(data)
+    apart = index_dir(data) / f"{APART_PREFIX}killed"
+    shutil.copytree(index_dir(data), apart, ignore=shutil.ignore_patterns("*WRITELOCK"))
+    assert results(data) == before
+    result = run("ingest", str(SEEDS), data=data)
+    assert result.exit_code == 0 and result.stderr.startswith("ingested 5 files: 0 added"), result.stderr
+    assert not apart.exists()
+    assert results(data) == before
+    assert run("check", data=data).exit_code == 0

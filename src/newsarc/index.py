@@ -212,8 +212,8 @@ class BatchWriter(SegmentWriter):
     a query touches instead of loading whole compound segments into memory.
     """
 
-    def __init__(self, ix: index.Index) -> None:
-        super().__init__(ix, codec=NewsarcCodec(), compound=False, limitmb=1)
+    def __init__(self, ix: index.Index, *, lock: bool = True) -> None:
+        super().__init__(ix, codec=NewsarcCodec(), compound=False, limitmb=1, _lk=lock)
         self._postings: dict[str, dict[bytes, _Postings]] = {}
         # per term of the positional field: (slot base, offsets) of each document holding it;
         # and where each document's slot starts
@@ -738,6 +738,11 @@ def merge_segments(ix: index.Index, *, final: bool = True) -> int:
             return len(picked)
 
 
+def index_folder(ix: index.Index) -> Path:
+    """The folder of an open on-disk index."""
+    return Path(ix.storage.folder)
+
+
 def index_dir(data_dir: str | Path) -> Path:
     """Where an archive keeps its Whoosh index."""
     return Path(data_dir) / "index"
@@ -1197,31 +1202,115 @@ def common(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     return values[locate(keys, values)[1]]
 
 
+#: How the folder of a segment written apart (:func:`write_segment`) begins: Whoosh's clean-up
+#: after a commit, which removes every file of the index folder no segment holds, passes over
+#: names that start with a dot.
+APART_PREFIX = ".apart-"
+
+
+class _FolderIndex:
+    """What Whoosh's segment writer reads of an index, for a segment written in a folder of its
+    own: the folder's storage, the index name, and a table of contents without segments."""
+
+    def __init__(self, folder: Path) -> None:
+        from whoosh.filedb.filestore import FileStorage
+
+        self.storage = FileStorage(str(folder))
+        self.indexname = INDEX_NAME
+
+    def _read_toc(self) -> index.TOC:
+        return index.TOC(make_schema(), [], 0)
+
+
+@dataclass(frozen=True)
+class WrittenSegment:
+    """A segment :func:`write_segment` wrote apart: no part of the index until a commit adopts
+    it (:meth:`IndexWriter.adopt`)."""
+
+    folder: str
+    segment: Any  # Whoosh's segment object (what a table of contents lists)
+
+
+def write_segment(index_folder: str | Path, docs: Iterable[IndexDocument]) -> WrittenSegment:
+    """Write ``docs`` as one segment, apart: in a new folder inside ``index_folder`` (see
+    :data:`APART_PREFIX`), without the index's lock and without a commit, so that any process
+    can — an ingest's workers write the segments its main process commits.  No reader and no
+    commit sees the segment until :meth:`IndexWriter.adopt`; a folder left by a killed
+    process is removed by the next ingest."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=APART_PREFIX, dir=index_folder))
+    try:
+        writer = BatchWriter(_FolderIndex(folder), lock=False)  # type: ignore[arg-type]
+        try:
+            for doc in docs:
+                writer.add_document(**doc.fields())
+            segment = writer._finalize_segment()
+        finally:
+            writer._finish()  # its temporary folder (no lock to release)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return WrittenSegment(str(folder), segment)
+
+
 class IndexWriter:
     """Writes one batch of documents as a new segment of the embedded index.
 
-    ``add`` and ``delete`` (replaced articles) collect the batch; ``commit``
-    writes it (never merging: see :func:`merge_segments`); ``cancel`` drops it.
+    ``add`` and ``delete`` (replaced articles) collect the batch, or ``adopt``
+    takes a segment written apart; ``commit`` writes it (never merging: see
+    :func:`merge_segments`); ``cancel`` drops it.
     """
 
     def __init__(self, ix: index.Index) -> None:
         self._writer = BatchWriter(ix)
+        self._adopted: list[WrittenSegment] = []
 
     def add(self, doc: IndexDocument) -> None:
         """Add an analysed article."""
+        if self._adopted:
+            raise ValueError("a writer that adopted a segment takes no documents")
         self._writer.add_document(**doc.fields())
+
+    def adopt(self, written: WrittenSegment) -> None:
+        """Make a segment :func:`write_segment` wrote part of this commit, after the index's
+        other segments (its documents come after theirs)."""
+        if self._writer._added:
+            raise ValueError("a writer that took documents adopts no segment")
+        self._adopted.append(written)
 
     def delete(self, ids: Iterable[str]) -> int:
         """Delete the documents of these article ids; returns how many were live."""
         return self._writer.delete_ids(ids)
 
     def commit(self) -> None:
-        """Write the batch as a segment (readers opened from now on see it)."""
-        self._writer.commit(merge=False)
+        """Write the batch as a segment (readers opened from now on see it), or move adopted
+        segments' files into the index and list them in its table of contents."""
+        if not self._adopted:
+            self._writer.commit(merge=False)
+            return
+        import shutil
+
+        storage = self._writer.storage
+        for written in self._adopted:
+            folder = Path(written.folder)
+            prefix = written.segment.make_filename("")
+            for path in folder.iterdir():
+                if path.name.startswith(prefix):  # until the commit, no more than orphans
+                    path.replace(Path(storage.folder) / path.name)
+        segments = [written.segment for written in self._adopted]
+        self._writer.commit(mergetype=lambda _writer, kept: [*kept, *segments])
+        for written in self._adopted:
+            shutil.rmtree(written.folder, ignore_errors=True)
 
     def cancel(self) -> None:
-        """Drop the batch."""
+        """Drop the batch (segments written apart and not committed are removed)."""
+        import shutil
+
         self._writer.cancel()
+        for written in self._adopted:
+            shutil.rmtree(written.folder, ignore_errors=True)
 
 
 def open_reader(data_dir: str | Path) -> IndexReader:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import signal
 import sqlite3
 import stat
@@ -46,12 +47,16 @@ from newsarc.errors import (
 )
 from newsarc.gitmirror import GitMirror, find_mirror
 from newsarc.index import (
+    APART_PREFIX,
     INDEX_NAME,
     IndexDocument,
+    WrittenSegment,
     index_dir,
+    index_folder,
     index_writer,
     merge_segments,
     open_index,
+    write_segment,
 )
 from newsarc.integrity import verify_all
 from newsarc.lock import DEFAULT_WAIT, ArchiveLock, check_archive_dir, open_no_follow
@@ -623,21 +628,69 @@ def _commit_batches(
     progress: ProgressCallback,
 ) -> None:
     """Analyse batches of ``total`` tasks (in workers), commit them one by one, merge at the end;
-    ``reject(path, reason)`` reports (and counts) a file that cannot be used."""
+    ``reject(path, reason)`` reports (and counts) a file that cannot be used.
+
+    With a pool, a worker writes each batch's segment while this process stores
+    the next batch; the segment is committed (and its rows marked indexed) before
+    the next batch's segment is asked for, so replacements find what they replace.
+    """
     done = 0
     progress("parse", 0, total)
-    for batch in _analysed_batches(batches, total, workers, spec):
-        results = []
-        for result in batch:
-            results.append(result)
-            done += 1
-            progress("parse", done, total)
-        progress("index", done, total)
-        _commit_batch(store, ix, results, summary, reject)
-        merge_segments(ix, final=False)
+    with _Workers(total, workers, spec) as pool:
+        writing: _Writing | None = None
+        for batch in pool.analysed(batches):
+            results = []
+            for result in batch:
+                results.append(result)
+                done += 1
+                progress("parse", done, total)
+            progress("index", done, total)
+            writes, rowids = _store_results(store, results, summary, reject)
+            if writing is not None:
+                _commit_written(store, ix, writing)
+                writing = None
+            if not writes:
+                continue
+            if pool.parallel:
+                docs = [res.doc for res, _replace in writes]
+                replaced = [res.article.id for res, replace in writes if replace]
+                writing = _Writing(pool.write_segment(index_folder(ix), docs), replaced, rowids)
+            else:
+                _index_batch(ix, writes)
+                with store.transaction():
+                    store.mark_indexed(rowids)
+                merge_segments(ix, final=False)
+        if writing is not None:
+            _commit_written(store, ix, writing)
     progress("merge", 0, 1)
     merge_segments(ix)
     progress("merge", 1, 1)
+
+
+@dataclass(frozen=True)
+class _Writing:
+    """A stored batch whose segment a worker is writing: waiting for it gives the segment."""
+
+    segment: Callable[[], WrittenSegment]
+    replaced: list[str]  # article ids whose older documents the batch replaces
+    rowids: list[int]
+
+
+def _commit_written(store: Store, ix, writing: _Writing) -> None:  # type: ignore[no-untyped-def]
+    """Commit a segment a worker wrote (deleting what its articles replace), mark its rows
+    indexed, and merge what :func:`~newsarc.index.tiered_segments` picks."""
+    written = writing.segment()
+    writer = index_writer(ix)
+    try:
+        writer.delete(writing.replaced)
+        writer.adopt(written)
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    with store.transaction():
+        store.mark_indexed(writing.rowids)
+    merge_segments(ix, final=False)
 
 
 def _split_mirrors(paths: Iterable[str | Path]) -> tuple[list[GitMirror], list[str | Path]]:
@@ -737,7 +790,9 @@ def _write_errors(data: Path) -> Iterator[None]:
 
 
 def _clean_index_debris(data: Path) -> None:
-    """Remove temporary TOC files a killed Whoosh commit left (Whoosh never removes them).
+    """Remove temporary TOC files a killed Whoosh commit left (Whoosh never removes them), and
+    the folders of segments a killed ingest's workers wrote apart and it never committed
+    (:func:`~newsarc.index.write_segment`).
 
     Orphaned segments and the ``MAIN.tmp`` folder are removed by Whoosh itself
     at the next commit.  Call only while holding the archive lock.
@@ -751,6 +806,8 @@ def _clean_index_debris(data: Path) -> None:
         if name.startswith(f"_{INDEX_NAME}_") and ".toc." in name:
             with suppress(OSError):
                 os.remove(folder / name)
+        elif name.startswith(APART_PREFIX):
+            shutil.rmtree(folder / name, ignore_errors=True)
 
 
 def ledger_key(path: Path) -> str:
@@ -762,6 +819,59 @@ def ledger_key(path: Path) -> str:
         return str(path.absolute())
 
 
+class _Workers:
+    """An ingest's worker processes (a context manager): they analyse batches of tasks and
+    write segments apart (:func:`~newsarc.index.write_segment`).  With one worker, or fewer
+    than :data:`POOL_THRESHOLD` tasks, there is no pool: the work is done in this process."""
+
+    def __init__(self, count: int, workers: int | None, spec: SegmenterSpec) -> None:
+        workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.parallel = workers > 1 and count >= POOL_THRESHOLD
+        self._workers = workers
+        self._spec = spec
+        self._pool: Any = None
+
+    def __enter__(self) -> _Workers:
+        if not self.parallel:
+            _init_worker(self._spec)
+            return self
+        ctx = get_context("fork") if hasattr(os, "fork") else get_context()
+        self._pool = ctx.Pool(self._workers, initializer=_init_pool_worker, initargs=(self._spec,))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            # stops the workers, also on an interrupt: they ignore it (see _init_pool_worker)
+            self._pool.__exit__(*exc)
+
+    def analysed(
+        self, batches: Iterable[list[Any]], work: Callable[[Any], Any] | None = None
+    ) -> Iterator[Iterator[Any]]:
+        """Each batch's results as they come (at most two batches in flight: bounded memory,
+        and the workers go on with the next batch while one is committed).  ``work`` (a
+        module-level function, run with the segmenter of the spec, see
+        :func:`worker_segmenter`) defaults to this ingest's :func:`_work_any`."""
+        work = work or _work_any
+        if self._pool is None:
+            for batch in batches:
+                yield (work(t) for t in batch)
+            return
+        inflight = None
+        for batch in batches:
+            nxt = self._pool.imap(work, batch, chunksize=8)
+            if inflight is not None:
+                yield inflight
+            inflight = nxt
+        if inflight is not None:
+            yield inflight
+
+    def write_segment(self, folder: Path, docs: list[IndexDocument]) -> Callable[[], WrittenSegment]:
+        """Have a worker write ``docs`` as a segment apart, after the analysis tasks queued
+        before; returns the function that waits for it (and raises what the worker raised).
+        Only with a pool (:attr:`parallel`)."""
+        return self._pool.apply_async(write_segment, (folder, docs)).get  # type: ignore[no-any-return]
+
+
 def _analysed_batches(
     batches: Iterable[list[Any]],
     count: int,
@@ -769,31 +879,10 @@ def _analysed_batches(
     spec: SegmenterSpec,
     work: Callable[[Any], Any] = _work_any,
 ) -> Iterator[Iterator[Any]]:
-    """Analyse batches of tasks (``count`` in all), each batch's results as they come (at most two
-    batches in flight: bounded memory, and the workers go on with the next batch while one is
-    committed).
-
-    ``work`` (a module-level function, run in the workers with the segmenter of ``spec``, see
-    :func:`worker_segmenter`) defaults to this ingest's :func:`_work_any`; the cluster engine
-    passes its own.
-    """
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1 or count < POOL_THRESHOLD:
-        _init_worker(spec)
-        for batch in batches:
-            yield (work(t) for t in batch)
-        return
-    ctx = get_context("fork") if hasattr(os, "fork") else get_context()
-    # Pool.__exit__ stops the workers, also on an interrupt: they ignore it (see _init_pool_worker)
-    with ctx.Pool(workers, initializer=_init_pool_worker, initargs=(spec,)) as pool:
-        inflight = None
-        for batch in batches:
-            nxt = pool.imap(work, batch, chunksize=8)
-            if inflight is not None:
-                yield inflight
-            inflight = nxt
-        if inflight is not None:
-            yield inflight
+    """Analyse batches of tasks (``count`` in all) with :class:`_Workers`: each batch's results
+    as they come.  The cluster engine passes its own ``work``."""
+    with _Workers(count, workers, spec) as pool:
+        yield from pool.analysed(batches, work)
 
 
 @dataclass
@@ -814,19 +903,17 @@ class _Counts:
         summary.versions += self.versions
 
 
-def _commit_batch(
-    store: Store, ix, results: list[FileResult], summary: IngestSummary, reject: RejectCallback  # type: ignore[no-untyped-def]
-) -> None:
-    """Decide, store and index one batch: the store commits first, then the index, then the
-    rows are marked indexed (a crash in between is finished by the next ingest)."""
+def _store_results(
+    store: Store, results: list[FileResult], summary: IngestSummary, reject: RejectCallback
+) -> tuple[list[tuple[Analysed, bool]], list[int]]:
+    """Decide and store one batch (the store commits before the index: a crash in between is
+    finished by the next ingest); the articles to index, each with whether it replaces an
+    indexed one, and their rowids (marked indexed once the index has committed them)."""
     counts = _Counts()
     sightings, ledger = _sort_results(results, counts, reject)
     writes, rowids = _store_batch(store, sightings, ledger, counts)
     counts.add_to(summary)
-    if writes:
-        _index_batch(ix, writes)
-        with store.transaction():
-            store.mark_indexed(rowids)
+    return writes, rowids
 
 
 #: A ledger row: ``(absolute path, size, mtime_ns, sha1 hex)``.
