@@ -181,6 +181,22 @@ def test_edges_of_verbatim_matching(tmp_path: Path) -> None:
     assert titles('"崔善见面 姬"') == ["訪問香港"]
 
 
+def test_arrays_are_chosen_by_the_positions_to_decode(
+    archive: Path, texts: dict[str, tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What decides between sets and arrays is how many positions the needle's characters have
+    (what decoding costs), not how many documents: a common character has dozens a document."""
+    asked: list[int] = []
+    monkeypatch.setattr(newsarc.index, "arrays_pay", lambda n, _t: asked.append(n) or False)
+    with open_reader(archive) as reader:
+        assert reader.doc_count_all() == reader.doc_count()  # the replaced versions merged away
+        for needle in ("国家安全", "林郑月娥", "香港"):
+            reader.substring_docs(needle)
+            positions = sum(whole.count(ch) for whole, _title in texts.values() for ch in set(needle))
+            assert asked[-1] == positions, needle
+            assert positions > 3 * sum(bool(set(needle) & set(whole)) for whole, _t in texts.values())
+
+
 def fresh_python(code: str) -> list[str]:
     """What ``code`` prints, run in a fresh interpreter (what a command has imported)."""
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -369,37 +369,63 @@ def _plane_gaps(code: str, planes: bytes | memoryview) -> array:
     return _from_le(code, planes)
 
 
+class KeyPlanes:
+    """The key gaps of a positional list, unpacked but not yet decoded: :attr:`count` (how many
+    positions) tells what decoding them will cost before it is paid."""
+
+    __slots__ = ("code", "planes", "count")
+
+    def __init__(self, code: str, planes: memoryview) -> None:
+        self.code = code
+        self.planes = planes
+        self.count = len(planes) // array(code).itemsize
+
+    def keys(self, base: int) -> Iterator[int]:
+        """The position keys, ascending, the first document's base being ``base``."""
+        gaps = _plane_gaps(self.code, self.planes)
+        if not gaps:
+            return iter(())
+        return accumulate(chain((base + gaps[0],), islice(gaps, 1, None)))
+
+    def key_array(self, base: int, *, narrow: bool = False) -> np.ndarray:
+        """:meth:`keys` as an ascending ``int64`` array, decoded without a Python-level step per
+        key — a common character has millions.  With ``narrow`` (the caller knows every key
+        is below 2³¹) an ``int32`` array: half the memory to write and to search."""
+        import numpy as np
+
+        width = array(self.code).itemsize
+        gaps = np.frombuffer(self.planes, np.uint8)
+        if width > 1:  # planes (all low bytes, then the next …) back to little-endian values
+            interleaved = np.empty((self.count, width), np.uint8)
+            for i in range(width):
+                interleaved[:, i] = gaps[i * self.count : (i + 1) * self.count]
+            gaps = interleaved.view(f"<u{width}").reshape(self.count)
+        keys = np.cumsum(gaps, dtype=np.int32 if narrow else np.int64)  # widened as it sums: no copy
+        keys += base
+        return keys
+
+
+def key_planes(data: bytes, count: int) -> KeyPlanes | None:
+    """The key gaps of a positional list of ``count`` documents (None: it has none)."""
+    found = _key_planes(data, count)
+    return None if found is None else KeyPlanes(*found)
+
+
 def decode_keys(data: bytes, base: int, count: int) -> Iterator[int]:
     """The position keys of a positional list whose first document's base is ``base``, ascending."""
-    gaps = decode_key_gaps(data, count)
-    if not gaps:
-        return iter(())
-    return accumulate(chain((base + gaps[0],), islice(gaps, 1, None)))
+    planes = key_planes(data, count)
+    return iter(()) if planes is None else planes.keys(base)
 
 
 def decode_key_array(data: bytes, base: int, count: int, *, narrow: bool = False) -> np.ndarray:
-    """The position keys of a positional list whose first document's base is ``base``:
-    an ascending ``int64`` array (empty when the list has none), decoded without a
-    Python-level step per key — a common character has millions.  With ``narrow``
-    (the caller knows every key is below 2³¹) an ``int32`` array: half the memory
-    to write and to search."""
-    import numpy as np
+    """:func:`decode_keys` as an array (see :meth:`KeyPlanes.key_array`; empty when the list
+    has no keys)."""
+    planes = key_planes(data, count)
+    if planes is None:
+        import numpy as np
 
-    found = _key_planes(data, count)
-    if found is None:
         return np.empty(0, np.int64)
-    code, planes = found
-    width = array(code).itemsize
-    size = len(planes) // width
-    gaps = np.frombuffer(planes, np.uint8)
-    if width > 1:  # planes (all low bytes, then the next …) back to little-endian values
-        interleaved = np.empty((size, width), np.uint8)
-        for i in range(width):
-            interleaved[:, i] = gaps[i * size : (i + 1) * size]
-        gaps = interleaved.view(f"<u{width}").reshape(size)
-    keys = np.cumsum(gaps, dtype=np.int32 if narrow else np.int64)  # widened as it sums: no copy
-    keys += base
-    return keys
+    return planes.key_array(base, narrow=narrow)
 
 
 # --------------------------------------------------------------------------- term info
@@ -774,15 +800,9 @@ class CompactTermsReader(base.TermsReader):
         """The decoded posting list of a term as numpy arrays (see :func:`decode_posting_arrays`)."""
         return decode_posting_arrays(self.raw_postings(info.offset, info.length), info._minid, info._df)
 
-    def keys_of(self, info: CompactTermInfo, base: int) -> Iterator[int]:
-        """The position keys of a term of a positional field whose first document's base is
-        ``base`` (see :func:`decode_keys`)."""
-        return decode_keys(self.raw_postings(info.offset, info.length), base, info._df)
-
-    def key_array(self, info: CompactTermInfo, base: int, *, narrow: bool = False) -> np.ndarray:
-        """The position keys of a term of a positional field whose first document's base is
-        ``base`` (see :func:`decode_key_array`)."""
-        return decode_key_array(self.raw_postings(info.offset, info.length), base, info._df, narrow=narrow)
+    def key_planes(self, info: CompactTermInfo) -> KeyPlanes | None:
+        """The key gaps of a term of a positional field, not yet decoded (see :class:`KeyPlanes`)."""
+        return key_planes(self.raw_postings(info.offset, info.length), info._df)
 
     def raw_postings(self, offset: int, length: int) -> bytes:
         """An encoded posting list, as :func:`encode_postings` made it (a :data:`Row` ends with both)."""

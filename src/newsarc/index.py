@@ -51,6 +51,7 @@ from newsarc.analysis import CharPositions, Terms
 from newsarc.codec import (
     CompactTermInfo,
     CompactTermsReader,
+    KeyPlanes,
     NewsarcCodec,
     Row,
     decode_key_gaps,
@@ -803,12 +804,16 @@ class TermStats:
 #: A segment holding a term: its document offset, its deleted documents, the term's info there,
 #: and the segment's terms reader.
 _Found = tuple[int, frozenset[int], CompactTermInfo, CompactTermsReader]
+#: A character of a needle in one segment: its number of positions, the character, its info
+#: and its key gaps not yet decoded.
+_Keys = tuple[int, str, CompactTermInfo, KeyPlanes]
 #: Term lookups an :class:`IndexReader` remembers (all forgotten at once past this many).
 TERM_CACHE_SIZE = 4096
-#: From how many postings (documents) of its characters' lists a phrase or name is matched
-#: over numpy arrays (:meth:`IndexReader.substring_docs`): below it, unless numpy is loaded
-#: already, importing it (about 50 ms) costs more than it saves (about 0.2 µs a posting).
-VECTOR_KEY_DOCS = 300_000
+#: From how many positions of its characters a phrase or name is matched over numpy arrays
+#: (:meth:`IndexReader.substring_docs`): below it, unless numpy is loaded already, importing
+#: it (about 45 ms) costs more than it saves (Python sets cost 0.05–0.3 µs more a position,
+#: measured on the 400k archive).
+VECTOR_KEYS = 300_000
 
 
 class IndexReader:
@@ -1058,8 +1063,8 @@ class IndexReader:
         character shifted back by its place in the needle, the rarest first,
         intersected, so the cost is that of decoding the characters' lists —
         as Python sets (C-level set operations on the decoder's output), or,
-        for lists of :data:`VECTOR_KEY_DOCS` postings or more, as numpy arrays
-        (the candidate starts looked up by binary search in each next array).
+        for :data:`VECTOR_KEYS` positions or more in all, as numpy arrays
+        (the candidate starts found in each next array: :func:`common`).
         A match never spans title and body (a newline lies between them).
         """
         if not needle:
@@ -1069,36 +1074,36 @@ class IndexReader:
         places: dict[str, list[int]] = {}
         for k, ch in enumerate(needle):
             places.setdefault(ch, []).append(k)
-        plans: list[tuple[int, list[tuple[int, str, CompactTermInfo]]]] = []
+        plans: list[tuple[int, list[_Keys]]] = []
         for n, (_leaf, _offset, _deleted, terms) in enumerate(self._segments):
-            infos = []
+            found: list[_Keys] = []
             for ch in places:
                 info = terms.lookup("chars", ch.encode("utf-8", "surrogatepass"))
-                if info is None:
+                planes = None if info is None else terms.key_planes(info)
+                if info is None or planes is None:
                     break
-                infos.append((info.doc_frequency(), ch, info))
-            else:  # the shortest list (in bytes: fewest positions, about) first
-                plans.append((n, sorted(infos, key=lambda x: x[2].length)))
-        size = sum(df for _n, infos in plans for df, _ch, _info in infos)
-        matches = self._array_matches if arrays_pay(size, VECTOR_KEY_DOCS) else self._set_matches
+                found.append((planes.count, ch, info, planes))
+            else:  # the fewest positions first
+                plans.append((n, sorted(found, key=lambda x: x[0])))
+        size = sum(count for _n, found in plans for count, _ch, _info, _planes in found)
+        matches = self._array_matches if arrays_pay(size, VECTOR_KEYS) else self._set_matches
         out: set[int] = set()
         for n, infos in plans:
             out.update(matches(n, infos, places, len(needle) if title_only else None))
         return out
 
     def _set_matches(
-        self, n: int, infos: list[tuple[int, str, CompactTermInfo]], places: dict[str, list[int]],
-        title_length: int | None,
+        self, n: int, found: list[_Keys], places: dict[str, list[int]], title_length: int | None
     ) -> Iterable[int]:
         """:meth:`substring_docs` in segment ``n`` with Python sets: the matching docnums."""
-        _leaf, offset, deleted, terms = self._segments[n]
+        _leaf, offset, deleted, _terms = self._segments[n]
         bases = self._bases(n)
         starts: set[int] | None = None
-        for _df, ch, info in infos:
+        for _count, ch, info, planes in found:
             for k in places[ch]:
                 # the character's keys shifted to where the needle would start (by the
                 # decoder: no Python-level pass over them), intersected with the others'
-                keys = terms.keys_of(info, bases[info._minid] - k)
+                keys = planes.keys(bases[info._minid] - k)
                 starts = set(keys) if starts is None else starts.intersection(keys)
                 if not starts:
                     return ()
@@ -1114,18 +1119,17 @@ class IndexReader:
         return out
 
     def _array_matches(
-        self, n: int, infos: list[tuple[int, str, CompactTermInfo]], places: dict[str, list[int]],
-        title_length: int | None,
+        self, n: int, found: list[_Keys], places: dict[str, list[int]], title_length: int | None
     ) -> Iterable[int]:
         """:meth:`substring_docs` in segment ``n`` with numpy arrays: the matching docnums."""
         import numpy as np
 
-        _leaf, offset, deleted, terms = self._segments[n]
+        _leaf, offset, deleted, _terms = self._segments[n]
         bases = self._base_array(n)
         narrow = int(bases[-1]) < 2**31 - len(places)  # every key, and a start shifted by less
         starts: np.ndarray | None = None
-        for _df, ch, info in infos:
-            keys = terms.key_array(info, int(bases[info._minid]), narrow=narrow)
+        for _count, ch, info, planes in found:
+            keys = planes.key_array(int(bases[info._minid]), narrow=narrow)
             for k in places[ch]:
                 starts = keys - k if starts is None else common(keys, starts + k) - k
                 if not len(starts):
