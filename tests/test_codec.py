@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsarc.codec import (
-    decode_key_array,
     decode_key_gaps,
     decode_posting_arrays,
     decode_postings,
     encode_postings,
     join_postings,
+    key_planes,
 )
 from newsarc.errors import DamagedArchive
 
@@ -68,15 +68,18 @@ def test_every_decoder_gives_back_what_was_encoded(lists, base: int) -> None:  #
         assert got_weights is None and arr_weights is None
     else:
         assert list(got_weights) == weights == arr_weights.tolist()
+    planes = key_planes(data, len(ids))
     if key_gaps is None:
         assert len(decode_key_gaps(data, len(ids))) == 0
-        assert decode_key_array(data, base, len(ids)).tolist() == []
+        assert planes is None
     else:
         assert list(decode_key_gaps(data, len(ids))) == key_gaps
         keys = list(accumulate(key_gaps, initial=base))[1:]
-        assert decode_key_array(data, base, len(ids)).tolist() == keys
+        assert planes is not None and planes.count == len(keys)
+        assert list(planes.keys(base)) == keys
+        assert planes.key_array(base).tolist() == keys
         if keys[-1] < 2**31:
-            narrow = decode_key_array(data, base, len(ids), narrow=True)
+            narrow = planes.key_array(base, narrow=True)
             assert narrow.dtype == "int32" and narrow.tolist() == keys
 
 
@@ -120,7 +123,9 @@ def test_lists_packed_by_zlib_before_zstd_still_decode() -> None:
     assert data[0] & 0x80 and data[1:5] == b"\x28\xb5\x2f\xfd"  # a zstd frame
     old = bytes([data[0]]) + zlib.compress(zstandard.ZstdDecompressor().decompress(data[1:]), 6)
     assert decode_postings(old, 0, len(ids)) == decode_postings(data, 0, len(ids))
-    assert decode_key_array(old, 5, len(ids)).tolist() == decode_key_array(data, 5, len(ids)).tolist()
+    old_planes, planes = key_planes(old, len(ids)), key_planes(data, len(ids))
+    assert old_planes is not None and planes is not None
+    assert old_planes.key_array(5).tolist() == planes.key_array(5).tolist()
 
 
 def test_a_list_that_does_not_unpack_is_damage() -> None:

@@ -411,23 +411,6 @@ def key_planes(data: bytes, count: int) -> KeyPlanes | None:
     return None if found is None else KeyPlanes(*found)
 
 
-def decode_keys(data: bytes, base: int, count: int) -> Iterator[int]:
-    """The position keys of a positional list whose first document's base is ``base``, ascending."""
-    planes = key_planes(data, count)
-    return iter(()) if planes is None else planes.keys(base)
-
-
-def decode_key_array(data: bytes, base: int, count: int, *, narrow: bool = False) -> np.ndarray:
-    """:func:`decode_keys` as an array (see :meth:`KeyPlanes.key_array`; empty when the list
-    has no keys)."""
-    planes = key_planes(data, count)
-    if planes is None:
-        import numpy as np
-
-        return np.empty(0, np.int64)
-    return planes.key_array(base, narrow=narrow)
-
-
 # --------------------------------------------------------------------------- term info
 
 #: One term-dictionary entry, followed by its key: key length, then the term info
