@@ -64,7 +64,9 @@ def test_char_positions_are_offsets_of_every_cjk_character() -> None:
     for ch, offsets in positions.items():
         assert all(text[at] == ch for at in offsets)
     # what a worker sends the writer: three objects, whatever the text
-    assert (positions.chars, list(positions.counts), list(positions.offsets)) == ("崔善姬说嘅", [1, 2, 1, 1, 1], [0, 1, 14, 2, 3, 5])
+    assert (positions.chars, list(positions.counts), list(positions.offsets)) == ("善嘅姬崔说", [2, 1, 1, 1, 1], [1, 14, 5, 2, 0, 3])
+    wide = "𠮷野家，吉野家\ud800𠮷"  # beyond the 16-bit plane; a lone surrogate is no character
+    assert {ch: list(at) for ch, at in char_positions(wide).items()} == {"吉": [4], "家": [2, 6], "野": [1, 5], "𠮷": [0, 8]}
     assert pickle.loads(pickle.dumps(positions)) == positions
     assert list(char_positions(fold("Tu-160 ，")).items()) == []
 
