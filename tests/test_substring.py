@@ -147,13 +147,15 @@ def test_search_phrases_names_and_title_terms_are_exact(
 
 
 def test_edges_of_verbatim_matching(tmp_path: Path) -> None:
-    """A match never joins title and body; repeated characters; a title: match must end in the title."""
+    """A match never joins title and body; repeated characters; a title: match must end in the title;
+    characters beyond the 16-bit plane."""
     src = tmp_path / "src"
     src.mkdir()
     bodies = {
         "a": ("特首訪問香", "<p>港島居民說哈哈，不是哈哈哈。</p>"),
         "b": ("哈哈哈大笑", "<p>本文與標題無關：訪問</p>"),
         "c": ("訪問香港", "<p>崔善姬與崔善見面</p><p>姬</p>"),
+        "d": ("𠮷野家開店", "<p>𠮷𠮷與吉野</p>"),  # 𠮷: beyond the 16-bit plane (CJK extension B)
     }
     for name, (title, body) in bodies.items():
         (src / f"{name}.txt").write_text(
@@ -179,6 +181,10 @@ def test_edges_of_verbatim_matching(tmp_path: Path) -> None:
     assert titles('"崔善见"') == ["訪問香港"]
     assert titles('"崔善姬 姬"') == []  # paragraphs are joined by a newline, seen as a space
     assert titles('"崔善见面 姬"') == ["訪問香港"]
+    assert titles("𠮷野") == ["𠮷野家開店"]
+    assert titles('"𠮷𠮷"') == ["𠮷野家開店"]
+    assert titles("title:𠮷𠮷") == []
+    assert titles("title:𠮷野家") == ["𠮷野家開店"]
 
 
 def test_arrays_are_chosen_by_the_positions_to_decode(

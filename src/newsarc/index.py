@@ -36,7 +36,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain, groupby, islice
+from itertools import accumulate, chain, groupby
 from operator import sub
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,7 @@ from newsarc.codec import (
     decode_key_gaps,
     decode_postings,
     join_key_gaps,
+    key_gap_type,
     row_lengths,
 )
 from newsarc.errors import ArchiveError, DamagedArchive
@@ -216,9 +217,9 @@ class BatchWriter(SegmentWriter):
     def __init__(self, ix: index.Index, *, lock: bool = True) -> None:
         super().__init__(ix, codec=NewsarcCodec(), compound=False, limitmb=1, _lk=lock)
         self._postings: dict[str, dict[bytes, _Postings]] = {}
-        # per term of the positional field: (slot base, offsets) of each document holding it;
-        # and where each document's slot starts
-        self._keys: dict[bytes, list[tuple[int, Sequence[int]]]] = {}
+        # per positional field: (document number, its characters' offsets) of each document
+        self._positions: dict[str, list[tuple[int, CharPositions]]] = {}
+        # where each document's slot starts
         self._bases: list[int] = []
         self._end = 0
         # per field: the shortest and longest length in the batch, the bounds every term's info
@@ -241,11 +242,11 @@ class BatchWriter(SegmentWriter):
                 continue
             field = schema[fieldname]
             length = 0
-            if field.indexed:
+            if isinstance(field, PositionField):
+                self._add_positions(fieldname, docnum, value)
+            elif field.indexed:
                 terms = self._postings.setdefault(fieldname, {})
-                if isinstance(field, PositionField):
-                    self._add_positions(terms, docnum, value)
-                elif isinstance(field, CountedField):
+                if isinstance(field, CountedField):
                     length = field.add_postings(terms, docnum, value)
                 else:
                     for tbytes, freq, weight, _vbytes in field.index(value):
@@ -269,24 +270,16 @@ class BatchWriter(SegmentWriter):
         self.docnum += 1
 
     def _add_positions(
-        self, terms: dict[bytes, _Postings], docnum: int, value: CharPositions | Mapping[str, Sequence[int]]
+        self, fieldname: str, docnum: int, value: CharPositions | Mapping[str, Sequence[int]]
     ) -> None:
-        """One document's character offsets: kept as they came (one entry per distinct
-        character), turned into key gaps at commit (:func:`_chunk_gaps`)."""
-        base = self._bases[docnum]
-        allkeys = self._keys
-        for term, offsets in value.items():
-            if not len(offsets):
-                continue
-            tbytes = term.encode("utf-8", "surrogatepass")
-            entry = terms.get(tbytes)
-            if entry is None:
-                terms[tbytes] = ([docnum], [1.0])
-                allkeys[tbytes] = [(base, offsets)]
-            else:
-                entry[0].append(docnum)
-                entry[1].append(1.0)
-                allkeys[tbytes].append((base, offsets))
+        """One document's character offsets, kept as they came: the batch's lists are made of
+        all of them at once (:func:`_position_lists`)."""
+        if not isinstance(value, CharPositions):
+            value = CharPositions(
+                "".join(value), array("I", map(len, value.values())), array("I", chain(*value.values()))
+            )
+        if len(value.offsets):
+            self._positions.setdefault(fieldname, []).append((docnum, value))
 
     def delete_ids(self, ids: Iterable[str]) -> int:
         """Mark the documents with these unique ``id`` values deleted (one reader for all)."""
@@ -327,7 +320,7 @@ class BatchWriter(SegmentWriter):
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         writer = self.fieldwriter
-        names = set(self._postings)
+        names = set(self._postings) | set(self._positions)
         for reader, _base, _docmap in self._merged:
             names.update(n for n in reader.indexed_field_names() if n in self.schema)
         for fieldname in sorted(names):
@@ -339,7 +332,7 @@ class BatchWriter(SegmentWriter):
             writer.finish_field()
         writer.close()
         self._postings.clear()
-        self._keys.clear()
+        self._positions.clear()
         for reader, _base, _docmap in self._merged:
             reader.close()
         self._merged.clear()
@@ -347,14 +340,16 @@ class BatchWriter(SegmentWriter):
 
     def _write_batch_field(self, fieldname: str) -> None:
         """A batch's lists of one field, in term order."""
-        terms = self._postings[fieldname]
         shortest, longest = self._lengths.get(fieldname, (None, 0))
         add = self.fieldwriter.add_term
-        positional = isinstance(self.schema[fieldname], PositionField)
+        if fieldname in self._positions:
+            for tbytes, ids, gaps in _position_lists(self._positions[fieldname], self._bases):
+                add(tbytes, ids, None, shortest, longest, gaps)
+            return
+        terms = self._postings[fieldname]
         for tbytes in sorted(terms):
             ids, weights = terms[tbytes]
-            gaps = _chunk_gaps(self._bases[ids[0]], self._keys[tbytes]) if positional else None
-            add(tbytes, ids, weights, shortest, longest, gaps)
+            add(tbytes, ids, weights, shortest, longest)
 
     def _write_merged_field(self, fieldname: str) -> None:
         """Merged segments' (and any added documents') lists of one field, term by term.
@@ -368,21 +363,16 @@ class BatchWriter(SegmentWriter):
         for n, (reader, base, docmap) in enumerate(self._merged):
             sources.append(_segment_parts(n, reader, fieldname, base, docmap, self._bases))
         positional = isinstance(self.schema[fieldname], PositionField)
-        if fieldname in self._postings:
-            shortest, longest = self._lengths.get(fieldname, (None, 0))
+        shortest, longest = self._lengths.get(fieldname, (None, 0))
+        if fieldname in self._positions:
+            sources.append(
+                (t, len(self._merged), _List(ids, None, shortest, longest, gaps))
+                for t, ids, gaps in _position_lists(self._positions[fieldname], self._bases)
+            )
+        elif fieldname in self._postings:
             terms = self._postings[fieldname]
             sources.append(
-                (
-                    t,
-                    len(self._merged),
-                    _List(
-                        *terms[t],
-                        shortest,
-                        longest,
-                        _chunk_gaps(self._bases[terms[t][0][0]], self._keys[t]) if positional else None,
-                    ),
-                )
-                for t in sorted(terms)
+                (t, len(self._merged), _List(*terms[t], shortest, longest)) for t in sorted(terms)
             )
         merged = heapq.merge(*sources, key=lambda item: (item[0], item[1]))
         for tbytes, group in groupby(merged, key=lambda item: item[0]):
@@ -443,16 +433,50 @@ def _key_gaps(base: int, keys: list[int]) -> array:
     return array("Q", map(sub, keys, chain((base,), keys)))
 
 
-def _chunk_gaps(base: int, chunks: list[tuple[int, Sequence[int]]]) -> array:
-    """Key gaps of a batch's positional list: ``chunks`` are each document's ``(slot base,
-    ascending offsets)``, the first gap taken from ``base`` (its first document's)."""
-    out = array("Q")
-    last = base
-    for start, offsets in chunks:
-        out.append(start + offsets[0] - last)
-        out.extend(map(sub, islice(offsets, 1, None), offsets))
-        last = start + offsets[-1]
-    return out
+def _position_lists(
+    docs: list[tuple[int, CharPositions]], bases: list[int]
+) -> Iterator[tuple[bytes, list[int], array]]:
+    """A batch's positional lists, in term order: ``(term, document numbers, key gaps)``.
+
+    ``docs`` are each document's number and character offsets, in order;
+    ``bases`` where each document's slot starts.  Every position of the batch
+    is laid out at once (numpy): the characters' codes sorted stably, so that
+    each character's keys stay ascending, then cut at each character's first.
+    """
+    import numpy as np
+
+    codes = np.concatenate([
+        np.repeat(
+            np.frombuffer(cp.chars.encode("utf-32-le", "surrogatepass"), "<u4"),
+            np.frombuffer(cp.counts, np.uintc),
+        )
+        for _docnum, cp in docs
+    ])
+    keys = np.concatenate(
+        [np.frombuffer(cp.offsets, np.uintc).astype(np.int64) + bases[docnum] for docnum, cp in docs]
+    )
+    owners = np.repeat(
+        np.array([docnum for docnum, _cp in docs], np.int64), [len(cp.offsets) for _docnum, cp in docs]
+    )
+    order = np.argsort(codes, kind="stable")
+    codes, keys, owners = codes[order], keys[order], owners[order]
+    firsts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+    gaps = np.empty_like(keys)
+    gaps[0] = 0
+    np.subtract(keys[1:], keys[:-1], out=gaps[1:])
+    gaps[firsts] = keys[firsts] - np.array(bases, np.int64)[owners[firsts]]
+    new_doc = np.concatenate(([True], owners[1:] != owners[:-1]))
+    new_doc[firsts] = True
+    doc_at = np.flatnonzero(new_doc)
+    ids = owners[doc_at].tolist()
+    cuts = np.searchsorted(doc_at, firsts).tolist() + [len(doc_at)]
+    ends = firsts.tolist()[1:] + [len(keys)]
+    tops = np.maximum.reduceat(gaps, firsts).tolist()
+    for n, (code, start, end) in enumerate(zip(codes[firsts].tolist(), firsts.tolist(), ends, strict=True)):
+        typecode = key_gap_type(tops[n])
+        run = array(typecode)
+        run.frombytes(gaps[start:end].astype(typecode).tobytes())  # numpy knows array's codes
+        yield chr(code).encode("utf-8", "surrogatepass"), ids[cuts[n] : cuts[n + 1]], run
 
 
 @dataclass(slots=True)
