@@ -643,6 +643,10 @@ class _Firsts(Sequence[bytes]):
         return self._joined[self._ends[i - 1] if i else 0 : self._ends[i]]
 
 
+#: How many bytes of posting lists a merge reads at once (:meth:`CompactTermsReader.field_postings`).
+READ_WINDOW = 1 << 20
+
+
 class CompactTermsReader(base.TermsReader):
     """Reads a segment written by :class:`CompactFieldWriter`."""
 
@@ -791,6 +795,18 @@ class CompactTermsReader(base.TermsReader):
         """An encoded posting list, as :func:`encode_postings` made it (a :data:`Row` ends with both)."""
         self._posts.seek(offset)
         return self._posts.read(length)
+
+    def field_postings(self, fieldname: str) -> Iterator[tuple[bytes, Row, bytes]]:
+        """``(term bytes, raw entry, encoded list)`` of one field, in order (for merging): the
+        lists, which lie in term order, read in windows of :data:`READ_WINDOW` bytes or more
+        rather than one by one."""
+        window, start = b"", 0
+        for tbytes, row in self.field_rows(fieldname):
+            offset, length = row[7], row[8]
+            if offset < start or offset + length > start + len(window):
+                self._posts.seek(offset)
+                window, start = self._posts.read(max(length, READ_WINDOW)), offset
+            yield tbytes, row, window[offset - start : offset - start + length]
 
     def field_rows(self, fieldname: str) -> Iterator[tuple[bytes, Row]]:
         """``(term bytes, raw entry)`` of one field, in order (for merging)."""

@@ -37,7 +37,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, groupby
-from operator import sub
+from operator import itemgetter, sub
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -301,8 +301,13 @@ class BatchWriter(SegmentWriter):
         names = set(self.schema.names()) | {
             n for n in reader.indexed_field_names() if n in self.schema
         }
+        perdoc = reader._perdoc
         if reader.doc_count_all():  # what Whoosh's stored_fields reads: safely unpickled
-            reader._perdoc._readers["_stored"] = _stored_column(reader, whole=True)
+            perdoc._readers["_stored"] = _stored_column(reader, whole=True)
+        for name in names:  # a field without lengths: known once, not looked up on disk per document
+            lengths = f"_{name}_len"
+            if lengths not in perdoc._readers and not perdoc.has_column(lengths):
+                perdoc._readers[lengths] = None
         docmap = self.write_per_doc(names, reader)
         slots = column_values(reader, "clen")
         for old in range(reader.doc_count_all()) if docmap is None else sorted(docmap):
@@ -374,8 +379,9 @@ class BatchWriter(SegmentWriter):
             sources.append(
                 (t, len(self._merged), _List(*terms[t], shortest, longest)) for t in sorted(terms)
             )
-        merged = heapq.merge(*sources, key=lambda item: (item[0], item[1]))
-        for tbytes, group in groupby(merged, key=lambda item: item[0]):
+        # items compare by term, then source number (unique): a list itself is never compared
+        merged = heapq.merge(*sources)
+        for tbytes, group in groupby(merged, key=itemgetter(0)):
             parts = [part for _t, _n, part in group]
             if len(parts) == 1 and isinstance(parts[0], _Encoded):
                 part = parts[0]
@@ -511,8 +517,8 @@ def _segment_parts(n: int, reader, fieldname: str, base: int, docmap: dict[int, 
         raise ArchiveError(
             "cannot merge a segment not written by newsarc's codec (run `newsarc reindex`)"
         )
-    for tbytes, row in terms.field_rows(fieldname):
-        part = _Encoded(row, base, terms.raw_postings(row[7], row[8]))
+    for tbytes, row, data in terms.field_postings(fieldname):
+        part = _Encoded(row, base, data)
         if docmap is None:
             yield tbytes, n, part
             continue
