@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import jsonl, make_corpus, run, template_archive
-from newsarc.index import INDEX_NAME, index_dir
+from newsarc.index import APART_PREFIX, INDEX_NAME, index_dir
 from newsarc.store import open_store
 
 FILES = 300
@@ -112,6 +112,8 @@ def test_interrupted_ingest_stops_cleanly_and_resumes(
             m = MESSAGE.match(lines[0])
             assert m, err
             assert int(m.group(1)) <= stored
+            # what the stopped workers were writing apart is removed before the lock is let go
+            assert not [n for n in os.listdir(index_dir(data)) if n.startswith(APART_PREFIX)]
         assert not any(n > 1 for n in _whoosh_ids(data).values())
         report.append((signal.Signals(signum).name, delay, proc.returncode, round(took, 2), stored))
     print(f"\ninterrupt trials (signal, delay s, exit, s to exit, articles stored): {report}")

@@ -11,7 +11,16 @@ import pytest
 import newsarc.index
 import newsarc.ingest
 from conftest import CORPUS, SEED_IDS, SEEDS, jsonl, make_corpus, run
-from newsarc.index import APART_PREFIX, index_dir, open_index, tiered_segments
+from newsarc.index import (
+    APART_PREFIX,
+    index_dir,
+    index_writer,
+    next_merge,
+    open_index,
+    open_reader,
+    tiered_segments,
+    write_merged,
+)
 from newsarc.ingest import ingest
 from newsarc.search import SearchOptions, open_searcher
 
@@ -184,3 +193,100 @@ def test_a_segment_written_apart_and_never_committed_is_removed(tmp_path: Path) 
     assert not apart.exists()
     assert results(data) == before
     assert run("check", data=data).exit_code == 0
+
+
+
+def _newer_version(src: Path, dst: Path, tag: str) -> None:
+    """Write a newer version of archive file ``src`` (a later time, a paragraph more) to ``dst``."""
+    text = src.read_text(encoding="utf-8")
+    ms = int(text[4 : text.index("-->")])
+    dst.write_text(text.replace(str(ms), str(ms + 1000), 1).replace("</p>", f"</p><p>补充报道{tag}。</p>", 1),
+                   encoding="utf-8")
+
+
+def test_a_merge_apart_carries_over_what_was_deleted_while_it_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker merges segments while the ingest replaces documents in them: the merged segment
+    takes their place with those documents deleted, and searches find each article once."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, 12)
+    monkeypatch.setenv("NEWSARC_BATCH_SIZE", "3")
+    monkeypatch.setattr(newsarc.ingest, "merge_segments", lambda ix, **kw: 0)
+    monkeypatch.setattr(newsarc.index, "MERGE_FACTOR", 4)
+    monkeypatch.setattr(newsarc.index, "MERGE_FLOOR_DOCS", 2)
+    data = tmp_path / "data"
+    ingest([corpus], data, workers=1)  # four segments of three
+    with open_reader(data) as reader:
+        ids = [reader.article_id(n) for n in range(reader.doc_count_all())]
+    assert len(set(ids)) == 12
+
+    def replace(*numbers: int) -> None:
+        newer = tmp_path / f"newer{numbers}"
+        newer.mkdir()
+        for n in numbers:
+            _newer_version(corpus / f"{n:04d}.txt", newer / f"{n:04d}.txt", str(n))
+        assert ingest([newer], data, workers=1).updated == len(numbers)
+
+    replace(1)  # before the merge is picked
+    ix = open_index(data)
+    merge = next_merge(ix)
+    assert merge is not None and [seg.doc_count() for seg in merge.segments] == [2, 3, 3, 3]
+    assert next_merge(ix, [merge]) is None  # what a running merge holds is not picked again
+    replace(4, 10)  # while it runs
+    written = write_merged(index_dir(data), merge)
+    writer = index_writer(ix)
+    writer.replace(merge, written)
+    writer.commit()
+    with open_index(data).reader() as reader:
+        assert [leaf.doc_count() for leaf, _ in reader.leaf_readers()] == [9, 1, 2]
+        assert [leaf.doc_count_all() for leaf, _ in reader.leaf_readers()] == [11, 1, 2]
+    with open_reader(data) as reader:
+        order = [n for n in range(12) if n not in (1, 4, 10)] + [1, 4, 10]
+        assert [reader.article_id(n) for n in sorted(reader.live_docs())] == [ids[n] for n in order]
+    with open_searcher(data) as s:
+        assert {h.id for h in s.search("的", SearchOptions(limit=None)).hits} == set(ids)
+        found = s.search('"补充报道"', SearchOptions(limit=None)).hits
+        assert sorted(h.id for h in found) == sorted(ids[n] for n in (1, 4, 10))
+    assert [n for n in os.listdir(index_dir(data)) if n.startswith(APART_PREFIX)] == []
+    assert run("check", data=data).exit_code == 0
+
+
+def test_a_parallel_ingest_merges_apart_and_finds_what_one_process_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With small merge levels, a parallel ingest's workers merge segments while it commits the
+    next ones (some replacing articles the merges hold): every article is indexed once, as its
+    newest version, and searches find what a one-process ingest finds."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, 40)
+    for i in range(0, 40, 4):  # newer versions, in later batches (their names sort last)
+        _newer_version(corpus / f"{i:04d}.txt", corpus / f"z{i:04d}.txt", str(i))
+    monkeypatch.setenv("NEWSARC_BATCH_SIZE", "2")
+    monkeypatch.setattr(newsarc.index, "MERGE_FACTOR", 3)
+    monkeypatch.setattr(newsarc.index, "MERGE_FLOOR_DOCS", 2)
+    ingest([corpus], tmp_path / "single", workers=1)
+    started: list[int] = []
+    write_merged = newsarc.ingest._Workers.write_merged
+
+    def counted(self, folder, merge):  # type: ignore[no-untyped-def]
+        started.append(len(merge.segments))
+        return write_merged(self, folder, merge)
+
+    monkeypatch.setattr(newsarc.ingest._Workers, "write_merged", counted)
+    monkeypatch.setattr(newsarc.ingest, "POOL_THRESHOLD", 1)
+    summary = ingest([corpus], tmp_path / "parallel", workers=2)
+    assert (summary.added, summary.updated) == (40, 10)
+    assert len(started) >= 5 and min(started) >= 3
+    with open_index(tmp_path / "parallel").reader() as reader:
+        assert reader.doc_count() == 40
+        levels = [newsarc.index.segment_level(leaf.doc_count_all()) for leaf, _ in reader.leaf_readers()]
+        assert all(levels.count(level) < 3 for level in levels), levels
+    one, two = results(tmp_path / "single"), results(tmp_path / "parallel")
+    assert {q: sorted(i for i, _ in hits) for q, hits in one.items()} == {
+        q: sorted(i for i, _ in hits) for q, hits in two.items()
+    }
+    with open_searcher(tmp_path / "parallel") as s:
+        assert len(s.search('"补充报道"', SearchOptions(limit=None)).hits) == 10
+    assert [n for n in os.listdir(index_dir(tmp_path / "parallel")) if n.startswith(APART_PREFIX)] == []
+    assert run("check", data=tmp_path / "parallel").exit_code == 0

@@ -8,7 +8,9 @@ names, CJK phrases and ``title:`` words are matched verbatim
 (:meth:`IndexReader.substring_docs`).  Segments are written with
 :class:`~newsarc.codec.NewsarcCodec` (compact term dictionary and postings) by
 :class:`BatchWriter`, which collects a batch's posting lists in memory and
-writes each list whole; :func:`merge_segments` merges segments list by list.
+writes each list whole; :func:`merge_segments` merges segments list by list,
+and :func:`write_merged` does so apart, in an ingest's worker, for
+:meth:`IndexWriter.replace` to commit.
 
 Fields:
 
@@ -34,7 +36,7 @@ import heapq
 import sys
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate, chain, groupby
 from operator import itemgetter, sub
@@ -1271,6 +1273,16 @@ def write_segment(index_folder: str | Path, docs: Iterable[IndexDocument]) -> Wr
     can — an ingest's workers write the segments its main process commits.  No reader and no
     commit sees the segment until :meth:`IndexWriter.adopt`; a folder left by a killed
     process is removed by the next ingest."""
+
+    def fill(writer: BatchWriter) -> None:
+        for doc in docs:
+            writer.add_document(**doc.fields())
+
+    return _write_apart(index_folder, fill)
+
+
+def _write_apart(index_folder: str | Path, fill: Callable[[BatchWriter], None]) -> WrittenSegment:
+    """A segment written apart (see :func:`write_segment`) by ``fill(writer)``."""
     import shutil
     import tempfile
 
@@ -1278,8 +1290,7 @@ def write_segment(index_folder: str | Path, docs: Iterable[IndexDocument]) -> Wr
     try:
         writer = BatchWriter(_FolderIndex(folder), lock=False)  # type: ignore[arg-type]
         try:
-            for doc in docs:
-                writer.add_document(**doc.fields())
+            fill(writer)
             segment = writer._finalize_segment()
         finally:
             writer._finish()  # its temporary folder (no lock to release)
@@ -1289,22 +1300,105 @@ def write_segment(index_folder: str | Path, docs: Iterable[IndexDocument]) -> Wr
     return WrittenSegment(str(folder), segment)
 
 
+@dataclass(frozen=True)
+class Merge:
+    """Consecutive segments picked to merge apart (:func:`next_merge`), as the table of contents
+    listed them when picked, their deletions included.  A worker merges them
+    (:func:`write_merged`) while the ingest goes on; a commit puts the merged segment in their
+    place (:meth:`IndexWriter.replace`), deleting in it what was deleted from them meanwhile.
+    """
+
+    segments: tuple[Any, ...]  # Whoosh's segment objects, copies no writer changes
+
+    def ids(self) -> set[str]:
+        """The picked segments' ids."""
+        return {seg.segment_id() for seg in self.segments}
+
+    def deleted_since(self, current: Sequence[Any]) -> list[int]:
+        """Document numbers, in the merged segment, of the documents deleted from the picked
+        segments since they were picked (``current``: the index's segments now)."""
+        now = {seg.segment_id(): seg for seg in current}
+        out: list[int] = []
+        base = 0
+        for picked in self.segments:
+            before = sorted(picked.deleted_docs())
+            for docnum in sorted(set(now[picked.segment_id()].deleted_docs()).difference(before)):
+                out.append(base + docnum - bisect_right(before, docnum))
+            base += picked.doc_count()
+        return out
+
+    def put_in(self, segments: list[Any], merged: Any) -> list[Any]:
+        """``segments`` (a table of contents) with ``merged`` in the place of the picked ones,
+        the documents deleted from them since deleted in it."""
+        ids = self.ids()
+        at = [i for i, seg in enumerate(segments) if seg.segment_id() in ids]
+        if len(at) != len(ids) or at[-1] - at[0] + 1 != len(at):
+            raise ArchiveError("segments merged apart are no longer together in the search index")
+        for docnum in self.deleted_since(segments):
+            merged.delete_document(docnum)
+        return [*segments[: at[0]], merged, *segments[at[-1] + 1 :]]
+
+
+def next_merge(ix: index.Index, running: Iterable[Merge] = ()) -> Merge | None:
+    """A merge to run apart (:func:`write_merged`) while an ingest goes on, or None: the oldest
+    run of at least :data:`MERGE_FACTOR` consecutive segments of one size level
+    (:func:`segment_level`) none of the ``running`` merges holds.
+
+    Unlike :func:`tiered_segments`, the run need not be the newest segments: the
+    merged segment takes the run's place (:meth:`Merge.put_in`), so documents
+    keep their order, and segments committed while a merge runs do not stop the
+    run it completes from merging.
+    """
+    with ix.reader() as reader:  # the table of contents read anew (objects no writer holds), verified
+        segments = [leaf.segment() for leaf, _offset in segment_readers(reader)]
+    busy = set().union(*(merge.ids() for merge in running))
+    levels = [None if seg.segment_id() in busy else segment_level(seg.doc_count()) for seg in segments]
+    start = 0
+    while start < len(segments):
+        end = start + 1
+        while end < len(segments) and levels[end] == levels[start]:
+            end += 1
+        if levels[start] is not None and end - start >= MERGE_FACTOR:
+            return Merge(tuple(segments[start:end]))
+        start = end
+    return None
+
+
+def write_merged(index_folder: str | Path, merge: Merge) -> WrittenSegment:
+    """Merge the segments of ``merge`` (files of the index in ``index_folder``) into one segment
+    written apart, as :func:`write_segment` writes one: any process can, while the index's
+    writer goes on committing — the picked segments stay in the index until
+    :meth:`IndexWriter.replace` commits the merged one in their place."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.reading import SegmentReader
+
+    storage = FileStorage(str(index_folder))
+    schema = make_schema()
+
+    def fill(writer: BatchWriter) -> None:
+        for seg in merge.segments:
+            writer.add_reader(SegmentReader(storage, schema, seg))
+
+    return _write_apart(index_folder, fill)
+
+
 class IndexWriter:
     """Writes one batch of documents as a new segment of the embedded index.
 
     ``add`` and ``delete`` (replaced articles) collect the batch, or ``adopt``
-    takes a segment written apart; ``commit`` writes it (never merging: see
-    :func:`merge_segments`); ``cancel`` drops it.
+    takes a segment written apart and ``replace`` one merged apart; ``commit``
+    writes it (never merging: see :func:`merge_segments`); ``cancel`` drops it.
     """
 
     def __init__(self, ix: index.Index) -> None:
         self._writer = BatchWriter(ix)
         self._adopted: list[WrittenSegment] = []
+        self._replacing: list[tuple[Merge, WrittenSegment]] = []
 
     def add(self, doc: IndexDocument) -> None:
         """Add an analysed article."""
-        if self._adopted:
-            raise ValueError("a writer that adopted a segment takes no documents")
+        if self._adopted or self._replacing:
+            raise ValueError("a writer that took segments written apart takes no documents")
         self._writer.add_document(**doc.fields())
 
     def adopt(self, written: WrittenSegment) -> None:
@@ -1314,28 +1408,41 @@ class IndexWriter:
             raise ValueError("a writer that took documents adopts no segment")
         self._adopted.append(written)
 
+    def replace(self, merge: Merge, written: WrittenSegment) -> None:
+        """Make the segment :func:`write_merged` made of ``merge`` take the place of its
+        segments at this commit (see :meth:`Merge.put_in`)."""
+        if self._writer._added:
+            raise ValueError("a writer that took documents takes no merged segment")
+        self._replacing.append((merge, written))
+
     def delete(self, ids: Iterable[str]) -> int:
         """Delete the documents of these article ids; returns how many were live."""
         return self._writer.delete_ids(ids)
 
     def commit(self) -> None:
-        """Write the batch as a segment (readers opened from now on see it), or move adopted
-        segments' files into the index and list them in its table of contents."""
-        if not self._adopted:
+        """Write the batch as a segment (readers opened from now on see it), or move segments
+        written apart into the index and list them in its table of contents."""
+        apart = [*self._adopted, *(written for _merge, written in self._replacing)]
+        if not apart:
             self._writer.commit(merge=False)
             return
         import shutil
 
         storage = self._writer.storage
-        for written in self._adopted:
+        for written in apart:
             folder = Path(written.folder)
             prefix = written.segment.make_filename("")
             for path in folder.iterdir():
                 if path.name.startswith(prefix):  # until the commit, no more than orphans
                     path.replace(Path(storage.folder) / path.name)
-        segments = [written.segment for written in self._adopted]
-        self._writer.commit(mergetype=lambda _writer, kept: [*kept, *segments])
-        for written in self._adopted:
+
+        def listed(_writer, segments):  # type: ignore[no-untyped-def]
+            for merge, written in self._replacing:
+                segments = merge.put_in(segments, written.segment)
+            return [*segments, *(written.segment for written in self._adopted)]
+
+        self._writer.commit(mergetype=listed)
+        for written in apart:
             shutil.rmtree(written.folder, ignore_errors=True)
 
     def cancel(self) -> None:
@@ -1343,7 +1450,7 @@ class IndexWriter:
         import shutil
 
         self._writer.cancel()
-        for written in self._adopted:
+        for written in [*self._adopted, *(written for _merge, written in self._replacing)]:
             shutil.rmtree(written.folder, ignore_errors=True)
 
 

@@ -4,8 +4,11 @@ Work flows one way.  Worker processes read, parse, fold and segment files
 (the expensive part, on every core); the parent process decides for each
 article whether it is new, newer, unchanged or an older version, writes the
 batch to the store (one SQLite transaction) and then to the Whoosh index (one
-commit), and finally marks the batch indexed.  A crash therefore loses at most
-the batch in flight, and the next ingest re-indexes whatever the store holds
+commit), and finally marks the batch indexed.  With a pool, a worker writes
+each batch's segment apart and the parent commits it; workers also merge
+segments apart while the ingest goes on, and the parent commits each merged
+segment in the place of those it merged.  A crash therefore loses at most the
+batches in flight, and the next ingest re-indexes whatever the store holds
 that the index did not commit.
 """
 
@@ -23,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +54,15 @@ from newsarc.index import (
     APART_PREFIX,
     INDEX_NAME,
     IndexDocument,
+    Merge,
     WrittenSegment,
     index_dir,
     index_folder,
     index_writer,
     merge_segments,
+    next_merge,
     open_index,
+    write_merged,
     write_segment,
 )
 from newsarc.integrity import verify_all
@@ -479,13 +486,16 @@ def ingest(
                 added = add_user_dictionary(data, user_dict)
                 if on_message:
                     on_message(f"dictionary: {added} new words from {user_dict}")
-            with open_store(data, create=True) as store:
-                ix, spec = _resume(store, data, batch_size, summary, progress, on_message)
-                mirrors, plain = _split_mirrors(paths)
-                tasks = _tasks(plain, store, summary, on_reject)
-                _ingest_tasks(store, ix, tasks, spec, workers, batch_size, summary, on_reject, progress)
-                for mirror in mirrors:
-                    _ingest_mirror(mirror, store, ix, spec, workers, batch_size, summary, on_reject, progress)
+            try:
+                with open_store(data, create=True) as store:
+                    ix, spec = _resume(store, data, batch_size, summary, progress, on_message)
+                    mirrors, plain = _split_mirrors(paths)
+                    tasks = _tasks(plain, store, summary, on_reject)
+                    _ingest_tasks(store, ix, tasks, spec, workers, batch_size, summary, on_reject, progress)
+                    for mirror in mirrors:
+                        _ingest_mirror(mirror, store, ix, spec, workers, batch_size, summary, on_reject, progress)
+            finally:  # the workers are stopped: what they were writing apart is of no use now
+                _clean_index_debris(data)
     except KeyboardInterrupt:
         summary.seconds = time.perf_counter() - started
         raise Interrupted(summary) from None
@@ -638,6 +648,7 @@ def _commit_batches(
     progress("parse", 0, total)
     with _Workers(total, workers, spec) as pool:
         writing: _Writing | None = None
+        merges = _MergesApart(pool, ix) if pool.parallel else None
         for batch in pool.analysed(batches):
             results = []
             for result in batch:
@@ -649,6 +660,8 @@ def _commit_batches(
             if writing is not None:
                 _commit_written(store, ix, writing)
                 writing = None
+            if merges is not None:
+                merges.go_on()
             if not writes:
                 continue
             if pool.parallel:
@@ -662,7 +675,9 @@ def _commit_batches(
                 merge_segments(ix, final=False)
         if writing is not None:
             _commit_written(store, ix, writing)
-    progress("merge", 0, 1)
+        progress("merge", 0, 1)
+        if merges is not None:
+            merges.finish()
     merge_segments(ix)
     progress("merge", 1, 1)
 
@@ -677,8 +692,8 @@ class _Writing:
 
 
 def _commit_written(store: Store, ix, writing: _Writing) -> None:  # type: ignore[no-untyped-def]
-    """Commit a segment a worker wrote (deleting what its articles replace), mark its rows
-    indexed, and merge what :func:`~newsarc.index.tiered_segments` picks."""
+    """Commit a segment a worker wrote (deleting what its articles replace) and mark its rows
+    indexed."""
     written = writing.segment()
     writer = index_writer(ix)
     try:
@@ -690,7 +705,49 @@ def _commit_written(store: Store, ix, writing: _Writing) -> None:  # type: ignor
         raise
     with store.transaction():
         store.mark_indexed(writing.rowids)
-    merge_segments(ix, final=False)
+
+
+class _MergesApart:
+    """The merges an ingest's workers run while it goes on (:func:`~newsarc.index.next_merge`,
+    :func:`~newsarc.index.write_merged`), at most one per worker; each is committed in the place
+    of the segments it merged once it is done.  A killed ingest leaves at most folders apart,
+    which the next one removes; the segments they merged are still in the index."""
+
+    def __init__(self, pool: _Workers, ix: Index) -> None:
+        self._pool = pool
+        self._ix = ix
+        self._running: list[tuple[Merge, AsyncResult]] = []
+
+    def go_on(self) -> None:
+        """Commit the merges that are done, and start those the index now calls for."""
+        for merge, result in list(self._running):
+            if result.ready():
+                self._commit(merge, result)
+        self._start()
+
+    def finish(self) -> None:
+        """Wait for every merge, committing each, and for those they call for in turn."""
+        while self._running:
+            self._commit(*self._running[0])
+            self._start()
+
+    def _start(self) -> None:
+        while len(self._running) < self._pool.size:
+            merge = next_merge(self._ix, [merge for merge, _result in self._running])
+            if merge is None:
+                return
+            self._running.append((merge, self._pool.write_merged(index_folder(self._ix), merge)))
+
+    def _commit(self, merge: Merge, result: AsyncResult) -> None:
+        self._running.remove((merge, result))
+        written = result.get()
+        writer = index_writer(self._ix)
+        try:
+            writer.replace(merge, written)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
 
 
 def _split_mirrors(paths: Iterable[str | Path]) -> tuple[list[GitMirror], list[str | Path]]:
@@ -865,11 +922,21 @@ class _Workers:
         if inflight is not None:
             yield inflight
 
+    @property
+    def size(self) -> int:
+        """How many worker processes there are."""
+        return self._workers if self._pool is not None else 0
+
     def write_segment(self, folder: Path, docs: list[IndexDocument]) -> Callable[[], WrittenSegment]:
         """Have a worker write ``docs`` as a segment apart, after the analysis tasks queued
         before; returns the function that waits for it (and raises what the worker raised).
         Only with a pool (:attr:`parallel`)."""
         return self._pool.apply_async(write_segment, (folder, docs)).get  # type: ignore[no-any-return]
+
+    def write_merged(self, folder: Path, merge: Merge) -> AsyncResult:
+        """Have a worker merge ``merge``'s segments into a segment apart, after the tasks
+        queued before.  Only with a pool (:attr:`parallel`)."""
+        return self._pool.apply_async(write_merged, (folder, merge))
 
 
 def _analysed_batches(
