@@ -27,13 +27,17 @@ from newsarc.search import SearchOptions, open_searcher
 QUERIES = ["普京 朝鲜", "普京 朝鮮", "崔善姬", "香港", "习近平 -台湾", '"国家安全"', "美国 OR 美國", "title:中国", "的"]
 
 
-def sample_files() -> list[Path]:
-    files = sorted(SEEDS.iterdir())
-    for folder, n in (("feeds", 60), ("hkcnews", 40)):
-        path = CORPUS / folder
-        if path.is_dir():
-            files += sorted(path.iterdir())[:n]
-    return files
+def sample_files(tmp: Path) -> list[Path]:
+    """The seeds and 100 corpus files (60 feeds, 40 hkcnews); without the corpus, the seeds and 100
+    files made from them under ``tmp``."""
+    corpus = [
+        f for folder, n in (("feeds", 60), ("hkcnews", 40)) if (CORPUS / folder).is_dir()
+        for f in sorted((CORPUS / folder).iterdir())[:n]
+    ]
+    if not corpus:
+        make_corpus(tmp / "made", 100)
+        corpus = sorted((tmp / "made").iterdir())
+    return sorted(SEEDS.iterdir()) + corpus
 
 
 def results(data: Path) -> dict[str, list[tuple[str, float]]]:
@@ -45,7 +49,7 @@ def results(data: Path) -> dict[str, list[tuple[str, float]]]:
 
 
 def test_parallel_ingest_equals_single_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = sample_files()
+    files = sample_files(tmp_path)
     ingest(files, tmp_path / "single", workers=1)
     monkeypatch.setattr(newsarc.ingest, "POOL_THRESHOLD", 1)
     monkeypatch.setenv("NEWSARC_BATCH_SIZE", "40")
@@ -59,7 +63,7 @@ def test_parallel_ingest_equals_single_process(tmp_path: Path, monkeypatch: pyte
 
 
 def test_merging_segments_changes_no_result_or_score(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = sample_files()
+    files = sample_files(tmp_path)
     monkeypatch.setenv("NEWSARC_BATCH_SIZE", "20")
     monkeypatch.setattr(newsarc.ingest, "merge_segments", lambda ix, **kw: 0)
     ingest(files, tmp_path / "many", workers=1)
@@ -76,7 +80,7 @@ def test_merging_segments_changes_no_result_or_score(tmp_path: Path, monkeypatch
 def test_a_long_ingest_keeps_its_segments_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Segments count like digits (here base 3, levels from 2 documents): a long ingest never holds
     more than two of a level, and they stay in order of size, the oldest the largest."""
-    files = sample_files()[:40]
+    files = sample_files(tmp_path)[:40]
     monkeypatch.setenv("NEWSARC_BATCH_SIZE", "2")
     monkeypatch.setattr(newsarc.index, "MERGE_FACTOR", 3)
     monkeypatch.setattr(newsarc.index, "MERGE_FLOOR_DOCS", 2)
