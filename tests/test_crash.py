@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -182,61 +181,3 @@ def test_crash_during_dictionary_reindex_is_finished_later(
     summary = ingest_mod.ingest([corpus], data, workers=1, batch_size=10)
     assert summary.reindexed == left
     check_invariants(data)
-
-
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-def test_a_worker_killed_during_ingest_stops_it_with_one_line(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """A worker process killed (by the out-of-memory killer, say) loses the task it held: the ingest
-    stops at once with one line saying what it kept, instead of waiting for that task forever."""
-    corpus = tmp_path / "corpus"
-    make_corpus(corpus, CORPUS_FILES)
-    data = copy_archive(template_archive(tmp_path_factory), tmp_path / "data")
-    base = check_invariants(data)[0]
-    env = {"NEWSARC_BATCH_SIZE": "10", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newsarc", "--data", str(data), "ingest", "--wait", "0", "--workers", "2",
-         str(corpus)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **env},
-    )
-    deadline = time.monotonic() + 30
-    while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    assert len(workers) == 2, "the ingest started no workers"
-    os.kill(workers[0], signal.SIGKILL)
-    try:
-        _out, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # and its workers, which die with it
-        proc.communicate()
-        raise AssertionError("the ingest waits for the task the killed worker held") from None
-    lines = err.decode().splitlines()
-    assert proc.returncode == 1 and len(lines) == 1, err.decode(errors="replace")
-    m = re.fullmatch(
-        r"newsarc: an ingest worker process was killed by SIGKILL \(out of memory\?\): (\d+) articles? "
-        r"committed before it; run the same ingest again to resume",
-        lines[0],
-    )
-    assert m, lines[0]
-    stored, _indexed = check_invariants(data)
-    assert stored - base == int(m.group(1)) < CORPUS_FILES
-    assert [n for n in os.listdir(index_dir(data)) if n.startswith(APART_PREFIX)] == []
-    done = cli("--data", str(data), "ingest", "--wait", "0", str(corpus), env=env, timeout=120)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    stored, indexed = check_invariants(data)
-    assert stored == indexed == base + CORPUS_FILES

@@ -23,11 +23,10 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +96,6 @@ def default_batch_size() -> int:
 POOL_THRESHOLD = 64
 
 
-class WorkerDied(ArchiveError):
-    """A worker process of an ingest died (killed by the out-of-memory killer, say) and the work
-    it held is lost: the ingest stops, keeping what it committed before."""
-
-
 class Interrupted(KeyboardInterrupt):
     """A writer stopped by an interrupt (SIGINT, or SIGTERM turned into one by the caller).
 
@@ -116,12 +110,7 @@ class Interrupted(KeyboardInterrupt):
     @property
     def committed(self) -> int:
         """Articles added, updated or re-indexed by the batches committed before the interrupt."""
-        return committed(self.summary)
-
-
-def committed(summary: IngestSummary) -> int:
-    """Articles added, updated or re-indexed by the batches an ingest has committed so far."""
-    return summary.added + summary.updated + summary.reindexed
+        return self.summary.added + self.summary.updated + self.summary.reindexed
 
 
 @dataclass(slots=True)
@@ -235,7 +224,7 @@ def _init_worker(spec: SegmenterSpec) -> None:
 
 
 def _die_with_parent() -> None:
-    """Worker processes: be killed with the parent (Linux), not linger and print a BrokenPipe traceback."""
+    """Pool workers: be killed with the parent (Linux), not linger and print a BrokenPipe traceback."""
     try:
         import ctypes
         import signal
@@ -253,13 +242,14 @@ def worker_segmenter() -> Segmenter:
 
 
 def _init_pool_worker(spec: SegmenterSpec) -> None:
-    """A worker process's set-up.
+    """A pool worker's set-up.
 
     Workers leave interrupts to the parent: they ignore SIGINT and move to a
     process group of their own, so that neither Ctrl-C on the terminal nor a
-    signal sent to the ingest's process group reaches them while the parent
-    decides what to keep; the parent then stops them (SIGTERM, see
-    :class:`_Workers`).
+    signal sent to the ingest's process group reaches them.  A worker killed by
+    one while waiting for a task would die holding the pool's queue lock, and
+    the parent would hang when it stops the pool.  The parent stops them
+    (SIGTERM) once it holds that lock itself.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -471,9 +461,8 @@ def ingest(
     called when waiting starts).  ``batch_size`` defaults to
     :func:`default_batch_size`.  An interrupt (``KeyboardInterrupt``) stops the
     workers and raises :class:`Interrupted`, which says what was committed.
-    A worker process that dies stops the ingest with :class:`WorkerDied`, which
-    says what was committed.  ``user_dict`` is a jieba-format dictionary merged
-    into the archive's (:func:`add_user_dictionary`) once the lock is taken.
+    ``user_dict`` is a jieba-format dictionary merged into the archive's
+    (:func:`add_user_dictionary`) once the lock is taken.
 
     Nothing is written before the lock is held, the archive directory has been
     found trustworthy and no file newsarc writes in it is a symbolic link
@@ -510,12 +499,6 @@ def ingest(
     except KeyboardInterrupt:
         summary.seconds = time.perf_counter() - started
         raise Interrupted(summary) from None
-    except WorkerDied as exc:
-        n = committed(summary)
-        raise WorkerDied(
-            f"{exc}: {n} {'article' if n == 1 else 'articles'} committed before it; "
-            "run the same ingest again to resume"
-        ) from None
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -733,12 +716,12 @@ class _MergesApart:
     def __init__(self, pool: _Workers, ix: Index) -> None:
         self._pool = pool
         self._ix = ix
-        self._running: list[tuple[Merge, Future]] = []
+        self._running: list[tuple[Merge, AsyncResult]] = []
 
     def go_on(self) -> None:
         """Commit the merges that are done, and start those the index now calls for."""
         for merge, result in list(self._running):
-            if result.done():
+            if result.ready():
                 self._commit(merge, result)
         self._start()
 
@@ -755,9 +738,9 @@ class _MergesApart:
                 return
             self._running.append((merge, self._pool.write_merged(index_folder(self._ix), merge)))
 
-    def _commit(self, merge: Merge, result: Future) -> None:
+    def _commit(self, merge: Merge, result: AsyncResult) -> None:
         self._running.remove((merge, result))
-        written = self._pool.wait(result)
+        written = result.get()
         writer = index_writer(self._ix)
         try:
             writer.replace(merge, written)
@@ -896,78 +879,27 @@ def ledger_key(path: Path) -> str:
 class _Workers:
     """An ingest's worker processes (a context manager): they analyse batches of tasks and
     write segments apart (:func:`~newsarc.index.write_segment`).  With one worker, or fewer
-    than :data:`POOL_THRESHOLD` tasks, there is no pool: the work is done in this process.
-
-    Waiting for a worker's result raises :class:`WorkerDied` when a worker process has died
-    (``ProcessPoolExecutor`` notices, where ``multiprocessing.Pool`` would replace the worker,
-    lose its task and wait for it forever).  On leaving with an exception (an interrupt, say)
-    the workers are stopped at once, not waited for.
-    """
+    than :data:`POOL_THRESHOLD` tasks, there is no pool: the work is done in this process."""
 
     def __init__(self, count: int, workers: int | None, spec: SegmenterSpec) -> None:
         workers = workers if workers is not None else (os.cpu_count() or 1)
         self.parallel = workers > 1 and count >= POOL_THRESHOLD
         self._workers = workers
         self._spec = spec
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Any = None
 
     def __enter__(self) -> _Workers:
         if not self.parallel:
             _init_worker(self._spec)
             return self
         ctx = get_context("fork") if hasattr(os, "fork") else get_context()
-        self._pool = ProcessPoolExecutor(
-            self._workers, mp_context=ctx, initializer=_init_pool_worker, initargs=(self._spec,)
-        )
+        self._pool = ctx.Pool(self._workers, initializer=_init_pool_worker, initargs=(self._spec,))
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        if self._pool is None:
-            return
-        if exc_type is not None:  # they ignore interrupts (see _init_pool_worker): stop them
-            processes = self._processes()
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.join(5)
-                if process.is_alive():
-                    process.kill()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _processes(self) -> list[Any]:
-        """The pool's worker processes (``ProcessPoolExecutor`` makes them public only from
-        Python 3.14 on, as ``terminate_workers``)."""
-        return list((getattr(self._pool, "_processes", None) or {}).values())
-
-    @contextmanager
-    def _watched(self) -> Iterator[None]:
-        """Turn the pool's ``BrokenProcessPool`` into :class:`WorkerDied`, saying how it died."""
-        try:
-            yield
-        except BrokenProcessPool:
-            processes = self._processes()
-            self._pool.shutdown(wait=True)  # the pool has stopped the others: wait until it has
-            # the one that died first, not those the pool then stopped (SIGTERM)
-            codes = sorted((p.exitcode for p in processes if p.exitcode), key=lambda c: c == -signal.SIGTERM)
-            how = "died"
-            if codes and codes[0] == -signal.SIGKILL:
-                how = "was killed by SIGKILL (out of memory?)"
-            elif codes and codes[0] < 0:
-                with suppress(ValueError):
-                    how = f"was killed by {signal.Signals(-codes[0]).name}"
-            elif codes:
-                how = f"exited with status {codes[0]}"
-            raise WorkerDied(f"an ingest worker process {how}") from None
-
-    def _results(self, results: Iterator[Any]) -> Iterator[Any]:
-        with self._watched():
-            yield from results
-
-    def wait(self, future: Future) -> Any:
-        """The result of a task given to a worker (raises what the worker raised, or
-        :class:`WorkerDied`)."""
-        with self._watched():
-            return future.result()
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            # stops the workers, also on an interrupt: they ignore it (see _init_pool_worker)
+            self._pool.__exit__(*exc)
 
     def analysed(
         self, batches: Iterable[list[Any]], work: Callable[[Any], Any] | None = None
@@ -983,8 +915,7 @@ class _Workers:
             return
         inflight = None
         for batch in batches:
-            with self._watched():
-                nxt = self._results(self._pool.map(work, batch, chunksize=8))
+            nxt = self._pool.imap(work, batch, chunksize=8)
             if inflight is not None:
                 yield inflight
             inflight = nxt
@@ -1000,18 +931,12 @@ class _Workers:
         """Have a worker write ``docs`` as a segment apart, after the analysis tasks queued
         before; returns the function that waits for it (and raises what the worker raised).
         Only with a pool (:attr:`parallel`)."""
-        assert self._pool is not None
-        with self._watched():
-            future = self._pool.submit(write_segment, folder, docs)
-        return lambda: self.wait(future)  # type: ignore[no-any-return]
+        return self._pool.apply_async(write_segment, (folder, docs)).get  # type: ignore[no-any-return]
 
-    def write_merged(self, folder: Path, merge: Merge) -> Future:
+    def write_merged(self, folder: Path, merge: Merge) -> AsyncResult:
         """Have a worker merge ``merge``'s segments into a segment apart, after the tasks
-        queued before; :meth:`wait` for the future it returns.  Only with a pool
-        (:attr:`parallel`)."""
-        assert self._pool is not None
-        with self._watched():
-            return self._pool.submit(write_merged, folder, merge)
+        queued before.  Only with a pool (:attr:`parallel`)."""
+        return self._pool.apply_async(write_merged, (folder, merge))
 
 
 def _analysed_batches(
