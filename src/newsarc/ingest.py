@@ -17,10 +17,12 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import pickle
 import shutil
 import signal
 import sqlite3
 import stat
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -849,7 +851,7 @@ def _write_errors(data: Path) -> Iterator[None]:
 def _clean_index_debris(data: Path) -> None:
     """Remove temporary TOC files a killed Whoosh commit left (Whoosh never removes them), and
     the folders of segments a killed ingest's workers wrote apart and it never committed
-    (:func:`~newsarc.index.write_segment`).
+    (:func:`~newsarc.index.write_segment`), and the files of documents it handed them.
 
     Orphaned segments and the ``MAIN.tmp`` folder are removed by Whoosh itself
     at the next commit.  Call only while holding the archive lock.
@@ -863,8 +865,12 @@ def _clean_index_debris(data: Path) -> None:
         if name.startswith(f"_{INDEX_NAME}_") and ".toc." in name:
             with suppress(OSError):
                 os.remove(folder / name)
-        elif name.startswith(APART_PREFIX):
-            shutil.rmtree(folder / name, ignore_errors=True)
+        elif name.startswith(APART_PREFIX):  # a folder, or the documents handed to a worker
+            if (folder / name).is_dir() and not (folder / name).is_symlink():
+                shutil.rmtree(folder / name, ignore_errors=True)
+            else:
+                with suppress(OSError):
+                    os.remove(folder / name)
 
 
 def ledger_key(path: Path) -> str:
@@ -930,13 +936,32 @@ class _Workers:
     def write_segment(self, folder: Path, docs: list[IndexDocument]) -> Callable[[], WrittenSegment]:
         """Have a worker write ``docs`` as a segment apart, after the analysis tasks queued
         before; returns the function that waits for it (and raises what the worker raised).
-        Only with a pool (:attr:`parallel`)."""
-        return self._pool.apply_async(write_segment, (folder, docs)).get  # type: ignore[no-any-return]
+        Only with a pool (:attr:`parallel`).
+
+        The documents (megabytes) reach the worker in a file apart in ``folder``, not through
+        the pool's pipe: stopping the pool (an interrupt) drains that pipe only while it holds
+        data, and a task still being pickled then would block the pool's task thread, and the
+        ingest with it, for good."""
+        fd, docs_file = tempfile.mkstemp(prefix=APART_PREFIX, suffix=".docs", dir=folder)
+        with os.fdopen(fd, "wb") as out:
+            pickle.dump(docs, out, protocol=pickle.HIGHEST_PROTOCOL)
+        return self._pool.apply_async(_write_segment_from, (folder, docs_file)).get  # type: ignore[no-any-return]
 
     def write_merged(self, folder: Path, merge: Merge) -> AsyncResult:
         """Have a worker merge ``merge``'s segments into a segment apart, after the tasks
         queued before.  Only with a pool (:attr:`parallel`)."""
         return self._pool.apply_async(write_merged, (folder, merge))
+
+
+def _write_segment_from(folder: Path, docs_file: str) -> WrittenSegment:
+    """In a worker: write the documents :meth:`_Workers.write_segment` left in ``docs_file``
+    (removed once read) as a segment apart."""
+    try:
+        with open(docs_file, "rb") as f:
+            docs = pickle.load(f)
+    finally:
+        os.remove(docs_file)
+    return write_segment(folder, docs)
 
 
 def _analysed_batches(
