@@ -165,3 +165,58 @@ def test_on_a_terminal_the_progress_line_is_cleared_before_the_message(
     erased = out.rindex("\r\x1b[K\x1b[?25h")
     message = out[erased:].replace("\r\x1b[K\x1b[?25h", "").strip()
     assert MESSAGE.match(message), repr(out[-400:])
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds the worker processes in /proc")
+def test_an_ingest_whose_worker_is_killed_stops_with_one_line_and_resumes(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A worker killed as the out-of-memory killer kills (SIGKILL) ends the ingest at once: exit 1,
+    one line saying so, what was committed kept; the same ingest run again completes the archive."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, FILES)
+    data = tmp_path / "data"
+    shutil.copytree(template_archive(tmp_path_factory), data)
+    with open_store(data) as store:
+        base = store.count()
+    proc = _ingest(data, corpus, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not (workers := _children(proc.pid)) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert workers, "no worker process seen"
+    time.sleep(0.3)
+    os.kill(workers[0], signal.SIGKILL)
+    try:
+        code = proc.wait(timeout=EXIT_WITHIN)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail("ingest hung after a worker was killed")
+    err = proc.stderr.read().decode(errors="replace")  # type: ignore[union-attr]
+    assert code == 1, err
+    assert err.splitlines() == [
+        "newsarc: a worker process was killed by SIGKILL (out of memory?); what was committed before is kept"
+    ]
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]  # every worker stopped
+    assert not [n for n in os.listdir(index_dir(data)) if n.startswith(APART_PREFIX)]
+    done = _ingest(data, corpus, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert done.wait(timeout=120) == 0, done.stderr.read().decode()  # type: ignore[union-attr]
+    with open_store(data) as store:
+        assert store.unindexed() == []
+        assert store.count() == base + FILES
+    ids = _whoosh_ids(data)
+    assert sum(ids.values()) == len(ids) == base + FILES

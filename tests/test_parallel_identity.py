@@ -296,29 +296,23 @@ def test_a_parallel_ingest_merges_apart_and_finds_what_one_process_finds(
     assert run("check", data=tmp_path / "parallel").exit_code == 0
 
 
-def test_segment_documents_reach_a_worker_in_a_file_not_the_pool_pipe(
+def test_segment_documents_reach_a_worker_in_a_file_not_its_pipe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A task of megabytes in the pool's pipe can hang the stop of an interrupted ingest (the pool
-    stops draining the pipe while its task thread still pickles): every task an ingest gives its
-    workers stays small, and the files of documents are gone when it ends."""
-    import pickle
-    from multiprocessing.pool import Pool
+    """A task larger than a worker's pipe holds waits until a worker is idle, holding up those
+    behind it: every task an ingest gives its workers stays small (a segment's documents go in a
+    file), and the files of documents are gone when it ends."""
+    from newsarc.workers import Workers
 
     sizes: list[int] = []
-    apply_async, imap = Pool.apply_async, Pool.imap
+    submit = Workers.submit
 
-    def measured_apply(self, func, args=(), *rest, **kw):  # type: ignore[no-untyped-def]
-        sizes.append(len(pickle.dumps((func, args))))
-        return apply_async(self, func, args, *rest, **kw)
+    def measured(self, fn, *args, **kw):  # type: ignore[no-untyped-def]
+        job = submit(self, fn, *args, **kw)
+        sizes.append(len(job.message))
+        return job
 
-    def measured_imap(self, func, iterable, chunksize=1):  # type: ignore[no-untyped-def]
-        tasks = list(iterable)
-        sizes.extend(len(pickle.dumps(tasks[i : i + chunksize])) for i in range(0, len(tasks), chunksize))
-        return imap(self, func, tasks, chunksize)
-
-    monkeypatch.setattr(Pool, "apply_async", measured_apply)
-    monkeypatch.setattr(Pool, "imap", measured_imap)
+    monkeypatch.setattr(Workers, "submit", measured)
     monkeypatch.setattr(newsarc.ingest, "POOL_THRESHOLD", 1)
     files = sample_files(tmp_path)
     summary = ingest(files, tmp_path / "data", workers=2, batch_size=100)

@@ -63,3 +63,8 @@ class AmbiguousArticle(NewsarcError):
         super().__init__(f"id prefix {prefix!r} is ambiguous: {len(candidates)} articles match")
         self.prefix = prefix
         self.candidates = candidates
+
+
+class WorkerDied(NewsarcError):
+    """A worker process ended before it finished its work (killed, e.g. by the out-of-memory
+    killer): the work stops, keeping what it committed."""

@@ -19,7 +19,6 @@ import hashlib
 import os
 import pickle
 import shutil
-import signal
 import sqlite3
 import stat
 import tempfile
@@ -27,8 +26,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from multiprocessing import get_context
-from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +78,7 @@ from newsarc.store import (
     published_timestamp,
 )
 from newsarc.versions import content_digest
+from newsarc.workers import DEPTH, Job, Workers
 
 #: Articles per committed batch: what a crash can cost at most.
 BATCH_SIZE = 500
@@ -225,40 +223,10 @@ def _init_worker(spec: SegmenterSpec) -> None:
     _SEGMENTER = Segmenter(*spec)
 
 
-def _die_with_parent() -> None:
-    """Pool workers: be killed with the parent (Linux), not linger and print a BrokenPipe traceback."""
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:  # not Linux: the worker exits on its own when the parent's pipe closes
-        pass
-
-
 def worker_segmenter() -> Segmenter:
     """The segmenter of this worker process (set up by the pool of :func:`_analysed_batches`)."""
     assert _SEGMENTER is not None
     return _SEGMENTER
-
-
-def _init_pool_worker(spec: SegmenterSpec) -> None:
-    """A pool worker's set-up.
-
-    Workers leave interrupts to the parent: they ignore SIGINT and move to a
-    process group of their own, so that neither Ctrl-C on the terminal nor a
-    signal sent to the ingest's process group reaches them.  A worker killed by
-    one while waiting for a task would die holding the pool's queue lock, and
-    the parent would hang when it stops the pool.  The parent stops them
-    (SIGTERM) once it holds that lock itself.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    with suppress(OSError):
-        os.setpgid(0, 0)
-    _die_with_parent()
-    _init_worker(spec)
 
 
 def analyse_article(
@@ -718,7 +686,7 @@ class _MergesApart:
     def __init__(self, pool: _Workers, ix: Index) -> None:
         self._pool = pool
         self._ix = ix
-        self._running: list[tuple[Merge, AsyncResult]] = []
+        self._running: list[tuple[Merge, Job]] = []
 
     def go_on(self) -> None:
         """Commit the merges that are done, and start those the index now calls for."""
@@ -740,7 +708,7 @@ class _MergesApart:
                 return
             self._running.append((merge, self._pool.write_merged(index_folder(self._ix), merge)))
 
-    def _commit(self, merge: Merge, result: AsyncResult) -> None:
+    def _commit(self, merge: Merge, result: Job) -> None:
         self._running.remove((merge, result))
         written = result.get()
         writer = index_writer(self._ix)
@@ -883,29 +851,28 @@ def ledger_key(path: Path) -> str:
 
 
 class _Workers:
-    """An ingest's worker processes (a context manager): they analyse batches of tasks and
-    write segments apart (:func:`~newsarc.index.write_segment`).  With one worker, or fewer
-    than :data:`POOL_THRESHOLD` tasks, there is no pool: the work is done in this process."""
+    """An ingest's worker processes (a context manager, :class:`~newsarc.workers.Workers`): they
+    analyse batches of tasks and write segments apart (:func:`~newsarc.index.write_segment`).
+    With one worker, or fewer than :data:`POOL_THRESHOLD` tasks, there is no pool: the work is
+    done in this process."""
 
     def __init__(self, count: int, workers: int | None, spec: SegmenterSpec) -> None:
         workers = workers if workers is not None else (os.cpu_count() or 1)
         self.parallel = workers > 1 and count >= POOL_THRESHOLD
         self._workers = workers
         self._spec = spec
-        self._pool: Any = None
+        self._pool: Workers | None = None
 
     def __enter__(self) -> _Workers:
         if not self.parallel:
             _init_worker(self._spec)
             return self
-        ctx = get_context("fork") if hasattr(os, "fork") else get_context()
-        self._pool = ctx.Pool(self._workers, initializer=_init_pool_worker, initargs=(self._spec,))
+        self._pool = Workers(self._workers, _init_worker, (self._spec,)).__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            # stops the workers, also on an interrupt: they ignore it (see _init_pool_worker)
-            self._pool.__exit__(*exc)
+        if self._pool is not None:  # stops the workers, also on an interrupt
+            self._pool.stop()
 
     def analysed(
         self, batches: Iterable[list[Any]], work: Callable[[Any], Any] | None = None
@@ -921,17 +888,17 @@ class _Workers:
             return
         inflight = None
         for batch in batches:
-            nxt = self._pool.imap(work, batch, chunksize=8)
+            jobs = [self._pool.submit(_work_each, work, batch[i : i + CHUNK]) for i in range(0, len(batch), CHUNK)]
             if inflight is not None:
                 yield inflight
-            inflight = nxt
+            inflight = _results(jobs)
         if inflight is not None:
             yield inflight
 
     @property
     def size(self) -> int:
         """How many worker processes there are."""
-        return self._workers if self._pool is not None else 0
+        return self._pool.processes if self._pool is not None else 0
 
     def write_segment(self, folder: Path, docs: list[IndexDocument]) -> Callable[[], WrittenSegment]:
         """Have a worker write ``docs`` as a segment apart, after the analysis tasks queued
@@ -939,18 +906,35 @@ class _Workers:
         Only with a pool (:attr:`parallel`).
 
         The documents (megabytes) reach the worker in a file apart in ``folder``, not through
-        the pool's pipe: stopping the pool (an interrupt) drains that pipe only while it holds
-        data, and a task still being pickled then would block the pool's task thread, and the
-        ingest with it, for good."""
+        its pipe: a task larger than the pipe holds waits until a worker is idle, and holds up
+        the tasks behind it (:class:`~newsarc.workers.Workers`)."""
+        assert self._pool is not None
         fd, docs_file = tempfile.mkstemp(prefix=APART_PREFIX, suffix=".docs", dir=folder)
         with os.fdopen(fd, "wb") as out:
             pickle.dump(docs, out, protocol=pickle.HIGHEST_PROTOCOL)
-        return self._pool.apply_async(_write_segment_from, (folder, docs_file)).get  # type: ignore[no-any-return]
+        return self._pool.submit(_write_segment_from, folder, docs_file).get
 
-    def write_merged(self, folder: Path, merge: Merge) -> AsyncResult:
+    def write_merged(self, folder: Path, merge: Merge) -> Job:
         """Have a worker merge ``merge``'s segments into a segment apart, after the tasks
-        queued before.  Only with a pool (:attr:`parallel`)."""
-        return self._pool.apply_async(write_merged, (folder, merge))
+        queued before, with nothing queued behind it on that worker (a merge is long).  Only
+        with a pool (:attr:`parallel`)."""
+        assert self._pool is not None
+        return self._pool.submit(write_merged, folder, merge, cost=DEPTH)
+
+
+#: Files a worker analyses in one job.
+CHUNK = 8
+
+
+def _work_each(work: Callable[[Any], Any], tasks: list[Any]) -> list[Any]:
+    """In a worker: ``work`` on each task."""
+    return [work(task) for task in tasks]
+
+
+def _results(jobs: list[Job]) -> Iterator[Any]:
+    """The results of analysis jobs, in order, each job waited for in turn."""
+    for job in jobs:
+        yield from job.get()
 
 
 def _write_segment_from(folder: Path, docs_file: str) -> WrittenSegment:
