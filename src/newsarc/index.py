@@ -765,7 +765,8 @@ def merge_segments(ix: index.Index, *, final: bool = True) -> int:
         try:
             writer.commit(mergetype=policy)
         except BaseException:
-            writer.cancel()
+            if not writer.is_closed:  # an interrupt after the commit closed it: nothing to drop
+                writer.cancel()
             raise
         if len(picked) == before:
             return len(picked)
@@ -1446,10 +1447,12 @@ class IndexWriter:
             shutil.rmtree(written.folder, ignore_errors=True)
 
     def cancel(self) -> None:
-        """Drop the batch (segments written apart and not committed are removed)."""
+        """Drop the batch (segments written apart and not committed are removed).  After an
+        interrupt that came once the commit had closed the writer, there is nothing to drop."""
         import shutil
 
-        self._writer.cancel()
+        if not self._writer.is_closed:
+            self._writer.cancel()
         for written in [*self._adopted, *(written for _merge, written in self._replacing)]:
             shutil.rmtree(written.folder, ignore_errors=True)
 
