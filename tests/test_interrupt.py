@@ -167,6 +167,34 @@ def test_on_a_terminal_the_progress_line_is_cleared_before_the_message(
     assert MESSAGE.match(message), repr(out[-400:])
 
 
+LOST = """
+import functools, sys, time
+from newsarc.cli import _send_lost_interrupt_again
+
+sys.unraisablehook = functools.partial(_send_lost_interrupt_again, sys.unraisablehook)
+
+
+class Finalized:
+    def __del__(self):
+        raise KeyboardInterrupt  # as a Ctrl-C that comes while a finalizer runs
+
+
+Finalized()  # Python swallows what a finalizer raises
+try:
+    time.sleep(20)
+    print("went on")
+except KeyboardInterrupt:
+    print("stopped")
+"""
+
+
+def test_an_interrupt_a_finalizer_swallowed_is_sent_again() -> None:
+    """Python only prints what a ``__del__`` raises and goes on; an ingest hit by Ctrl-C while a
+    finalizer (Whoosh's file locks have some) ran would have finished instead of stopping."""
+    done = subprocess.run([sys.executable, "-c", LOST], capture_output=True, text=True, timeout=30)
+    assert (done.stdout, done.stderr) == ("stopped\n", "")
+
+
 def _children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (from /proc)."""
     found = []

@@ -426,6 +426,8 @@ def _interruptible(progress: _Progress, resume: str) -> Iterator[None]:
 
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, on_sigterm)
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_send_lost_interrupt_again, unraisable)
     try:
         yield
     except Interrupted as exc:
@@ -436,8 +438,23 @@ def _interruptible(progress: _Progress, resume: str) -> Iterator[None]:
         click.echo(f"newsarc: interrupted: {exc.committed} {noun} committed; {resume}", err=True)
         sys.exit(128 + received["signal"])
     finally:
+        sys.unraisablehook = unraisable
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _send_lost_interrupt_again(previous: Callable[[Any], None], unraisable: Any) -> None:
+    """An ``sys.unraisablehook``: an interrupt that came while a finalizer (a ``__del__``) ran is
+    swallowed by Python, and the work would go on; it is sent to the main thread again, from a
+    thread, once the finalizer is done.  Other unraisable exceptions go to ``previous``."""
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        previous(unraisable)
+        return
+    import threading
+
+    again = threading.Timer(0.05, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    again.daemon = True
+    again.start()
 
 
 def _printable(text: str) -> str:
