@@ -52,8 +52,10 @@ def test_a_result_that_does_not_pickle_is_an_error_of_its_job() -> None:
 
 
 def test_an_initializer_that_fails_is_raised_by_the_first_wait() -> None:
-    with Workers(1, _refuse) as workers, pytest.raises(OSError, match="^the dictionary cannot be read$"):
-        workers.submit(_square_or_fail, 2).get()
+    with Workers(1, _refuse) as workers:
+        for _ in range(2):  # and stays raised
+            with pytest.raises(OSError, match="^the dictionary cannot be read$"):
+                workers.submit(_square_or_fail, 2).get()
 
 
 def test_a_worker_killed_mid_job_is_reported_not_waited_for() -> None:

@@ -23,6 +23,7 @@ that ends while the work goes on raises :class:`~newsarc.errors.WorkerDied`.
 from __future__ import annotations
 
 import os
+import pickle
 import queue
 import signal
 import threading
@@ -32,7 +33,6 @@ from contextlib import suppress
 from itertools import count
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
-from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from newsarc.errors import WorkerDied
@@ -49,11 +49,12 @@ _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 class Job:
     """A function call given to :class:`Workers`: ask whether it is done, or wait for its value."""
 
-    __slots__ = ("_workers", "message", "cost", "_done", "_ok", "_value")
+    __slots__ = ("_workers", "message", "size", "cost", "_done", "_ok", "_value")
 
     def __init__(self, workers: Workers, message: bytes, cost: int) -> None:
         self._workers = workers
         self.message = message  # the pickled call, as sent
+        self.size = len(message) + 4  # what it takes in the pipe: the message and its length
         self.cost = cost
         self._done = False
         self._ok = False
@@ -110,7 +111,7 @@ class Workers:
         self._inbox: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         self._reader: threading.Thread | None = None
         self._ids = count()
-        self._died: WorkerDied | None = None
+        self._failed: Exception | None = None  # a worker gone, or an initializer that failed
 
     def __enter__(self) -> Workers:
         try:
@@ -150,10 +151,10 @@ class Workers:
         """Have a worker call ``fn(*args)``, after the jobs given before.  ``cost`` (1 to
         :data:`DEPTH`) is how many of a worker's places ahead the job takes: a long one
         (:data:`DEPTH`) has nothing queued behind it on its worker."""
-        if self._died is not None:
-            raise self._died
-        message = ForkingPickler.dumps((next(self._ids), fn, args))
-        job = Job(self, bytes(message), max(1, min(cost, DEPTH)))
+        if self._failed is not None:
+            raise self._failed
+        message = pickle.dumps((next(self._ids), fn, args), protocol=pickle.HIGHEST_PROTOCOL)
+        job = Job(self, message, max(1, min(cost, DEPTH)))
         self._pending.append(job)
         self._dispatch()
         return job
@@ -162,8 +163,8 @@ class Workers:
         """Settle the jobs whose results have come (waiting for one, if ``block``), and give
         the workers what they now have room for.  Raises :class:`WorkerDied` when a worker
         has gone."""
-        if self._died is not None:
-            raise self._died
+        if self._failed is not None:
+            raise self._failed
         while True:
             try:
                 index, message = self._inbox.get(block=block)
@@ -176,13 +177,15 @@ class Workers:
     def _receive(self, index: int, message: Any) -> None:
         worker = self._workers[index]
         if message is None:
-            self._lost(worker)
+            self._failed = WorkerDied(f"a worker process {_ended(worker.process)}; what was committed before is kept")
+            raise self._failed
         job_id, ok, value = message
         if job_id is None:  # its initializer failed
+            self._failed = value
             raise value
         job = worker.jobs.popleft()
         worker.load -= job.cost
-        worker.bytes -= len(job.message)
+        worker.bytes -= job.size
         job.settle(ok, value)
 
     def _dispatch(self) -> None:
@@ -190,22 +193,15 @@ class Workers:
             job = self._pending[0]
             worker = min(self._workers, key=lambda w: w.load)
             if worker.load and (
-                worker.load + job.cost > DEPTH or worker.bytes + len(job.message) > worker.capacity
+                worker.load + job.cost > DEPTH or worker.bytes + job.size > worker.capacity
             ):
                 return  # an idle worker reads a task as it is written: it never waits on the pipe
             self._pending.popleft()
             worker.jobs.append(job)
             worker.load += job.cost
-            worker.bytes += len(job.message)
-            try:
-                worker.tasks.send_bytes(job.message)
-            except OSError:  # the worker has gone: its result pipe's end is on its way
-                self._lost(worker)
-
-    def _lost(self, worker: _Worker) -> None:
-        """Raise (and from now on keep raising) that ``worker`` has gone."""
-        self._died = WorkerDied(f"a worker process {_ended(worker.process)}; what was committed before is kept")
-        raise self._died
+            worker.bytes += job.size
+            with suppress(OSError):  # the worker has gone: the end of its result pipe comes after
+                worker.tasks.send_bytes(job.message)  # what it sent, and says so
 
     def _read(self) -> None:
         """The reader thread: every result, as it comes, into the inbox; ``None`` for a pipe
@@ -214,7 +210,7 @@ class Workers:
         while readers:
             for conn in wait(list(readers)):
                 try:
-                    message = conn.recv()
+                    message = pickle.loads(conn.recv_bytes())
                 except Exception:  # EOF, a result cut short, or one that does not unpickle
                     message = None
                 self._inbox.put((readers.pop(conn) if message is None else readers[conn], message))
@@ -284,7 +280,7 @@ def _serve(tasks: Connection, results: Connection, initializer: Callable[..., No
         return
     while True:
         try:
-            job_id, fn, args = ForkingPickler.loads(tasks.recv_bytes())
+            job_id, fn, args = pickle.loads(tasks.recv_bytes())
         except (EOFError, OSError):  # the main process has gone
             return
         try:
@@ -299,9 +295,10 @@ def _send(results: Connection, job_id: int | None, ok: bool, value: Any) -> bool
     """Send a job's outcome (a value or exception that does not pickle is sent as an error
     saying so); False when the main process has gone."""
     try:
-        message = ForkingPickler.dumps((job_id, ok, value))
+        message = pickle.dumps((job_id, ok, value), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
-        message = ForkingPickler.dumps((job_id, False, RuntimeError(f"a worker's result does not pickle: {exc}")))
+        error = RuntimeError(f"a worker's result does not pickle: {exc}")
+        message = pickle.dumps((job_id, False, error), protocol=pickle.HIGHEST_PROTOCOL)
     try:
         results.send_bytes(message)
     except OSError:
