@@ -37,9 +37,9 @@ from typing import Any
 
 from newsarc.errors import WorkerDied
 
-#: Jobs a worker is given ahead of the one it works on (so that it need not wait for the main
-#: process between jobs), as long as they fit in its pipe.
-DEPTH = 16
+#: Jobs a worker is given ahead of the one it works on, as long as they fit in its pipe: enough
+#: that it never waits for the main process, busy with a batch of its own, to give it more.
+DEPTH = 64
 #: The bytes a task pipe is asked to hold (Linux allows an unprivileged process up to 1 MiB).
 PIPE_BYTES = 1 << 20
 #: Signals blocked while a worker starts, so that none reaches it before it has set its handlers.
@@ -149,8 +149,8 @@ class Workers:
 
     def submit(self, fn: Callable[..., Any], *args: Any, cost: int = 1) -> Job:
         """Have a worker call ``fn(*args)``, after the jobs given before.  ``cost`` (1 to
-        :data:`DEPTH`) is how many of a worker's places ahead the job takes: a long one
-        (:data:`DEPTH`) has nothing queued behind it on its worker."""
+        :data:`DEPTH`) is how many of a worker's places the job takes: a long one
+        (:data:`DEPTH`) goes behind what its worker has queued, and nothing goes behind it."""
         if self._failed is not None:
             raise self._failed
         message = pickle.dumps((next(self._ids), fn, args), protocol=pickle.HIGHEST_PROTOCOL)
@@ -192,9 +192,7 @@ class Workers:
         while self._pending:
             job = self._pending[0]
             worker = min(self._workers, key=lambda w: w.load)
-            if worker.load and (
-                worker.load + job.cost > DEPTH or worker.bytes + job.size > worker.capacity
-            ):
+            if worker.load and (worker.load >= DEPTH or worker.bytes + job.size > worker.capacity):
                 return  # an idle worker reads a task as it is written: it never waits on the pipe
             self._pending.popleft()
             worker.jobs.append(job)
