@@ -229,6 +229,12 @@ class BatchWriter(SegmentWriter):
         self._lengths: dict[str, list[int]] = {}
         self._merged: list[tuple[object, int, dict[int, int] | None]] = []
 
+    def cancel(self) -> None:
+        """Drop the batch; nothing to drop once a commit has closed the writer (an interrupt in
+        the last steps of a commit reaches the caller's clean-up, which cancels)."""
+        if not self.is_closed:
+            super().cancel()
+
     def add_document(self, **values) -> None:  # type: ignore[no-untyped-def]
         """Add one document (the keyword arguments of :meth:`IndexDocument.fields`)."""
         self._check_state()
@@ -765,8 +771,7 @@ def merge_segments(ix: index.Index, *, final: bool = True) -> int:
         try:
             writer.commit(mergetype=policy)
         except BaseException:
-            if not writer.is_closed:  # an interrupt after the commit closed it: nothing to drop
-                writer.cancel()
+            writer.cancel()
             raise
         if len(picked) == before:
             return len(picked)
@@ -1447,12 +1452,10 @@ class IndexWriter:
             shutil.rmtree(written.folder, ignore_errors=True)
 
     def cancel(self) -> None:
-        """Drop the batch (segments written apart and not committed are removed).  After an
-        interrupt that came once the commit had closed the writer, there is nothing to drop."""
+        """Drop the batch (segments written apart and not committed are removed)."""
         import shutil
 
-        if not self._writer.is_closed:
-            self._writer.cancel()
+        self._writer.cancel()
         for written in [*self._adopted, *(written for _merge, written in self._replacing)]:
             shutil.rmtree(written.folder, ignore_errors=True)
 

@@ -82,14 +82,14 @@ class Job:
 class _Worker:
     """One worker process, its two pipes and the jobs it has been given, oldest first."""
 
-    def __init__(self, process: Any, tasks: Connection, results: Connection) -> None:
+    def __init__(self, process: Any, tasks: Connection, results: Connection, capacity: int) -> None:
         self.process = process
         self.tasks = tasks  # the main process's end: it writes
         self.results = results  # the main process's end: the reader thread reads
         self.jobs: deque[Job] = deque()
         self.load = 0  # the cost of the jobs given and not yet answered
         self.bytes = 0  # their messages' size: what the task pipe may still hold of them
-        self.capacity = _pipe_capacity(tasks)
+        self.capacity = capacity  # the bytes its task pipe holds
 
 
 class Workers:
@@ -131,7 +131,7 @@ class Workers:
             for _ in range(self.processes):
                 task_r, task_w = ctx.Pipe(duplex=False)
                 result_r, result_w = ctx.Pipe(duplex=False)
-                _widen(task_w)
+                capacity = _widen(task_w)
                 process = ctx.Process(
                     target=_serve, args=(task_r, result_w, self._initializer, self._initargs),
                     daemon=True, name="newsarc-worker",
@@ -139,7 +139,7 @@ class Workers:
                 process.start()
                 task_r.close()  # the worker's ends: only it holds them now, so they close with it
                 result_w.close()
-                self._workers.append(_Worker(process, task_w, result_r))
+                self._workers.append(_Worker(process, task_w, result_r, capacity))
             # started with the signals blocked, the reader thread keeps them so: they reach the main
             # thread, which wakes from any wait to stop (one delivered to this thread would not wake it)
             self._reader = threading.Thread(target=self._read, name="newsarc-worker-results", daemon=True)
@@ -228,19 +228,14 @@ class Workers:
         self._pending.clear()
 
 
-def _widen(conn: Connection) -> None:
-    """Ask for a pipe of :data:`PIPE_BYTES` (Linux); where that is refused it keeps its size."""
+def _widen(conn: Connection) -> int:
+    """Ask for a pipe of :data:`PIPE_BYTES` (Linux); how many bytes it holds now (64 KiB,
+    Linux's default, where that cannot be asked)."""
     with suppress(ImportError, AttributeError, OSError):
         import fcntl
 
-        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-
-
-def _pipe_capacity(conn: Connection) -> int:
-    """How many bytes the pipe holds (64 KiB, Linux's default, where that cannot be asked)."""
-    with suppress(ImportError, AttributeError, OSError):
-        import fcntl
-
+        with suppress(OSError):  # refused: it keeps its size
+            fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         return int(fcntl.fcntl(conn.fileno(), fcntl.F_GETPIPE_SZ))
     return 1 << 16
 
