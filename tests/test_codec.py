@@ -36,7 +36,8 @@ def posting_lists(draw):  # type: ignore[no-untyped-def]
     """``(ids, weights or None, key gaps or None)`` over the codec's widths."""
     top = draw(GAPS)
     first = draw(st.integers(0, 1000))
-    gaps = draw(st.lists(st.integers(1, top), min_size=0, max_size=60))
+    repeat = draw(st.sampled_from([1, 1, 9]))  # 9: lists long enough for the codec's C loops
+    gaps = draw(st.lists(st.integers(1, top), min_size=0, max_size=60)) * repeat
     ids = list(accumulate(gaps, initial=first))
     kind = draw(WEIGHTS)
     weights: list[float] | None
@@ -52,7 +53,8 @@ def posting_lists(draw):  # type: ignore[no-untyped-def]
     key_gaps = None
     if draw(st.booleans()):
         key_top = draw(st.sampled_from([255, 65_535, 2**32 - 1, 2**40]))
-        key_gaps = draw(st.lists(st.integers(0, key_top), min_size=len(ids), max_size=len(ids) + 40))
+        key_gaps = draw(st.lists(st.integers(0, key_top), min_size=len(ids) // repeat + 1,
+                                 max_size=len(ids) // repeat + 40)) * repeat
     return ids, weights, key_gaps
 
 

@@ -139,6 +139,41 @@ def _narrowest(top: int, types: str) -> str:
     raise ValueError(f"value {top} too large for a posting list")
 
 
+#: Arrays at least this long are searched and summed by numpy (one C loop), shorter ones by Python.
+_C_LOOP_MIN = 256
+
+
+def _top(a: array) -> int | float:
+    """The largest value of a non-empty array."""
+    if len(a) < _C_LOOP_MIN:
+        return max(a)
+    import numpy as np
+
+    return np.frombuffer(a, a.typecode).max().item()  # type: ignore[no-any-return]
+
+
+def _total(a: array) -> int:
+    """The sum of an array of unsigned integers (exact)."""
+    if len(a) < _C_LOOP_MIN:
+        return sum(a)
+    import numpy as np
+
+    return int(np.frombuffer(a, a.typecode).sum(dtype=np.uint64))
+
+
+def _retyped(a: array, code: str) -> array:
+    """``a`` as an array of type ``code``, whose values it holds."""
+    if a.typecode == code:
+        return a
+    if len(a) < _C_LOOP_MIN:
+        return array(code, a)
+    import numpy as np
+
+    out = array(code)
+    out.frombytes(np.frombuffer(a, a.typecode).astype(code).tobytes())
+    return out
+
+
 def _le_bytes(a: array) -> bytes:
     if not _LITTLE:
         a = array(a.typecode, a)
@@ -191,25 +226,21 @@ def _pack(
     """:func:`encode_postings`'s bytes of any list but its one-document shortcuts (a document
     with keys, or with a weight that is not a count below 256, comes here too): its document
     gaps, its weights' kind (0: all 1) and their array (of that kind's type), its key gaps."""
-    id_code = _narrowest(max(id_gaps, default=0), _ID_TYPES)
-    parts = [_le_bytes(id_gaps if id_gaps.typecode == id_code else array(id_code, id_gaps))]
+    id_code = _narrowest(_top(id_gaps) if id_gaps else 0, _ID_TYPES)
+    parts = [_le_bytes(_retyped(id_gaps, id_code))]
     if kind:
         assert weights is not None
         parts.append(_le_bytes(weights))
     flags = _ID_TYPES.index(id_code) | (kind << 2)
     if key_gaps is not None:
-        key_code = key_gap_type(max(key_gaps))
+        key_code = key_gap_type(_top(key_gaps) if isinstance(key_gaps, array) else max(key_gaps))
         flags |= _HAS_KEYS | (_KEY_TYPES.index(key_code) << 4)
         gaps_array = key_gaps if isinstance(key_gaps, array) and key_gaps.typecode == key_code \
             else array(key_code, key_gaps)
         if not _LITTLE:
             gaps_array = array(key_code, gaps_array)
             gaps_array.byteswap()
-        # each plane copied straight out of the array: a long list is held twice at most
-        raw = memoryview(gaps_array).cast("B")
-        width = gaps_array.itemsize
-        parts.extend(raw[i::width].tobytes() for i in range(width))
-        raw.release()
+        parts.extend(_planes(gaps_array))
     size = sum(map(len, parts))
     if size >= COMPRESS_MIN_BYTES:
         packer = _zstd().compressor.compressobj(size=size)
@@ -217,6 +248,21 @@ def _pack(
         if len(packed) <= size:  # the flag byte joined in at once: no second copy of a long list
             return packed
     return bytes([flags]) + b"".join(parts)
+
+
+def _planes(a: array) -> Iterator[bytes]:
+    """The byte planes of a little-endian array: all low bytes, then the next … (each copied
+    straight out of the array: a long list is held twice at most)."""
+    width = a.itemsize
+    if len(a) < _C_LOOP_MIN:
+        raw = memoryview(a).cast("B")
+        yield from (raw[i::width].tobytes() for i in range(width))
+        raw.release()
+        return
+    import numpy as np
+
+    table = np.frombuffer(a, np.uint8).reshape(-1, width)
+    yield from (table[:, i].tobytes() for i in range(width))
 
 
 def join_postings(parts: Sequence[tuple[bytes, int, int, int]]) -> tuple[bytes, int, float, float]:
@@ -241,8 +287,8 @@ def join_postings(parts: Sequence[tuple[bytes, int, int, int]]) -> tuple[bytes, 
         if last is not None:
             id_gaps.append(first - last)
         gaps = _from_le(id_code, body[:width])
-        id_gaps.extend(gaps if id_code == "I" else array("I", gaps))
-        last = first + sum(gaps)
+        id_gaps.extend(_retyped(gaps, "I"))
+        last = first + _total(gaps)
         weights = None
         if weight_code is not None:
             end = width + array(weight_code).itemsize * count
@@ -262,8 +308,9 @@ def join_postings(parts: Sequence[tuple[bytes, int, int, int]]) -> tuple[bytes, 
             if weights is None:
                 stored.extend(array(code, (1,)) * count)
             else:
-                stored.extend(weights if weights.typecode == code else array(code, weights))
-        total, top = float(sum(stored)), float(max(stored))
+                stored.extend(_retyped(weights, code))
+        total = float(sum(stored) if kind == 3 else _total(stored))  # floats summed in order, as encode does
+        top = float(_top(stored))
     else:
         total, top = float(len(id_gaps) + 1), 1.0
     data = _pack(id_gaps, kind, stored, join_key_gaps(keyed) if keyed else None)
@@ -286,9 +333,9 @@ def join_key_gaps(parts: Sequence[tuple[int, array]]) -> array:
         if not len(gaps):
             continue
         first = gaps[0] if last is None else start + gaps[0] - last
-        top = max(top, first, max(gaps))
+        top = max(top, first, _top(gaps))
         firsts.append((first, gaps))
-        last = start + sum(gaps)
+        last = start + _total(gaps)
     code = key_gap_type(top)
     out = array(code, (0,)) * sum(len(gaps) for _first, gaps in firsts)  # allocated once, not grown
     view = memoryview(out)
