@@ -9,6 +9,8 @@ as they would in a bigger archive of the same outlets.  Each step writes the cop
 folder of its own and ingests that folder into the same archive (a fresh ``python`` process, all
 cores), then prints:
 
+* (first) how long 10⁷ additions in a Python loop take: the machine's single-core speed, which
+  start-up and every query scale with, so that runs on different machines can be compared;
 * the ingest rate of the step (articles/s) and its peak RSS (the largest process, from ``VmHWM``);
 * the archive's bytes on disk against the input files' bytes (all steps so far);
 * cold medians (fresh ``python -m newsarc`` processes, taken in turn so that a noisy machine slows
@@ -100,6 +102,16 @@ def ingest_step(folder: Path, data: Path, env: dict[str, str]) -> tuple[dict, fl
     return result["summary"], took, result["rss_kb"] / 1024
 
 
+def python_speed() -> float:
+    """Seconds a fresh ``python`` takes for 10⁷ additions in a loop (median of 3): this machine's
+    single-core speed, to compare runs made on different machines."""
+    code = "import time; t = time.perf_counter(); s = 0\nfor i in range(10**7): s += i\nprint(time.perf_counter() - t)"
+    return statistics.median(
+        float(subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(3)
+    )
+
+
 def cold_medians(data: Path, runs: int, env: dict[str, str]) -> dict[str, float]:
     base = [PY, "-m", "newsarc", "--data", str(data)]
     found = subprocess.run(base + ["search", "普京 OR 香港", "--json", "-n", "1"],
@@ -136,7 +148,7 @@ def main() -> None:
     subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "src")], check=False)
     sources = source_files(args.corpus)
     print(f"scale benchmark in {work}: {len(sources):,} corpus files, steps {steps}, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}", flush=True)
+          f"load {os.getloadavg()[0]:.1f}; 10**7 Python additions take {python_speed():.2f} s", flush=True)
     rows = []
     have = 0
     inbytes = 0
