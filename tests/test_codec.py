@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from array import array
 from itertools import accumulate
 
 import pytest
@@ -76,6 +77,7 @@ def test_every_decoder_gives_back_what_was_encoded(lists, base: int) -> None:  #
         assert planes is None
     else:
         assert list(decode_key_gaps(data, len(ids))) == key_gaps
+        assert encode_postings(ids, weights, array("Q", key_gaps)) == data  # a wide array is narrowed
         keys = list(accumulate(key_gaps, initial=base))[1:]
         assert planes is not None and planes.count == len(keys)
         assert list(planes.keys(base)) == keys

@@ -235,8 +235,7 @@ def _pack(
     if key_gaps is not None:
         key_code = key_gap_type(_top(key_gaps) if isinstance(key_gaps, array) else max(key_gaps))
         flags |= _HAS_KEYS | (_KEY_TYPES.index(key_code) << 4)
-        gaps_array = key_gaps if isinstance(key_gaps, array) and key_gaps.typecode == key_code \
-            else array(key_code, key_gaps)
+        gaps_array = _retyped(key_gaps, key_code) if isinstance(key_gaps, array) else array(key_code, key_gaps)
         if not _LITTLE:
             gaps_array = array(key_code, gaps_array)
             gaps_array.byteswap()
